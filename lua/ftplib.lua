@@ -1,0 +1,3 @@
+local core = require "ftplib.core"
+local ftplib = { _core = core }
+return ftplib
