@@ -1,0 +1,81 @@
+# ftplib for Lua: build, test and lint.
+#
+#   make            build $(BUILD)/ftplib/core.so from src/*.c
+#   make test       install missing packages, build, run the whole busted suite (Lua 5.4)
+#   make lint       luacheck the Lua sources and specs
+#   make clean      remove $(BUILD)
+#   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
+#
+# Everything is overridable from the command line or environment, e.g. a sanitizer build:
+#   make BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address' EXTRA_LDFLAGS='-fsanitize=address'
+
+LUA         ?= lua5.4
+BUSTED      ?= $(LUA) /usr/bin/busted
+BUSTED_ARGS ?=
+LUACHECK    ?= luacheck
+PKG_CONFIG  ?= pkg-config
+
+BUILD   ?= build
+OBJDIR  := $(BUILD)/obj
+MODULE  := $(BUILD)/ftplib/core.so
+
+SRCS := $(wildcard src/*.c)
+OBJS := $(patsubst src/%.c,$(OBJDIR)/%.o,$(SRCS))
+DEPS := $(OBJS:.o=.d)
+
+CC           ?= cc
+EXTRA_CFLAGS ?=
+EXTRA_LDFLAGS ?=
+LUA_CFLAGS     := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
+OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+
+CFLAGS  ?= -O2 -g
+# Flags the build relies on; CFLAGS (optimisation, debug info) may be overridden.
+ALL_CFLAGS  = -std=c99 -D_GNU_SOURCE $(CFLAGS) -Wall -Wextra -Werror -fPIC \
+              $(LUA_CFLAGS) $(OPENSSL_CFLAGS) $(EXTRA_CFLAGS)
+# The module is loaded into a process that already has Lua: do not link liblua into it.
+ALL_LDFLAGS = -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
+LDLIBS     ?=
+ALL_LDLIBS  = $(OPENSSL_LIBS) $(LDLIBS)
+
+# Lint whichever of these directories exist.
+LINT_DIRS := $(wildcard lua spec bin examples bench scripts)
+
+.PHONY: all build setup test lint clean rockspec
+
+all: build
+
+build: $(MODULE)
+
+$(MODULE): $(OBJS) | $(BUILD)/ftplib
+	$(CC) $(ALL_LDFLAGS) -o $@ $(OBJS) $(ALL_LDLIBS)
+
+$(OBJDIR)/%.o: src/%.c | $(OBJDIR)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+$(OBJDIR) $(BUILD)/ftplib:
+	mkdir -p $@
+
+setup:
+	@bash scripts/setup.sh
+
+# Nothing may print after busted: its output handler ends with the summary line.
+# --cpath: the specs load the module of this $(BUILD) (.busted names the default one).
+test: setup
+	@$(MAKE) --no-print-directory -s build
+	@$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
+
+rockspec:
+	$(LUA) scripts/update-rockspec.lua
+
+lint:
+	$(LUACHECK) -q $(LINT_DIRS)
+
+# Also what `luarocks make` leaves in a checkout (objects beside the sources, ./ftplib/).
+clean:
+	rm -rf $(BUILD)
+	rm -f src/*.o ftplib/core.so
+	rmdir ftplib 2>/dev/null || true
+
+-include $(DEPS)

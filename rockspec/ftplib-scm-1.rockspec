@@ -1,0 +1,70 @@
+-- Build and install from a checkout (run in the repository root):
+--   luarocks --lua-version=5.4 make rockspec/ftplib-scm-1.rockspec
+-- spec/rockspec_spec.lua checks that every src/*.c, lua/ftplib/*.lua and bin/ file is
+-- listed here; `make rockspec` rewrites those lists (between the "files:" markers).
+rockspec_format = "3.0"
+package = "ftplib"
+version = "scm-1"
+
+source = {
+   -- Placeholder: `luarocks make` builds from the working tree and does not fetch this.
+   url = "git+file:///path/to/ftplib-lua",
+}
+
+description = {
+   summary = "FTP and FTPS client library for Lua 5.4",
+   detailed = [[
+An FTP/FTPS client with a C core (sockets, reply parser, data channels, TLS through
+OpenSSL) and a Lua API modelled on Python's ftplib, plus higher-level helpers.
+]],
+   license = "MIT",
+   labels = { "ftp", "ftps", "network" },
+}
+
+dependencies = {
+   "lua >= 5.4",
+}
+
+external_dependencies = {
+   OPENSSL = {
+      header = "openssl/ssl.h",
+      library = "ssl",
+   },
+}
+
+build = {
+   type = "builtin",
+   modules = {
+      ftplib = "lua/ftplib.lua",
+      -- files: lua/ftplib/*.lua
+      ["ftplib.commands"] = "lua/ftplib/commands.lua",
+      ["ftplib.control"] = "lua/ftplib/control.lua",
+      ["ftplib.util"] = "lua/ftplib/util.lua",
+      ["ftplib.wait"] = "lua/ftplib/wait.lua",
+      -- end files
+
+      ["ftplib.core"] = {
+         sources = {
+            -- files: src/*.c
+            "src/buf.c",
+            "src/conn.c",
+            "src/core.c",
+            "src/core_ftp.c",
+            "src/net.c",
+            "src/reply.c",
+            "src/session.c",
+            -- end files
+         },
+         defines = { "_GNU_SOURCE" },
+         incdirs = { "src", "$(OPENSSL_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)" },
+         libraries = { "ssl", "crypto" },
+      },
+   },
+   install = {
+      bin = {
+         -- files: bin/*
+         -- end files
+      },
+   },
+}

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the project needs, only those that are missing,
+# then prepares the test environment (scripts/setup-test-env.sh, when present).
+# Fast path: when everything is installed this does one dpkg-query and no apt call.
+set -euo pipefail
+
+# The one list of Debian packages the project needs. Add new ones here.
+PACKAGES=(
+    # build
+    gcc make pkg-config
+    lua5.4 liblua5.4-dev
+    libssl-dev openssl
+    # test and lint tools
+    lua-busted lua-check luarocks
+    lua-filesystem lua-socket
+    # FTP servers the specs run against
+    vsftpd python3-pyftpdlib python3-openssl
+)
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+# One dpkg-query for all packages; unknown packages print nothing on stdout.
+declare -A ok=()
+while read -r name status; do
+    # Second letter of the abbreviated status is the current state: i = installed.
+    if [[ ${status:1:1} == i ]]; then ok[$name]=1; fi
+done < <(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${PACKAGES[@]}" 2>/dev/null || true)
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+    [[ -n ${ok[$pkg]:-} ]] || missing+=("$pkg")
+done
+
+if ((${#missing[@]})); then
+    echo "setup: installing missing packages: ${missing[*]}"
+    if [[ $(id -u) -ne 0 ]]; then
+        if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+            SUDO=(sudo -n)
+        else
+            echo "setup: error: not root and these packages are missing: ${missing[*]}" >&2
+            echo "setup: run as root: apt-get install ${missing[*]}" >&2
+            exit 1
+        fi
+    else
+        SUDO=()
+    fi
+    "${SUDO[@]}" apt-get update -qq
+    "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive \
+        apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+if [[ -f scripts/setup-test-env.sh ]]; then
+    bash scripts/setup-test-env.sh
+fi

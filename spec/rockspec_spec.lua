@@ -1,0 +1,185 @@
+-- The rockspec lists its files by hand: these specs fail when a source file is added
+-- without it, and check that `luarocks make` builds a tree from which the module loads.
+local lfs = require "lfs"
+
+local ROCKSPEC = "rockspec/ftplib-scm-1.rockspec"
+
+local function repo_root()
+  local source = debug.getinfo(1, "S").source:gsub("^@", "")
+  local spec_dir = source:match("^(.*)/[^/]*$") or "."
+  if spec_dir:sub(1, 1) ~= "/" then
+    spec_dir = lfs.currentdir() .. "/" .. spec_dir
+  end
+  local root = spec_dir:gsub("/%.?/?spec$", "")
+  return root
+end
+
+local ROOT = repo_root()
+local HINT = "\n(`make rockspec` rewrites the rockspec's file lists)"
+
+local function quote(s)
+  return "'" .. s:gsub("'", "'\\''") .. "'"
+end
+
+-- Runs a shell command; returns success and everything it printed.
+local function run(cmd)
+  local pipe = assert(io.popen(cmd .. " 2>&1", "r"))
+  local output = pipe:read("a")
+  local ok = pipe:close()
+  return ok == true, output
+end
+
+local function files_in(dir, suffix)
+  local found = {}
+  if lfs.attributes(ROOT .. "/" .. dir, "mode") ~= "directory" then
+    return found
+  end
+  for name in lfs.dir(ROOT .. "/" .. dir) do
+    local path = dir .. "/" .. name
+    local matches = suffix == "" or name:sub(-#suffix) == suffix
+    if matches and lfs.attributes(ROOT .. "/" .. path, "mode") == "file" then
+      found[#found + 1] = path
+    end
+  end
+  table.sort(found)
+  return found
+end
+
+local function load_rockspec()
+  local env = {}
+  local chunk = assert(loadfile(ROOT .. "/" .. ROCKSPEC, "t", env))
+  chunk()
+  return env
+end
+
+local function make_temp_dir()
+  local path = os.tmpname()
+  os.remove(path)
+  assert(lfs.mkdir(path))
+  return path
+end
+
+local function remove_tree(path)
+  if path and path:match("^/tmp/.") then
+    os.execute("rm -rf " .. quote(path))
+  end
+end
+
+local function set_of(list)
+  local set = {}
+  for _, v in ipairs(list or {}) do set[v] = true end
+  return set
+end
+
+-- Entries of `listed` that are not in `actual` and the other way round, as messages.
+local function mismatches(actual, listed, where)
+  local problems = {}
+  local listed_set, actual_set = set_of(listed), set_of(actual)
+  for _, path in ipairs(actual) do
+    if not listed_set[path] then
+      problems[#problems + 1] = ("%s exists but is missing from %s in %s")
+        :format(path, where, ROCKSPEC)
+    end
+  end
+  for _, path in ipairs(listed or {}) do
+    if not actual_set[path] then
+      problems[#problems + 1] = ("%s is listed in %s in %s but does not exist")
+        :format(path, where, ROCKSPEC)
+    end
+  end
+  return problems
+end
+
+describe("rockspec " .. ROCKSPEC, function()
+  local spec = load_rockspec()
+  local modules = spec.build and spec.build.modules or {}
+
+  it("has the expected identity", function()
+    assert.are.equal("3.0", spec.rockspec_format)
+    assert.are.equal("ftplib", spec.package)
+    assert.are.equal("scm-1", spec.version)
+    assert.are.equal("builtin", spec.build.type)
+    assert.are.equal("lua/ftplib.lua", modules.ftplib)
+  end)
+
+  it("lists every src/*.c in ftplib.core's sources", function()
+    local core = modules["ftplib.core"]
+    assert.is_table(core, "build.modules['ftplib.core'] is missing")
+    local listed = {}
+    for _, source in ipairs(core.sources or {}) do listed[#listed + 1] = source end
+    table.sort(listed)
+    local problems = mismatches(files_in("src", ".c"), listed,
+      "build.modules['ftplib.core'].sources")
+    assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
+  end)
+
+  it("lists every lua/ftplib/*.lua as a module ftplib.<name>", function()
+    local problems = {}
+    for _, path in ipairs(files_in("lua/ftplib", ".lua")) do
+      local name = "ftplib." .. path:match("([^/]+)%.lua$")
+      if modules[name] ~= path then
+        problems[#problems + 1] = ("%s exists but build.modules[%q] is %s, want %q")
+          :format(path, name, tostring(modules[name]), path)
+      end
+    end
+    for name, value in pairs(modules) do
+      if type(value) == "string" and lfs.attributes(ROOT .. "/" .. value, "mode") ~= "file" then
+        problems[#problems + 1] = ("build.modules[%q] = %q: no such file"):format(name, value)
+      end
+    end
+    table.sort(problems)
+    assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
+  end)
+
+  it("lists every bin/ file in build.install.bin", function()
+    local bin = spec.build.install and spec.build.install.bin or {}
+    local listed = {}
+    for _, path in pairs(bin) do listed[#listed + 1] = path end
+    table.sort(listed)
+    local problems = mismatches(files_in("bin", ""), listed, "build.install.bin")
+    assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
+  end)
+
+  describe("luarocks make", function()
+    local work, tree
+
+    before_each(function()
+      work, tree = make_temp_dir(), make_temp_dir()
+    end)
+
+    after_each(function()
+      remove_tree(work)
+      remove_tree(tree)
+    end)
+
+    it("installs a tree from which ftplib and ftplib.core load", function()
+      -- Build in a copy of the working tree: `luarocks make` writes objects next to the
+      -- sources and the module into the current directory.
+      local excludes = "--exclude=./.git --exclude=./build --exclude='./build-*'"
+        .. " --exclude=./fuzz/out --exclude=./lua_modules --exclude=./.luarocks"
+      local ok, output = run(("tar -C %s %s -cf - . | tar -C %s -xf -")
+        :format(quote(ROOT), excludes, quote(work)))
+      assert(ok, "copying the working tree failed:\n" .. output)
+
+      ok, output = run(("cd %s && luarocks --lua-version=5.4 make --tree=%s %s")
+        :format(quote(work), quote(tree), ROCKSPEC))
+      assert(ok, "luarocks make failed:\n" .. output)
+
+      -- A fresh interpreter that sees only the installed tree (-E: ignore LUA_PATH etc.).
+      local probe = ([[
+        package.path = %q .. "/share/lua/5.4/?.lua;" .. %q .. "/share/lua/5.4/?/init.lua"
+        package.cpath = %q .. "/lib/lua/5.4/?.so"
+        local ftplib = require "ftplib"
+        local core = require "ftplib.core"
+        assert(type(ftplib) == "table", "ftplib is " .. type(ftplib))
+        assert(type(core) == "table", "ftplib.core is " .. type(core))
+        print(package.searchpath("ftplib", package.path))
+        print(package.searchpath("ftplib.core", package.cpath))
+      ]]):format(tree, tree, tree)
+      ok, output = run(("lua5.4 -E -e %s"):format(quote(probe)))
+      assert(ok, "loading the installed module failed:\n" .. output)
+      assert.are.equal(tree .. "/share/lua/5.4/ftplib.lua\n"
+        .. tree .. "/lib/lua/5.4/ftplib/core.so\n", output)
+    end)
+  end)
+end)
