@@ -1,0 +1,168 @@
+-- The single-reply commands: directories, names, sizes, times, features.
+local core = require "ftplib.core"
+local util = require "ftplib.util"
+local control = require "ftplib.control"
+
+local FTP = core.FTP_methods
+local only_2xx = control.only_2xx
+
+local function check_name(fname, name)
+  return util.check(fname, 1, name, "string")
+end
+
+-- A 257 reply's quoted path (pwd, mkd).
+local function quoted_path(code, text, errcode)
+  if not code or code ~= 257 then
+    return only_2xx(code, text, errcode)
+  end
+  local path, err = core.parse_quoted(text)
+  if not path then
+    return nil, err .. ": " .. text, "proto"
+  end
+  return path
+end
+
+function FTP:pwd()
+  return quoted_path(self:_cmd("PWD"))
+end
+
+function FTP:cwd(dir)
+  check_name("cwd", dir)
+  if dir == ".." then
+    local code, text, errcode = self:_cmd("CDUP")
+    if code ~= 500 then -- 500: CDUP unknown, fall back to CWD ..
+      return only_2xx(code, text, errcode)
+    end
+  elseif dir == "" then
+    dir = "."
+  end
+  return self:voidcmd("CWD " .. dir)
+end
+
+-- The created directory's path from the 257 reply, or dir as given when the
+-- server answered with another 2xx code and no path.
+function FTP:mkd(dir)
+  check_name("mkd", dir)
+  local code, text, errcode = self:_cmd("MKD " .. dir)
+  if code and code ~= 257 and code // 100 == 2 then
+    return dir
+  end
+  return quoted_path(code, text, errcode)
+end
+
+function FTP:rmd(dir)
+  return self:voidcmd("RMD " .. check_name("rmd", dir))
+end
+
+function FTP:delete(name)
+  return self:voidcmd("DELE " .. check_name("delete", name))
+end
+
+function FTP:rename(from, to)
+  check_name("rename", from)
+  util.check("rename", 2, to, "string")
+  local code, text, errcode = self:_cmd("RNFR " .. from)
+  if code and code ~= 350 then
+    return nil, text, code
+  elseif not code then
+    return nil, text, errcode
+  end
+  return self:voidcmd("RNTO " .. to)
+end
+
+function FTP:noop()
+  return self:voidcmd("NOOP")
+end
+
+-- Sends TYPE only when it changes: each TYPE costs a round trip.
+function FTP:_settype(kind)
+  if self._type == kind then
+    return true
+  end
+  local text, code, errcode = self:voidcmd("TYPE " .. kind)
+  if not text then
+    return nil, code, errcode
+  end
+  self._type = kind
+  return true
+end
+
+-- The number in a 213 reply (SIZE, MDTM).
+local function reply_213(pattern, code, text, errcode)
+  if not code then
+    return nil, text, errcode
+  end
+  if code ~= 213 then
+    if code >= 400 then
+      return nil, text, code
+    end
+    return nil, "unexpected reply: " .. text, "proto"
+  end
+  local value = text:match(pattern)
+  if not value then
+    return nil, "malformed 213 reply: " .. text, "proto"
+  end
+  return value
+end
+
+-- Binary type first: servers refuse SIZE in ASCII mode or count line ends.
+function FTP:size(name)
+  check_name("size", name)
+  local ok, err, errcode = self:_settype("I")
+  if not ok then
+    return nil, err, errcode
+  end
+  local digits, text, code = reply_213("^213%s+(%d+)", self:_cmd("SIZE " .. name))
+  if not digits then
+    return nil, text, code
+  end
+  return math.tointeger(tonumber(digits)) or tonumber(digits)
+end
+
+function FTP:mdtm(name)
+  check_name("mdtm", name)
+  local stamp, text, code = reply_213("^213%s+(%d+)", self:_cmd("MDTM " .. name))
+  if not stamp then
+    return nil, text, code
+  end
+  local y, mo, d, h, mi, s = stamp:match("^(%d%d%d%d)(%d%d)(%d%d)(%d%d)(%d%d)(%d%d)$")
+  if not y then
+    return nil, "malformed MDTM time: " .. stamp, "proto"
+  end
+  return util.timegm(tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
+    tonumber(mi), tonumber(s))
+end
+
+-- FEAT lines between the first and the last: " NAME params".
+local function parse_features(text)
+  local features = {}
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do
+    lines[#lines + 1] = line
+  end
+  for i = 2, #lines - 1 do
+    local name, params = lines[i]:match("^%s*(%S+)%s*(.-)%s*$")
+    if name then
+      features[name:upper()] = params ~= "" and params or true
+    end
+  end
+  return features
+end
+
+-- A server without FEAT (5xx) has no features: an empty table, not an error.
+function FTP:feat()
+  local code, text, errcode = self:_cmd("FEAT")
+  if not code then
+    return nil, text, errcode
+  end
+  if code == 211 then
+    self.features = parse_features(text)
+  elseif code >= 500 then
+    self.features = {}
+  else
+    return nil, text, code
+  end
+  return self.features
+end
+
+return {}

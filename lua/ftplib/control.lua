@@ -1,0 +1,294 @@
+-- The control connection: connect, commands out, replies in, debug output,
+-- quit and close. Methods are added to the FTP method table of the core.
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+
+local FTP = core.FTP_methods
+local now = wait.now
+
+local control = {}
+
+-- Debug lines go to this function unless the object has its own.
+function control.default_debugfunc(line)
+  io.stderr:write(line, "\n")
+end
+
+-- PASS and ACCT arguments never reach debug output, in any letter case.
+local function mask(line)
+  local verb = line:match("^%s*(%a+)")
+  if verb and (verb:upper() == "PASS" or verb:upper() == "ACCT") then
+    return verb .. " ****"
+  end
+  return line
+end
+control.mask = mask
+
+function FTP:_debug(level, what, text)
+  if (self.debuglevel or 0) >= level then
+    local out = self.debugfunc or control.default_debugfunc
+    out(string.format("*%s* '%s'", what, util.escape(text)))
+  end
+end
+
+function FTP:set_debuglevel(level)
+  self.debuglevel = util.check("set_debuglevel", 1, level, "number")
+end
+FTP.debug = FTP.set_debuglevel
+
+function FTP:set_debugfunc(fn)
+  self.debugfunc = util.check("set_debugfunc", 1, fn, "function|nil")
+end
+
+function FTP:settimeout(seconds)
+  util.check("settimeout", 1, seconds, "number")
+  if seconds <= 0 then
+    util.raise("timeout must be a positive number of seconds")
+  end
+  self.timeout = seconds
+end
+
+function FTP:gettimeout()
+  return self.timeout
+end
+
+-- A transport failure leaves the control connection out of step with the
+-- server: close it, and remember why for the calls that follow.
+function FTP:_lose(msg, code)
+  self:_close()
+  self._lost = msg
+  return nil, msg, code
+end
+
+-- true when the connection is open; nil, msg, "closed" when the server or
+-- the network lost it; raises when the script closed it or never opened it.
+function FTP:_usable()
+  if self:_isopen() then
+    return true
+  end
+  if self._lost then
+    return nil, "not connected: " .. self._lost, "closed"
+  end
+  util.raise("FTP object is not connected (call connect first)")
+end
+
+function FTP:_deadline()
+  return now() + self.timeout
+end
+
+function FTP:putcmd(line)
+  util.check("putcmd", 1, line, "string")
+  if line:find("[\r\n%z]") then
+    util.raise("command contains CR, LF or NUL")
+  end
+  local ok, err, code = self:_usable()
+  if not ok then
+    return nil, err, code
+  end
+  if line:match("^%s*[Tt][Yy][Pp][Ee]") then
+    self._type = nil -- the script changes the type itself: stop trusting ours
+  end
+  self:_debug(1, "cmd", mask(line))
+  ok, err, code = wait.until_done(self, self:_deadline(), self._send, line)
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return true
+end
+
+-- The next reply, whatever its code: code, text or nil, msg, errcode.
+function FTP:_readreply()
+  local ok, err, errcode = self:_usable()
+  if not ok then
+    return nil, err, errcode
+  end
+  local code, text
+  code, text, errcode = wait.until_done(self, self:_deadline(), self._reply)
+  if not code then
+    return self:_lose(text, errcode)
+  end
+  self:_debug(1, "resp", text)
+  self.lastresp = code
+  return code, text
+end
+
+-- Reply classes: code, text (or nil, msg, errcode for a transport failure)
+-- becomes the public text, code or nil, text, code.
+local function answer(code, text, errcode)
+  if not code then
+    return nil, text, errcode
+  end
+  if code >= 400 then
+    return nil, text, code
+  end
+  return text, code
+end
+
+local function only_2xx(code, text, errcode)
+  if code and (code < 200 or code >= 300) then
+    return nil, text, code
+  end
+  return answer(code, text, errcode)
+end
+control.only_2xx = only_2xx
+
+-- Sends a command and reads its reply: code, text or nil, msg, errcode.
+function FTP:_cmd(line)
+  local ok, err, errcode = self:putcmd(line)
+  if not ok then
+    return nil, err, errcode
+  end
+  return self:_readreply()
+end
+
+-- 1xx, 2xx and 3xx replies are answers; 4xx and 5xx are errors.
+function FTP:getresp()
+  return answer(self:_readreply())
+end
+
+function FTP:voidresp()
+  return only_2xx(self:_readreply())
+end
+
+function FTP:sendcmd(cmd)
+  return answer(self:_cmd(cmd))
+end
+
+function FTP:voidcmd(cmd)
+  return only_2xx(self:_cmd(cmd))
+end
+
+local function source_for(family, source_address)
+  if source_address == nil then
+    return nil
+  end
+  local host, port = source_address, 0
+  if type(source_address) == "table" then
+    host, port = source_address[1], source_address[2] or 0
+  end
+  local addrs, err, code = core.resolve(host, tostring(port), family)
+  if not addrs then
+    return nil, "bad source_address: " .. err, code
+  end
+  return addrs[1].sa
+end
+
+local function connect_one(self, addr, source_address)
+  local src, err, code = source_for(addr.family, source_address)
+  if source_address ~= nil and not src then
+    return nil, err, code
+  end
+  local ok
+  ok, err, code = self:_connect(addr.sa, src)
+  if ok == false then
+    ok, err, code = wait.fd(self:_fd(), "w", self:_deadline())
+    if ok then
+      ok, err, code = self:_connected()
+    end
+  end
+  if not ok then
+    self:_close()
+  end
+  return ok, err, code
+end
+
+-- The greeting: 120 ("ready in n minutes") may come before the 220.
+function FTP:_greeting()
+  local code, text, errcode
+  repeat
+    code, text, errcode = self:_readreply()
+    if not code then
+      return nil, text, errcode
+    end
+  until code >= 200
+  if code ~= 220 then
+    self:_close()
+    return nil, text, code
+  end
+  self.welcome = text
+  return text
+end
+
+local function check_connect_args(host, port, timeout)
+  util.check("connect", 1, host, "string")
+  util.check("connect", 2, port, "number|string|nil")
+  util.check("connect", 3, timeout, "number|nil")
+  if timeout and timeout <= 0 then
+    util.raise("timeout must be a positive number of seconds")
+  end
+end
+
+function FTP:connect(host, port, timeout, source_address)
+  host = host or self.host
+  port = port or self.port or 21
+  check_connect_args(host, port, timeout)
+  self.host, self.port = host, port
+  self.timeout = timeout or self.timeout
+  source_address = source_address or self.source_address
+  self:_close()
+  self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
+  self:_limits(self.maxline, self.maxreply)
+  local addrs, err, code = core.resolve(host, tostring(port))
+  if not addrs then
+    return nil, string.format("cannot resolve %s: %s", host, err), code
+  end
+  for _, addr in ipairs(addrs) do
+    local ok
+    ok, err, code = connect_one(self, addr, source_address)
+    if ok then
+      self.af = addr.family
+      return self:_greeting()
+    end
+  end
+  return nil, string.format("cannot connect to %s port %s: %s", host, port, err), code
+end
+
+function FTP:getwelcome()
+  return self.welcome
+end
+
+function FTP:login(user, passwd, acct)
+  user = util.check("login", 1, user or self.user or "anonymous", "string")
+  passwd = util.check("login", 2, passwd or self.passwd or "", "string")
+  acct = util.check("login", 3, acct or self.acct or "", "string")
+  if user:lower() == "anonymous" and (passwd == "" or passwd == "-") then
+    passwd = "anonymous@" -- what servers expect of anonymous users
+  end
+  local code, text, errcode = self:_cmd("USER " .. user)
+  if code and code // 100 == 3 then
+    code, text, errcode = self:_cmd("PASS " .. passwd)
+  end
+  if code and code // 100 == 3 then
+    code, text, errcode = self:_cmd("ACCT " .. acct)
+  end
+  return only_2xx(code, text, errcode)
+end
+
+function FTP:close()
+  self._lost = nil
+  self:_close()
+end
+
+function FTP:quit()
+  local ok, err, code = self:_usable()
+  if not ok then
+    return nil, err, code
+  end
+  local text
+  text, err, code = self:voidcmd("QUIT")
+  self:close()
+  return text, err, code
+end
+
+-- Scope end: say goodbye if we can, briefly, then close whatever happens.
+function control.close_at_scope_end(self)
+  if self:_isopen() then
+    local saved = self.timeout
+    self.timeout = math.min(saved, 5)
+    pcall(self.quit, self)
+    self.timeout = saved
+  end
+  self:close()
+end
+
+return control

@@ -1,0 +1,70 @@
+-- Small shared helpers: argument checks, errors raised at the caller's line,
+-- and UTC time arithmetic.
+local util = {}
+
+-- Library frames are skipped so that a programming error points at the
+-- user's line, however deep inside the library it was found.
+local function is_library_frame(info)
+  return info.what == "C"
+    or info.source:find("[/\\@]ftplib%.lua$")
+    or info.source:find("[/\\@]ftplib[/\\][%w_]+%.lua$")
+end
+
+local function user_level()
+  local level = 3
+  while true do
+    local info = debug.getinfo(level, "S")
+    if not info then
+      return 0
+    end
+    if not is_library_frame(info) then
+      return level - 1
+    end
+    level = level + 1
+  end
+end
+
+-- Raises msg as a programming error at the first caller outside the library.
+function util.raise(msg)
+  error("ftplib: " .. msg, user_level())
+end
+
+-- Checks that value is of one of the given types (a "|"-separated list).
+function util.check(fname, argn, value, types)
+  local actual = type(value)
+  for t in types:gmatch("[^|]+") do
+    if actual == t then
+      return value
+    end
+  end
+  util.raise(string.format("bad argument #%d to '%s' (%s expected, got %s)",
+    argn, fname, types:gsub("|", " or "), actual))
+end
+
+local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\" }
+
+-- One printable line for debug output, whatever bytes the server sent.
+function util.escape(text)
+  return (text:gsub("[%c\\]", function(c)
+    return escapes[c] or string.format("\\x%02x", c:byte())
+  end))
+end
+
+-- Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's
+-- days_from_civil). os.time would apply the local time zone.
+local function days_from_civil(y, m, d)
+  if m <= 2 then
+    y = y - 1
+  end
+  local era = y // 400
+  local yoe = y - era * 400
+  local doy = (153 * ((m + 9) % 12) + 2) // 5 + d - 1
+  local doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+  return era * 146097 + doe - 719468
+end
+
+function util.timegm(y, m, d, hh, mm, ss)
+  return days_from_civil(y, m, d) * 86400 + hh * 3600 + mm * 60 + ss
+end
+
+return util

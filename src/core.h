@@ -1,0 +1,31 @@
+/* Shared pieces of the Lua binding. Only the binding files include lua.h. */
+#ifndef FTP_CORE_H
+#define FTP_CORE_H
+
+#include <lauxlib.h>
+#include <lua.h>
+
+#include "net.h"
+
+#define FTP_MT "ftplib.FTP"
+
+/* Pushes what a non-blocking step returns to Lua for a status other than
+ * FTP_OK: `false, "r"|"w"` for a wait, else `nil, message, code`. Returns the
+ * number of values pushed. sys_err is the errno saved for FTP_ESYS. */
+int ftp_push_status(lua_State *L, int status, int sys_err);
+/* nil, message, code */
+int ftp_push_error(lua_State *L, const char *message, const char *code);
+/* Reads a binary sockaddr made by core.resolve. */
+void ftp_check_addr(lua_State *L, int arg, ftp_addr *a);
+void ftp_push_addr(lua_State *L, const ftp_addr *a);
+
+/* Creates a metatable whose __index looks in a method table (left on the
+ * stack below the metatable) and then in the object's field table (user
+ * value 1), and whose __newindex writes fields. Used by every object type so
+ * that Lua code can add methods and keep per-object fields. */
+void ftp_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
+                   const luaL_Reg *meta);
+
+void ftp_open_ftp(lua_State *L);
+
+#endif

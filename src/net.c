@@ -1,0 +1,127 @@
+#include "net.h"
+#include "status.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static int new_socket(int family, int *err)
+{
+    int fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        *err = errno;
+    return fd;
+}
+
+int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err)
+{
+    *fd = new_socket(dst->sa.ss_family, err);
+    if (*fd < 0)
+        return FTP_ESYS;
+    /* Commands are small and each waits for its reply: no Nagle delay. */
+    int one = 1;
+    setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (src != NULL && src->len > 0 &&
+        bind(*fd, (const struct sockaddr *)&src->sa, src->len) < 0)
+        goto fail;
+    if (connect(*fd, (const struct sockaddr *)&dst->sa, dst->len) == 0)
+        return FTP_OK;
+    if (errno == EINPROGRESS)
+        return FTP_WANT_WRITE;
+fail:
+    *err = errno;
+    close(*fd);
+    *fd = -1;
+    return FTP_ESYS;
+}
+
+int ftp_net_connect_result(int fd, int *err)
+{
+    socklen_t len = sizeof *err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, err, &len) < 0) {
+        *err = errno;
+        return FTP_ESYS;
+    }
+    return *err == 0 ? FTP_OK : FTP_ESYS;
+}
+
+double ftp_net_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int ftp_net_wait(int fd, int want_write, double timeout_s)
+{
+    double deadline = ftp_net_now() + timeout_s;
+    struct pollfd p = {.fd = fd, .events = want_write ? POLLOUT : POLLIN};
+    for (;;) {
+        int ms = -1;
+        if (timeout_s >= 0) {
+            double left = deadline - ftp_net_now();
+            /* Round up so that a wait never ends before its deadline. */
+            ms = left <= 0 ? 0 : (int)(left * 1000.0) + 1;
+        }
+        int n = poll(&p, 1, ms);
+        if (n > 0)
+            return 1; /* errors and hang-ups show in the next read or write */
+        if (n == 0) {
+            if (timeout_s < 0 || ftp_net_now() >= deadline)
+                return 0;
+            continue;
+        }
+        if (errno != EINTR)
+            return -1;
+    }
+}
+
+void ftp_net_addr_text(const ftp_addr *a, char *host, size_t hostlen, int *port)
+{
+    char serv[16];
+    if (getnameinfo((const struct sockaddr *)&a->sa, a->len, host,
+                    (socklen_t)hostlen, serv, sizeof serv,
+                    NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+        strncpy(host, "?", hostlen);
+        *port = 0;
+        return;
+    }
+    *port = 0;
+    for (const char *s = serv; *s; s++)
+        *port = *port * 10 + (*s - '0');
+}
+
+int ftp_net_peer(int fd, ftp_addr *a)
+{
+    a->len = sizeof a->sa;
+    return getpeername(fd, (struct sockaddr *)&a->sa, &a->len);
+}
+
+int ftp_net_local(int fd, ftp_addr *a)
+{
+    a->len = sizeof a->sa;
+    return getsockname(fd, (struct sockaddr *)&a->sa, &a->len);
+}
+
+int ftp_net_same_host(const ftp_addr *a, const ftp_addr *b)
+{
+    if (a->sa.ss_family != b->sa.ss_family)
+        return 0;
+    if (a->sa.ss_family == AF_INET) {
+        const struct sockaddr_in *x = (const void *)&a->sa;
+        const struct sockaddr_in *y = (const void *)&b->sa;
+        return x->sin_addr.s_addr == y->sin_addr.s_addr;
+    }
+    if (a->sa.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *x = (const void *)&a->sa;
+        const struct sockaddr_in6 *y = (const void *)&b->sa;
+        return memcmp(&x->sin6_addr, &y->sin6_addr, sizeof x->sin6_addr) == 0;
+    }
+    return 0;
+}

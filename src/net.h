@@ -1,0 +1,32 @@
+/* Sockets: non-blocking connect, listen and accept, waits with timeouts and a
+ * monotonic clock. No protocol knowledge here. */
+#ifndef FTP_NET_H
+#define FTP_NET_H
+
+#include <stddef.h>
+#include <sys/socket.h>
+
+typedef struct ftp_addr {
+    struct sockaddr_storage sa;
+    socklen_t len;
+} ftp_addr;
+
+/* Starts a non-blocking connect from src (if src->len > 0). Returns FTP_OK,
+ * FTP_WANT_WRITE (in progress) or FTP_ESYS with *err set. */
+int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err);
+/* After the socket turned writable: FTP_OK or FTP_ESYS with *err set. */
+int ftp_net_connect_result(int fd, int *err);
+
+/* Waits until fd is readable (or writable if want_write). 1 ready, 0 timed
+ * out, -1 with errno set. A negative timeout waits without limit. */
+int ftp_net_wait(int fd, int want_write, double timeout_s);
+double ftp_net_now(void);
+
+/* Numeric host text and port of an address. */
+void ftp_net_addr_text(const ftp_addr *a, char *host, size_t hostlen, int *port);
+int ftp_net_peer(int fd, ftp_addr *a);
+int ftp_net_local(int fd, ftp_addr *a);
+/* Same host (family and IP), port ignored. */
+int ftp_net_same_host(const ftp_addr *a, const ftp_addr *b);
+
+#endif
