@@ -4,6 +4,9 @@ local core = require "ftplib.core"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
 require "ftplib.commands"
+require "ftplib.datachan"
+require "ftplib.transfer"
+require "ftplib.listing"
 
 local ftplib = {
   _VERSION = "ftplib scm",
@@ -21,6 +24,7 @@ local option_types = {
   encoding = "string", passive = "boolean", debuglevel = "number",
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
+  port_range = "table",
 }
 
 local function check_options(fname, opts)
@@ -50,6 +54,7 @@ local function apply_options(self, opts)
   self.source_address = opts.source_address
   self.user, self.passwd, self.acct = opts.user, opts.passwd, opts.acct
   self.port = opts.port
+  self.port_range = opts.port_range
 end
 
 -- ftplib.FTP(host, opts), ftplib.FTP{host = ..., ...} or ftplib.FTP().

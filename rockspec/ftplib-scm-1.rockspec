@@ -39,6 +39,9 @@ build = {
       -- files: lua/ftplib/*.lua
       ["ftplib.commands"] = "lua/ftplib/commands.lua",
       ["ftplib.control"] = "lua/ftplib/control.lua",
+      ["ftplib.datachan"] = "lua/ftplib/datachan.lua",
+      ["ftplib.listing"] = "lua/ftplib/listing.lua",
+      ["ftplib.transfer"] = "lua/ftplib/transfer.lua",
       ["ftplib.util"] = "lua/ftplib/util.lua",
       ["ftplib.wait"] = "lua/ftplib/wait.lua",
       -- end files
@@ -49,7 +52,9 @@ build = {
             "src/buf.c",
             "src/conn.c",
             "src/core.c",
+            "src/core_data.c",
             "src/core_ftp.c",
+            "src/data.c",
             "src/net.c",
             "src/reply.c",
             "src/session.c",

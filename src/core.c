@@ -44,6 +44,8 @@ int ftp_push_status(lua_State *L, int status, int sys_err)
     case FTP_ESYS:
         /* The GNU strerror_r: thread-safe, returns the text to use. */
         return ftp_push_error(L, strerror_r(sys_err, msg, sizeof msg), sys_code(sys_err));
+    case FTP_EIO:
+        return ftp_push_error(L, strerror_r(sys_err, msg, sizeof msg), "io");
     default: return ftp_push_error(L, "unknown failure", "proto");
     }
 }
@@ -216,5 +218,6 @@ int luaopen_ftplib_core(lua_State *L)
 {
     luaL_newlib(L, functions);
     ftp_open_ftp(L);
+    ftp_open_data(L);
     return 1;
 }

@@ -8,6 +8,7 @@
 #include "net.h"
 
 #define FTP_MT "ftplib.FTP"
+#define DATA_MT "ftplib.Data"
 
 /* Pushes what a non-blocking step returns to Lua for a status other than
  * FTP_OK: `false, "r"|"w"` for a wait, else `nil, message, code`. Returns the
@@ -27,5 +28,6 @@ void ftp_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
                    const luaL_Reg *meta);
 
 void ftp_open_ftp(lua_State *L);
+void ftp_open_data(lua_State *L);
 
 #endif

@@ -6,6 +6,7 @@
 #include "status.h"
 
 #include <string.h>
+#include <sys/socket.h>
 
 typedef struct ftp_object {
     ftp_session s;
@@ -93,6 +94,19 @@ static int l_send(lua_State *L)
     const char *cmd = luaL_checklstring(L, 2, &len);
     check_command(L, cmd, len);
     if (ftp_session_queue(s, cmd, len) < 0)
+        return luaL_error(L, "not enough memory");
+    return push_step(L, s, ftp_session_flush(s));
+}
+
+/* ftp:_send_abort(): ABOR after Telnet IP and Synch (RFC 959 4.1.3), the
+ * Synch's IAC sent as urgent data so that a server busy sending notices. */
+static int l_send_abort(lua_State *L)
+{
+    ftp_session *s = check_open(L);
+    static const char ip_iac[] = "\xff\xf4\xff";
+    int urgent_sent = send(s->conn.fd, ip_iac, 3, MSG_OOB | MSG_NOSIGNAL) == 3;
+    const char *line = urgent_sent ? "\xf2" "ABOR" : "ABOR";
+    if (ftp_session_queue(s, line, strlen(line)) < 0)
         return luaL_error(L, "not enough memory");
     return push_step(L, s, ftp_session_flush(s));
 }
@@ -212,6 +226,7 @@ static int l_tostring(lua_State *L)
 static const luaL_Reg methods[] = {
     {"_connect", l_connect}, {"_connected", l_connected},
     {"_send", l_send},       {"_flush", l_flush},
+    {"_send_abort", l_send_abort},
     {"_reply", l_reply},     {"_fd", l_fd},
     {"_isopen", l_isopen},   {"_pending", l_pending},
     {"_limits", l_limits},   {"_peer", l_peer},

@@ -12,7 +12,8 @@ enum ftp_status {
     FTP_ELIMIT = -3,  /* a size limit was hit */
     FTP_ESYS = -4,    /* a system call failed: see the saved errno */
     FTP_ETLS = -5,    /* a TLS failure: see the saved message */
-    FTP_ENOMEM = -6
+    FTP_ENOMEM = -6,
+    FTP_EIO = -7      /* a local file failed: see the saved errno */
 };
 
 #endif

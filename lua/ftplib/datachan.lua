@@ -1,0 +1,237 @@
+-- Opening data connections: passive (EPSV, then PASV for good once EPSV is
+-- refused) or active (PORT on IPv4, EPRT on IPv6), and transfercmd on top.
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+
+local FTP = core.FTP_methods
+local Data = core.Data_methods
+local now = wait.now
+
+-- Public face of a data connection -------------------------------------
+
+function Data:settimeout(seconds)
+  self.timeout = util.check("settimeout", 1, seconds, "number")
+end
+
+function Data:_deadline()
+  return now() + (self.timeout or 60)
+end
+
+-- Up to n bytes; "" at the end of the data, as Python's recv gives b"".
+function Data:recv(n)
+  util.check("recv", 1, n, "number")
+  return wait.until_done(self, self:_deadline(), self._recv, n)
+end
+
+-- Sends all of s. Returns #s or nil, msg, code.
+function Data:send(s)
+  util.check("send", 1, s, "string")
+  local i = 1
+  while i <= #s do
+    local sent, err, code = wait.until_done(self, self:_deadline(), self._send, s, i)
+    if not sent then
+      return nil, err, code
+    end
+    i = i + sent
+  end
+  return #s
+end
+
+function Data:close()
+  self:_close()
+end
+
+debug.getregistry()["ftplib.Data"].__close = Data.close
+
+-- Opening ---------------------------------------------------------------
+
+local function connect_data(self, host, port)
+  local addrs, err, code = core.resolve(host, tostring(port))
+  if not addrs then
+    return nil, err, code
+  end
+  local data = core.Data_new()
+  data.timeout = self.timeout
+  local ok
+  ok, err, code = data:_connect(addrs[1].sa)
+  if ok == false then
+    ok, err, code = wait.fd(data:_fd(), "w", self:_deadline())
+    if ok then
+      ok, err, code = data:_connected()
+    end
+  end
+  if not ok then
+    data:_close()
+    return nil, string.format("data connection to %s port %d: %s", host, port, err), code
+  end
+  return data
+end
+
+-- The port from EPSV, or nil when the server refuses it (then PASV for good).
+function FTP:_epsv()
+  if not self.use_epsv or self._epsv_refused then
+    return nil
+  end
+  local code, text, errcode = self:_cmd("EPSV")
+  if not code then
+    return nil, text, errcode
+  end
+  if code ~= 229 then
+    if code >= 500 then
+      self._epsv_refused = true
+      return nil
+    end
+    return nil, text, code
+  end
+  return core.parse_epsv(text)
+end
+
+function FTP:_pasv()
+  local code, text, errcode = self:_cmd("PASV")
+  if not code then
+    return nil, text, errcode
+  end
+  if code ~= 227 then
+    return nil, text, code
+  end
+  local host, port = core.parse_pasv(text)
+  if not host then
+    return nil, port .. ": " .. text, "proto"
+  end
+  -- The address in a 227 reply is often wrong (NAT) and can be hostile
+  -- (FTP bounce): use the control connection's peer unless told otherwise.
+  if not self.trust_server_pasv_ipv4_address then
+    host = self:_peer()
+  end
+  return host, port
+end
+
+function FTP:_passive_data()
+  local port, err, code = self:_epsv()
+  local host = self:_peer()
+  if not port then
+    if err then
+      return nil, err, code
+    end
+    if self.af == "inet6" then
+      return nil, "server refused EPSV, and PASV cannot reach IPv6", "proto"
+    end
+    host, port, code = self:_pasv()
+    if not host then
+      return nil, port, code
+    end
+  end
+  return connect_data(self, host, port)
+end
+
+local function port_command(host, port, family)
+  if family == "inet6" then
+    return string.format("EPRT |2|%s|%d|", host, port)
+  end
+  return string.format("PORT %s,%d,%d", host:gsub("%.", ","), port // 256, port % 256)
+end
+
+-- Listens on the control connection's local address: never on every
+-- interface, and always an address the server can route back to.
+function FTP:_active_data()
+  local _, _, local_sa = self:_local()
+  local data = core.Data_new()
+  data.timeout = self.timeout
+  local range = self.port_range or {}
+  local host, port, family = data:_listen(local_sa, range[1], range[2])
+  if not host then
+    return nil, "cannot listen for the data connection: " .. port, family
+  end
+  local text, code, errcode = self:voidcmd(port_command(host, port, family))
+  if not text then
+    data:_close()
+    return nil, code, errcode
+  end
+  return data
+end
+
+-- Waits for the server's connection to our listening socket; connections
+-- from any other host are refused by the core.
+local function accept_data(self, data)
+  local _, _, server_sa = self:_peer()
+  local deadline = self:_deadline()
+  while true do
+    local ok, err, code = data:_accept(server_sa)
+    if ok then
+      return data
+    end
+    if ok == nil then
+      return nil, err, code
+    end
+    ok, err, code = wait.fd(data:_listen_fd(), "r", deadline)
+    if not ok then
+      return nil, "server did not open the data connection: " .. err, code
+    end
+  end
+end
+
+function FTP:_open_data()
+  if self.passive then
+    return self:_passive_data()
+  end
+  return self:_active_data()
+end
+
+-- The preliminary reply of a transfer command: 1xx, anything else fails.
+local function expect_1xx(code, text, errcode)
+  if not code then
+    return nil, text, errcode
+  end
+  if code >= 400 then
+    return nil, text, code
+  end
+  if code >= 200 then
+    return nil, "server answered without opening a data connection: " .. text, "proto"
+  end
+  return text
+end
+
+function FTP:ntransfercmd(cmd, rest)
+  util.check("ntransfercmd", 1, cmd, "string")
+  util.check("ntransfercmd", 2, rest, "number|string|nil")
+  local data, err, code = self:_open_data()
+  if not data then
+    return nil, err, code
+  end
+  local text
+  if rest then
+    local rcode
+    rcode, text, code = self:_cmd("REST " .. tostring(rest))
+    if rcode ~= 350 then
+      data:_close()
+      return nil, text, rcode or code
+    end
+  end
+  text, err, code = expect_1xx(self:_cmd(cmd))
+  if text and not self.passive then
+    local accepted
+    accepted, err, code = accept_data(self, data)
+    text = accepted and text
+  end
+  if not text then
+    data:_close()
+    return nil, err, code
+  end
+  self._transfer = data -- its final reply is still to come
+  return data, core.parse_150(text)
+end
+
+function FTP:transfercmd(cmd, rest)
+  local data, err, code = self:ntransfercmd(cmd, rest)
+  if not data then
+    return nil, err, code
+  end
+  return data
+end
+
+function FTP:set_pasv(passive)
+  self.passive = util.check("set_pasv", 1, passive, "boolean")
+end
+
+return {}

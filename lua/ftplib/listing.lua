@@ -1,0 +1,89 @@
+-- Directory listings as the server gives them: nlst, dir and mlsd.
+local core = require "ftplib.core"
+local util = require "ftplib.util"
+
+local FTP = core.FTP_methods
+
+local function with_path(verb, path)
+  if path == nil or path == "" then
+    return verb
+  end
+  return verb .. " " .. path
+end
+
+-- Every line of a listing command, in a table.
+function FTP:_listing_lines(cmd)
+  local lines = {}
+  local text, err, code = self:retrlines(cmd, function(line)
+    lines[#lines + 1] = line
+  end)
+  if not text then
+    return nil, err, code
+  end
+  return lines
+end
+
+-- An empty directory gives {}: servers say so with an empty listing or
+-- with a 450/550 "no files found".
+function FTP:nlst(path)
+  util.check("nlst", 1, path, "string|nil")
+  local lines, err, code = self:_listing_lines(with_path("NLST", path))
+  if not lines and (code == 450 or code == 550) then
+    return {}
+  end
+  return lines, err, code
+end
+
+function FTP:dir(path, callback)
+  if type(path) == "function" then
+    path, callback = nil, path
+  end
+  util.check("dir", 1, path, "string|nil")
+  util.check("dir", 2, callback, "function|nil")
+  return self:retrlines(with_path("LIST", path), callback or print)
+end
+
+-- "fact=value;fact=value; name": facts have no spaces, so the name is
+-- everything after the first space and may hold spaces and semicolons.
+local function parse_mlsx(line)
+  local facts_text, name = line:match("^([^ ]*) (.*)$")
+  if not facts_text then
+    return nil
+  end
+  local facts = {}
+  for fact in facts_text:gmatch("[^;]+") do
+    local key, value = fact:match("^([^=]+)=(.*)$")
+    if key then
+      facts[key:lower()] = value
+    end
+  end
+  return name, facts
+end
+FTP._parse_mlsx = parse_mlsx
+
+-- for name, facts in ftp:mlsd(path, {"type", "size"}) do ... end
+function FTP:mlsd(path, facts)
+  util.check("mlsd", 1, path, "string|nil")
+  util.check("mlsd", 2, facts, "table|nil")
+  if facts and #facts > 0 then
+    -- Servers that ignore OPTS MLST still list their default facts.
+    self:sendcmd("OPTS MLST " .. table.concat(facts, ";") .. ";")
+  end
+  local lines, err, code = self:_listing_lines(with_path("MLSD", path))
+  if not lines then
+    return nil, err, code
+  end
+  local i = 0
+  return function()
+    while i < #lines do
+      i = i + 1
+      local name, entry = parse_mlsx(lines[i])
+      if name then
+        return name, entry
+      end
+    end
+    return nil
+  end
+end
+
+return {}

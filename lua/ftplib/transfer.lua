@@ -1,0 +1,405 @@
+-- Moving bytes: retrbinary, retrlines, storbinary, storlines and abort.
+-- The C core moves file data itself (splice, sendfile); Lua sinks and
+-- sources get one call per block.
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+local control = require "ftplib.control"
+
+local FTP = core.FTP_methods
+
+local DEFAULT_BLOCKSIZE = 65536
+
+-- Ending a transfer ------------------------------------------------------
+
+-- The data is all through: close it and read the final reply, which must
+-- be 2xx (a 426 after part of a file is a failure, never a success).
+function FTP:_finish_transfer(data)
+  data:_close()
+  self._transfer = nil
+  return control.only_2xx(self:_readreply())
+end
+
+-- Reads replies up to the 200 of our NOOP: the transfer's own final reply
+-- (426 or 226) and ABOR's (226 or 225) come first, as many as the server
+-- sends. Returns the reply before the 200, ABOR's.
+function FTP:_read_to_noop()
+  local last_code, last_text
+  for _ = 1, 5 do
+    local code, text, errcode = self:_readreply()
+    if not code then
+      return nil, text, errcode
+    end
+    if code == 200 then
+      return last_text or text, last_code or code
+    end
+    last_code, last_text = code, text
+  end
+  return self:_lose("control connection out of step after ABOR", "proto")
+end
+
+-- Stops a transfer and brings the control connection back in step.
+function FTP:_abort_transfer(data)
+  data:_close()
+  self._transfer = nil
+  local ok, err, code = self:_usable()
+  if not ok then
+    return nil, err, code
+  end
+  self:_debug(1, "cmd", "ABOR")
+  ok, err, code = wait.until_done(self, self:_deadline(), self._send_abort)
+  if ok then
+    ok, err, code = self:putcmd("NOOP")
+  end
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return self:_read_to_noop()
+end
+
+function FTP:abort()
+  if self._transfer then
+    return self:_abort_transfer(self._transfer)
+  end
+  local ok, err, code = self:_usable()
+  if not ok then
+    return nil, err, code
+  end
+  self:_debug(1, "cmd", "ABOR")
+  ok, err, code = wait.until_done(self, self:_deadline(), self._send_abort)
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return control.only_2xx(self:_readreply())
+end
+
+-- Runs a transfer loop and ends the transfer the way the loop ended:
+-- "done" reads the final reply, "stopped" (a sink said false) aborts, a
+-- failure aborts and reports the failure, a raise aborts and re-raises.
+function FTP:_run_transfer(data, loop, ...)
+  local called, state, err, code = pcall(loop, self, data, ...)
+  if not called then
+    self:_abort_transfer(data)
+    error(state, 0)
+  end
+  if state == "done" then
+    return self:_finish_transfer(data)
+  elseif state == "stopped" then
+    return self:_abort_transfer(data)
+  end
+  self:_abort_transfer(data)
+  return nil, err, code
+end
+
+-- Receiving --------------------------------------------------------------
+
+local function wait_data(self, data, dir)
+  return wait.fd(data:_fd(), dir, self:_deadline())
+end
+
+-- write(chunk) answers true to go on, false to stop, nil, err, code to fail.
+local function receive_chunks(self, data, write, blocksize)
+  while true do
+    local chunk, err, code = data:_recv(blocksize)
+    if chunk == "" then
+      return "done"
+    elseif chunk then
+      local go, werr, wcode = write(chunk)
+      if go == false then
+        return "stopped"
+      elseif go == nil then
+        return nil, werr, wcode
+      end
+    elseif chunk == false then
+      local ok, werr, wcode = wait_data(self, data, "r")
+      if not ok then
+        return nil, werr, wcode
+      end
+    else
+      return nil, err, code
+    end
+  end
+end
+
+local function receive_file(self, data, file)
+  while true do
+    local moved, state, code = data:_to_file(file)
+    if not moved then
+      return nil, state, code
+    elseif state == "done" then
+      return "done"
+    end
+    local ok, err, ecode = wait_data(self, data, "r")
+    if not ok then
+      return nil, err, ecode
+    end
+  end
+end
+
+-- A function sink answers false to stop; an object's write answers
+-- nil, err (as Lua files do) to fail, or false to stop.
+local function writer_for(sink)
+  if type(sink) == "function" then
+    return function(chunk)
+      return sink(chunk) ~= false
+    end
+  end
+  return function(chunk)
+    local r, err = sink:write(chunk)
+    if r == nil and err ~= nil then
+      return nil, tostring(err), "io"
+    end
+    return r ~= false
+  end
+end
+
+local function check_sink(fname, sink)
+  local t = type(sink)
+  if t == "function" or io.type(sink) == "file" then
+    return sink
+  end
+  if (t == "table" or t == "userdata") and sink.write then
+    return sink
+  end
+  util.raise(string.format(
+    "bad argument #2 to '%s' (function, file or object with a write method expected, got %s)",
+    fname, t))
+end
+
+function FTP:retrbinary(cmd, sink, blocksize, rest)
+  util.check("retrbinary", 1, cmd, "string")
+  check_sink("retrbinary", sink)
+  blocksize = util.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  local ok, err, code = self:_settype("I")
+  if not ok then
+    return nil, err, code
+  end
+  local data
+  data, err, code = self:ntransfercmd(cmd, rest)
+  if not data then
+    return nil, err, code
+  end
+  if io.type(sink) == "file" then
+    return self:_run_transfer(data, receive_file, sink)
+  end
+  return self:_run_transfer(data, receive_chunks, writer_for(sink), blocksize)
+end
+
+-- Splits chunks into lines for callback: CRLF (or LF) stripped, each line
+-- at most maxline bytes.
+local function line_writer(callback, maxline)
+  local partial = ""
+  local function feed(chunk)
+    local text = partial .. chunk
+    local start = 1
+    while true do
+      local lf = text:find("\n", start, true)
+      if not lf then
+        break
+      end
+      local stop = text:byte(lf - 1) == 13 and lf - 2 or lf - 1
+      if stop - start + 1 > maxline then
+        return nil, "line over maxline (" .. maxline .. " bytes)", "limit"
+      end
+      if callback(text:sub(start, stop)) == false then
+        return false
+      end
+      start = lf + 1
+    end
+    partial = text:sub(start)
+    if #partial > maxline + 1 then
+      return nil, "line over maxline (" .. maxline .. " bytes)", "limit"
+    end
+    return true
+  end
+  local function finish()
+    if partial ~= "" then
+      local last = partial:gsub("\r$", "")
+      partial = ""
+      return callback(last) ~= false
+    end
+    return true
+  end
+  return feed, finish
+end
+
+local function receive_lines(self, data, callback)
+  local feed, finish = line_writer(callback, self.maxline)
+  local state, err, code = receive_chunks(self, data, feed, 16384)
+  if state == "done" and not finish() then
+    return "stopped"
+  end
+  return state, err, code
+end
+
+function FTP:retrlines(cmd, callback)
+  util.check("retrlines", 1, cmd, "string")
+  callback = util.check("retrlines", 2, callback or print, "function")
+  local ok, err, code = self:_settype("A")
+  if not ok then
+    return nil, err, code
+  end
+  local data
+  data, err, code = self:ntransfercmd(cmd)
+  if not data then
+    return nil, err, code
+  end
+  return self:_run_transfer(data, receive_lines, callback)
+end
+
+-- Sending ------------------------------------------------------------------
+
+local function send_file(self, data, file)
+  while true do
+    local moved, state, code = data:_from_file(file)
+    if not moved then
+      return nil, state, code
+    elseif state == "done" then
+      return "done"
+    end
+    local ok, err, ecode = wait_data(self, data, "w")
+    if not ok then
+      return nil, err, ecode
+    end
+  end
+end
+
+-- read() gives the next chunk, nil at the end, or nil, err on failure.
+local function send_chunks(_, data, read, callback)
+  while true do
+    local chunk, rerr = read()
+    if chunk == nil then
+      if rerr ~= nil then
+        return nil, tostring(rerr), "io"
+      end
+      return "done"
+    end
+    if type(chunk) ~= "string" then
+      util.raise("source gave a " .. type(chunk) .. ", not a string")
+    end
+    local ok, err, code = data:send(chunk)
+    if not ok then
+      return nil, err, code
+    end
+    if callback and callback(chunk) == false then
+      return "stopped"
+    end
+  end
+end
+
+local function string_reader(s, blocksize)
+  local pos = 1
+  return function()
+    if pos > #s then
+      return nil
+    end
+    local chunk = s:sub(pos, pos + blocksize - 1)
+    pos = pos + blocksize
+    return chunk
+  end
+end
+
+local function chunk_reader(source, blocksize)
+  if type(source) == "string" then
+    return string_reader(source, blocksize)
+  elseif type(source) == "function" then
+    return source
+  end
+  return function()
+    return source:read(blocksize)
+  end
+end
+
+local function check_source(fname, source)
+  local t = type(source)
+  if t == "string" or t == "function" or io.type(source) == "file" then
+    return source
+  end
+  if (t == "table" or t == "userdata") and source.read then
+    return source
+  end
+  util.raise(string.format(
+    "bad argument #2 to '%s' (string, function, file or object with a read method expected, got %s)",
+    fname, t))
+end
+
+function FTP:storbinary(cmd, source, blocksize, callback, rest)
+  util.check("storbinary", 1, cmd, "string")
+  check_source("storbinary", source)
+  blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  util.check("storbinary", 4, callback, "function|nil")
+  local ok, err, code = self:_settype("I")
+  if not ok then
+    return nil, err, code
+  end
+  local data
+  data, err, code = self:ntransfercmd(cmd, rest)
+  if not data then
+    return nil, err, code
+  end
+  if io.type(source) == "file" and not callback then
+    return self:_run_transfer(data, send_file, source)
+  end
+  return self:_run_transfer(data, send_chunks, chunk_reader(source, blocksize), callback)
+end
+
+-- Lines for storlines: from a file or object (read "L"), a string, or a
+-- function giving one line a call.
+local function line_reader(source)
+  if type(source) == "string" then
+    return source:gmatch("[^\n]*\n?"), true
+  elseif type(source) == "function" then
+    return source
+  end
+  return function()
+    return source:read("L")
+  end
+end
+
+-- Each line goes out with CRLF, whatever its line end was; lines are
+-- gathered into blocks so that a send is not made for every line.
+local function crlf_reader(source, callback)
+  local next_line = line_reader(source)
+  local done = false
+  return function()
+    if done then
+      return nil
+    end
+    local block, size = {}, 0
+    while size < DEFAULT_BLOCKSIZE do
+      local line, err = next_line()
+      if line == nil or line == "" then
+        done = true
+        if err ~= nil then
+          return nil, err
+        end
+        break
+      end
+      if callback then
+        callback(line)
+      end
+      local crlf = line:gsub("\r?\n$", "") .. "\r\n"
+      block[#block + 1] = crlf
+      size = size + #crlf
+    end
+    return #block > 0 and table.concat(block) or nil
+  end
+end
+
+function FTP:storlines(cmd, source, callback)
+  util.check("storlines", 1, cmd, "string")
+  check_source("storlines", source)
+  util.check("storlines", 3, callback, "function|nil")
+  local ok, err, code = self:_settype("A")
+  if not ok then
+    return nil, err, code
+  end
+  local data
+  data, err, code = self:ntransfercmd(cmd)
+  if not data then
+    return nil, err, code
+  end
+  return self:_run_transfer(data, send_chunks, crlf_reader(source, callback))
+end
+
+return {}

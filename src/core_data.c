@@ -1,0 +1,237 @@
+/* The ftplib.Data userdata: one data connection and its transfer steps.
+ * As for the control connection, Lua (lua/ftplib/transfer.lua) waits
+ * between the steps. */
+#include "core.h"
+#include "data.h"
+#include "status.h"
+
+#include <lualib.h>
+#include <string.h>
+
+static ftp_data *check_data(lua_State *L)
+{
+    return luaL_checkudata(L, 1, DATA_MT);
+}
+
+static ftp_data *check_connected(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    if (d->conn.fd < 0)
+        luaL_error(L, "attempt to use a closed data connection");
+    return d;
+}
+
+static int push_step(lua_State *L, ftp_data *d, int status)
+{
+    if (status == FTP_OK) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
+    return ftp_push_status(L, status, status == FTP_EIO ? d->local_err : d->conn.err);
+}
+
+static FILE *check_file(lua_State *L, int arg)
+{
+    luaL_Stream *s = luaL_checkudata(L, arg, LUA_FILEHANDLE);
+    if (s->closef == NULL)
+        luaL_argerror(L, arg, "attempt to use a closed file");
+    return s->f;
+}
+
+static int l_new(lua_State *L)
+{
+    ftp_data *d = lua_newuserdatauv(L, sizeof *d, 1);
+    ftp_data_init(d);
+    luaL_setmetatable(L, DATA_MT);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    return 1;
+}
+
+/* data:_connect(sa) -> true | false, "w" | nil, msg, code (passive mode) */
+static int l_connect(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    ftp_addr dst, none = {.len = 0};
+    ftp_check_addr(L, 2, &dst);
+    ftp_data_close(d);
+    int err = 0;
+    int st = ftp_net_connect(&dst, &none, &d->conn.fd, &err);
+    d->conn.err = err;
+    return push_step(L, d, st);
+}
+
+static int l_connected(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    int st = ftp_net_connect_result(d->conn.fd, &d->conn.err);
+    if (st != FTP_OK)
+        ftp_data_close(d);
+    return push_step(L, d, st);
+}
+
+/* data:_listen(sa, lo, hi) -> host, port, family (active mode) */
+static int l_listen(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    ftp_addr host, bound;
+    ftp_check_addr(L, 2, &host);
+    int lo = (int)luaL_optinteger(L, 3, 0), hi = (int)luaL_optinteger(L, 4, 0);
+    luaL_argcheck(L, lo >= 0 && lo <= 65535, 3, "port out of range");
+    luaL_argcheck(L, hi >= lo && hi <= 65535, 4, "port out of range");
+    int st = ftp_data_listen(d, &host, lo, hi, &bound);
+    if (st != FTP_OK)
+        return push_step(L, d, st);
+    char text[64];
+    int port;
+    ftp_net_addr_text(&bound, text, sizeof text, &port);
+    lua_pushstring(L, text);
+    lua_pushinteger(L, port);
+    lua_pushstring(L, bound.sa.ss_family == AF_INET6 ? "inet6" : "inet");
+    return 3;
+}
+
+static int l_listen_fd(lua_State *L)
+{
+    lua_pushinteger(L, check_data(L)->listen_fd);
+    return 1;
+}
+
+/* data:_accept(server_sa) -> true | false, "r" | nil, msg, code */
+static int l_accept(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    ftp_addr server;
+    ftp_check_addr(L, 2, &server);
+    if (d->listen_fd < 0)
+        return luaL_error(L, "data connection is not listening");
+    return push_step(L, d, ftp_data_accept(d, &server));
+}
+
+/* data:_recv(n) -> bytes | "" at the end | false, "r" | nil, msg, code */
+static int l_recv(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n > 0, 2, "size must be positive");
+    luaL_Buffer b;
+    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    size_t got = 0;
+    int st = ftp_conn_read(&d->conn, p, (size_t)n, &got);
+    if (st == FTP_CLOSED && d->conn.err == 0) {
+        lua_pushliteral(L, "");
+        return 1;
+    }
+    if (st != FTP_OK)
+        return push_step(L, d, st);
+    d->bytes += (long long)got;
+    luaL_pushresultsize(&b, got);
+    return 1;
+}
+
+/* data:_send(s, i) -> bytes sent from s[i..] | false, "w" | nil, msg, code */
+static int l_send(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    luaL_argcheck(L, i >= 1 && (size_t)i <= len + 1, 3, "index out of range");
+    size_t put = 0;
+    int st = ftp_conn_write(&d->conn, s + i - 1, len - (size_t)(i - 1), &put);
+    if (st != FTP_OK)
+        return push_step(L, d, st);
+    d->bytes += (long long)put;
+    lua_pushinteger(L, (lua_Integer)put);
+    return 1;
+}
+
+/* Result of a file pump: moved, "r"|"w"|"done" | nil, msg, code */
+static int push_pump(lua_State *L, ftp_data *d, int st, size_t moved, const char *wait)
+{
+    if (st != FTP_OK && st != FTP_WANT_READ && st != FTP_WANT_WRITE)
+        return push_step(L, d, st);
+    lua_pushinteger(L, (lua_Integer)moved);
+    lua_pushstring(L, st == FTP_OK ? "done" : wait);
+    return 2;
+}
+
+static int l_to_file(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    size_t moved;
+    int st = ftp_data_to_file(d, check_file(L, 2), &moved);
+    return push_pump(L, d, st, moved, "r");
+}
+
+static int l_from_file(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    size_t moved;
+    int st = ftp_data_from_file(d, check_file(L, 2), &moved);
+    if (st == FTP_OK)
+        st = ftp_data_flush(d);
+    return push_pump(L, d, st, moved, "w");
+}
+
+static int l_fd(lua_State *L)
+{
+    lua_pushinteger(L, check_data(L)->conn.fd);
+    return 1;
+}
+
+static int l_bytes(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_data(L)->bytes);
+    return 1;
+}
+
+static int l_isopen(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    lua_pushboolean(L, d->conn.fd >= 0 || d->listen_fd >= 0);
+    return 1;
+}
+
+static int l_close(lua_State *L)
+{
+    ftp_data_close(check_data(L));
+    return 0;
+}
+
+static int l_gc(lua_State *L)
+{
+    ftp_data_free(check_data(L));
+    return 0;
+}
+
+static int l_tostring(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    const char *state = d->conn.fd >= 0 ? "connected"
+                      : d->listen_fd >= 0 ? "listening" : "closed";
+    lua_pushfstring(L, "ftplib.Data (%s, %I bytes): %p", state,
+                    (lua_Integer)d->bytes, (void *)d);
+    return 1;
+}
+
+static const luaL_Reg methods[] = {
+    {"_connect", l_connect},     {"_connected", l_connected},
+    {"_listen", l_listen},       {"_listen_fd", l_listen_fd},
+    {"_accept", l_accept},       {"_recv", l_recv},
+    {"_send", l_send},           {"_to_file", l_to_file},
+    {"_from_file", l_from_file}, {"_fd", l_fd},
+    {"_bytes", l_bytes},         {"_isopen", l_isopen},
+    {"_close", l_close},         {NULL, NULL}};
+
+static const luaL_Reg meta[] = {
+    {"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};
+
+void ftp_open_data(lua_State *L)
+{
+    ftp_new_class(L, DATA_MT, methods, meta);
+    lua_pop(L, 1);
+    lua_setfield(L, -2, "Data_methods");
+    lua_pushcfunction(L, l_new);
+    lua_setfield(L, -2, "Data_new");
+}

@@ -1,0 +1,283 @@
+#include "data.h"
+#include "status.h"
+
+#include <errno.h>
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/sendfile.h>
+#include <unistd.h>
+
+enum {
+    CHUNK = 1 << 20,      /* one splice or sendfile call */
+    COPY_CHUNK = 1 << 18, /* one read and write when the kernel cannot splice */
+};
+
+void ftp_data_init(ftp_data *d)
+{
+    memset(d, 0, sizeof *d);
+    ftp_conn_init(&d->conn);
+    d->listen_fd = -1;
+    d->pipe_fd[0] = d->pipe_fd[1] = -1;
+}
+
+static void close_fd(int *fd)
+{
+    if (*fd >= 0)
+        close(*fd);
+    *fd = -1;
+}
+
+void ftp_data_close(ftp_data *d)
+{
+    ftp_conn_close(&d->conn);
+    close_fd(&d->listen_fd);
+    close_fd(&d->pipe_fd[0]);
+    close_fd(&d->pipe_fd[1]);
+    ftp_buf_clear(&d->pending);
+}
+
+void ftp_data_free(ftp_data *d)
+{
+    ftp_data_close(d);
+    ftp_buf_free(&d->pending);
+}
+
+static void set_port(ftp_addr *a, int port)
+{
+    if (a->sa.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&a->sa)->sin_port = htons((uint16_t)port);
+}
+
+static int bind_in_range(int fd, ftp_addr *a, int lo, int hi)
+{
+    if (lo <= 0) {
+        set_port(a, 0);
+        return bind(fd, (struct sockaddr *)&a->sa, a->len);
+    }
+    for (int port = lo; port <= hi; port++) {
+        set_port(a, port);
+        if (bind(fd, (struct sockaddr *)&a->sa, a->len) == 0)
+            return 0;
+        if (errno != EADDRINUSE)
+            return -1;
+    }
+    return -1;
+}
+
+int ftp_data_listen(ftp_data *d, const ftp_addr *host, int lo, int hi,
+                    ftp_addr *bound)
+{
+    ftp_addr a = *host;
+    int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0 || bind_in_range(fd, &a, lo, hi) < 0 || listen(fd, 1) < 0 ||
+        ftp_net_local(fd, bound) < 0) {
+        d->conn.err = errno;
+        if (fd >= 0)
+            close(fd);
+        return FTP_ESYS;
+    }
+    close_fd(&d->listen_fd);
+    d->listen_fd = fd;
+    return FTP_OK;
+}
+
+int ftp_data_accept(ftp_data *d, const ftp_addr *server)
+{
+    for (;;) {
+        ftp_addr from = {.len = sizeof from.sa};
+        int fd = accept4(d->listen_fd, (struct sockaddr *)&from.sa, &from.len,
+                         SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno == EAGAIN || errno == EWOULDBLOCK)
+                return FTP_WANT_READ;
+            d->conn.err = errno;
+            return FTP_ESYS;
+        }
+        if (!ftp_net_same_host(&from, server)) {
+            close(fd); /* a stranger on our port: not the server's data */
+            continue;
+        }
+        close_fd(&d->listen_fd);
+        d->conn.fd = fd;
+        return FTP_OK;
+    }
+}
+
+static int local_error(ftp_data *d)
+{
+    d->local_err = errno ? errno : EIO;
+    return FTP_EIO;
+}
+
+static int open_pipe(ftp_data *d)
+{
+    if (d->pipe_fd[0] >= 0)
+        return 0;
+    if (pipe2(d->pipe_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+        return -1;
+    /* A bigger pipe means fewer splice calls; the default size still works. */
+    fcntl(d->pipe_fd[1], F_SETPIPE_SZ, CHUNK);
+    return 0;
+}
+
+/* Moves everything in the pipe to the file (regular files do not block). */
+static int drain_pipe(ftp_data *d, int file_fd, size_t in_pipe, size_t *moved)
+{
+    while (in_pipe > 0) {
+        ssize_t n = splice(d->pipe_fd[0], NULL, file_fd, NULL, in_pipe,
+                           SPLICE_F_MOVE);
+        if (n <= 0) {
+            if (n < 0 && errno == EINTR)
+                continue;
+            return local_error(d);
+        }
+        in_pipe -= (size_t)n;
+        *moved += (size_t)n;
+        d->bytes += n;
+    }
+    return FTP_OK;
+}
+
+static int splice_to_file(ftp_data *d, int file_fd, size_t *moved)
+{
+    for (;;) {
+        ssize_t n = splice(d->conn.fd, NULL, d->pipe_fd[1], NULL, CHUNK,
+                           SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+        if (n == 0)
+            return FTP_OK;
+        if (n < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN)
+                return FTP_WANT_READ;
+            if (errno == EINVAL && *moved == 0 && d->bytes == 0) {
+                d->no_splice = 1; /* e.g. a file opened for appending */
+                return FTP_WANT_READ;
+            }
+            d->conn.err = errno;
+            return FTP_ESYS;
+        }
+        int st = drain_pipe(d, file_fd, (size_t)n, moved);
+        if (st != FTP_OK)
+            return st;
+    }
+}
+
+static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    char buf[16384];
+    for (;;) {
+        size_t got;
+        int st = ftp_conn_read(&d->conn, buf, sizeof buf, &got);
+        if (st == FTP_CLOSED && d->conn.err == 0)
+            return FTP_OK; /* the end of the data */
+        if (st != FTP_OK)
+            return st;
+        if (fwrite(buf, 1, got, f) != got)
+            return local_error(d);
+        *moved += got;
+        d->bytes += (long long)got;
+    }
+}
+
+int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    *moved = 0;
+    if (!d->no_splice) {
+        if (fflush(f) != 0)
+            return local_error(d);
+        if (open_pipe(d) < 0)
+            d->no_splice = 1;
+        else {
+            int st = splice_to_file(d, fileno(f), moved);
+            if (!d->no_splice)
+                return st;
+        }
+    }
+    return copy_to_file(d, f, moved);
+}
+
+int ftp_data_flush(ftp_data *d)
+{
+    while (ftp_buf_size(&d->pending) > 0) {
+        size_t put;
+        int st = ftp_conn_write(&d->conn, ftp_buf_head(&d->pending),
+                                ftp_buf_size(&d->pending), &put);
+        if (st != FTP_OK)
+            return st;
+        ftp_buf_take(&d->pending, put);
+        d->bytes += (long long)put;
+    }
+    return FTP_OK;
+}
+
+/* sendfile from the FILE's logical position, which is then moved past what
+ * was sent so that Lua sees the file where the transfer left it. */
+static int sendfile_from(ftp_data *d, FILE *f, size_t *moved)
+{
+    off_t pos = ftello(f);
+    if (pos < 0) {
+        d->no_splice = 1;
+        return FTP_WANT_WRITE;
+    }
+    int st = FTP_OK;
+    for (;;) {
+        ssize_t n = sendfile(d->conn.fd, fileno(f), &pos, CHUNK);
+        if (n > 0) {
+            *moved += (size_t)n;
+            d->bytes += n;
+            continue;
+        }
+        if (n == 0)
+            break;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN) {
+            st = FTP_WANT_WRITE;
+        } else if (errno == EINVAL && *moved == 0 && d->bytes == 0) {
+            d->no_splice = 1; /* not a regular file: copy instead */
+            st = FTP_WANT_WRITE;
+        } else {
+            d->conn.err = errno;
+            st = (errno == EPIPE || errno == ECONNRESET) ? FTP_CLOSED : FTP_ESYS;
+        }
+        break;
+    }
+    if (fseeko(f, pos, SEEK_SET) != 0)
+        return local_error(d);
+    return st;
+}
+
+static int copy_from_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    for (;;) {
+        int st = ftp_data_flush(d);
+        if (st != FTP_OK)
+            return st;
+        if (ftp_buf_reserve(&d->pending, COPY_CHUNK) < 0)
+            return FTP_ENOMEM;
+        size_t got = fread(d->pending.data + d->pending.len, 1, COPY_CHUNK, f);
+        if (got == 0)
+            return ferror(f) ? local_error(d) : FTP_OK;
+        d->pending.len += got;
+        *moved += got;
+    }
+}
+
+int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    *moved = 0;
+    if (!d->no_splice) {
+        int st = sendfile_from(d, f, moved);
+        if (!d->no_splice)
+            return st;
+    }
+    return copy_from_file(d, f, moved);
+}

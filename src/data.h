@@ -1,0 +1,43 @@
+/* Data connections: passive connect, active listen/accept, and the transfer
+ * loops between a socket and a local file. Every call is non-blocking. */
+#ifndef FTP_DATA_H
+#define FTP_DATA_H
+
+#include <stdio.h>
+
+#include "buf.h"
+#include "conn.h"
+#include "net.h"
+
+typedef struct ftp_data {
+    ftp_conn conn;
+    int listen_fd;      /* active mode: until the server has connected */
+    int pipe_fd[2];     /* socket -> pipe -> file with splice; -1 before use */
+    int no_splice;      /* splice or sendfile refused this pair: copy instead */
+    ftp_buf pending;    /* read from a file, not yet sent */
+    long long bytes;    /* payload bytes moved, either way */
+    int local_err;      /* errno of the last FTP_EIO */
+} ftp_data;
+
+void ftp_data_init(ftp_data *d);
+void ftp_data_close(ftp_data *d);
+void ftp_data_free(ftp_data *d);
+
+/* Active mode: listens on host (the control connection's local address),
+ * with a port from [lo, hi] or any when lo is 0. FTP_OK or FTP_ESYS. */
+int ftp_data_listen(ftp_data *d, const ftp_addr *host, int lo, int hi,
+                    ftp_addr *bound);
+/* Accepts the server's connection. Connections from any other host than
+ * server are closed and not counted. FTP_OK, FTP_WANT_READ or FTP_ESYS. */
+int ftp_data_accept(ftp_data *d, const ftp_addr *server);
+
+/* Socket to file until the socket has nothing more now (FTP_WANT_READ) or
+ * reached its end (FTP_OK). *moved counts bytes written to f. */
+int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved);
+/* File to socket until the socket is full (FTP_WANT_WRITE) or the file has
+ * been sent to its end (FTP_OK). */
+int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved);
+/* Sends the rest of d->pending: FTP_OK when empty, or FTP_WANT_WRITE. */
+int ftp_data_flush(ftp_data *d);
+
+#endif
