@@ -270,7 +270,8 @@ describe("broken replies and connections", function()
   end)
 
   it("times out, within the timeout plus a second, when the server stops answering", function()
-    local ftp, srv = session({ GREETING, { expect = "^NOOP$" }, { sleep = 10 } }, { timeout = 1 })
+    local ftp, srv = session({ GREETING, { expect = "^NOOP$" }, { sleep = 10 } },
+      { timeout = 1 })
     local started = wait.now()
     local ok, err, code = ftp:noop()
     local elapsed = wait.now() - started

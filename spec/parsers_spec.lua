@@ -3,7 +3,8 @@ local core = require "ftplib.core"
 
 describe("PASV reply parser", function()
   it("finds the six numbers wherever they stand", function()
-    assert.same({ "192.0.2.7", 1025 }, { core.parse_pasv("227 Entering Passive Mode (192,0,2,7,4,1)") })
+    assert.same({ "192.0.2.7", 1025 },
+      { core.parse_pasv("227 Entering Passive Mode (192,0,2,7,4,1)") })
     assert.same({ "10.1.2.3", 65535 }, { core.parse_pasv("227 =10,1,2,3,255,255") })
     assert.same({ "127.0.0.1", 2 }, { core.parse_pasv("227 ok 127, 0, 0, 1, 0, 2.") })
   end)
@@ -53,7 +54,8 @@ end)
 
 describe("150 size parser", function()
   it("reads the size in '(N bytes)', in any case", function()
-    assert.equal(1234, core.parse_150("150 Opening BINARY mode data connection for f (1234 bytes)."))
+    assert.equal(1234,
+      core.parse_150("150 Opening BINARY mode data connection for f (1234 bytes)."))
     assert.equal(0, core.parse_150("150 Opening data connection for empty (0 Bytes)"))
     assert.equal(1099511627776, core.parse_150("150 (x) big (1099511627776 bytes)"))
   end)

@@ -319,7 +319,8 @@ local function check_source(fname, source)
     return source
   end
   util.raise(string.format(
-    "bad argument #2 to '%s' (string, function, file or object with a read method expected, got %s)",
+    "bad argument #2 to '%s' (string, function, file or object with a read method expected,"
+      .. " got %s)",
     fname, t))
 end
 
