@@ -222,7 +222,8 @@ describe("reply texts", function()
 
   it("parses FEAT lines into names and parameters", function()
     local ftp, srv = reply_to("^FEAT$",
-      "211-Features:\r\n MDTM\r\n MLST type*;size*;modify*;\r\n REST STREAM\r\n utf8\r\n211 End\r\n")
+      "211-Features:\r\n MDTM\r\n MLST type*;size*;modify*;\r\n REST STREAM\r\n utf8\r\n"
+        .. "211 End\r\n")
     assert.same({ MDTM = true, MLST = "type*;size*;modify*;", REST = "STREAM", UTF8 = true },
       ftp:feat())
     finish(ftp, srv)
