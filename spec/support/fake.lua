@@ -1,0 +1,264 @@
+-- Driver for the scripted fake FTP server (spec/support/fakeftp.lua), for replies and
+-- behaviours no real server produces.
+--
+--   local fake = require "spec.support.fake"
+--   local srv = fake.start({
+--     { send = "220 hello\r\n" },        -- raw bytes, exactly as given (include CRLF)
+--     { expect = "^USER anonymous$" },   -- read one line (no CRLF), record it, match a Lua pattern
+--     { send = "331 pw\r\n" },
+--     { recv = true },                   -- read one line, record it, no check
+--     { sleep = 2 },                     -- seconds, fractions allowed
+--     { close = true },                  -- close the control connection
+--     { pasv = true },                   -- data listener on the server's address
+--                                        --   ({ pasv = "127.0.0.2" }: another loopback
+--                                        --   address); later sends may use %PASV%
+--                                        --   (h1,h2,h3,h4,p1,p2), %PORT%, %P1%, %P2%, %HOST%
+--     { accept = true },                 -- accept one data connection on it (10 s)
+--     { connect = true },                -- active mode: connect to the address of the
+--                                        --   last PORT/EPRT command received (10 s)
+--     { data_send = "bytes" },           -- send bytes on the data connection
+--     { data_send_size = 1048576 },      -- send N bytes of fake.pattern()
+--     { data_recv = true },              -- read the data connection to EOF (see srv:received())
+--     { data_close = true },             -- close the data connection
+--   }, { timeout = 30, ipv6 = false })
+--
+-- Any step may also carry `timeout = seconds` to bound its own wait. A mismatch or a
+-- failed step is recorded (srv:errors()) and the script goes on; the script stops when
+-- the client closes the control connection. After the last step every further line is
+-- answered "502 fake: end of script". One client connection per fake server; the server
+-- process exits by itself after opts.timeout seconds (default 30).
+--
+-- srv.host, srv.port
+-- srv:wait(timeout)  --> true once the server process has exited (default 10 s), else false
+-- srv:commands()     --> lines received on the control connection, in order
+-- srv:errors()       --> mismatches and step failures; {} when the script ran as written
+-- srv:received()     --> one string per data_recv step, in order
+-- srv:records()      --> every log record { kind = ..., value = ... }, for debugging
+-- srv:stop()         --> kill and clean up; idempotent. Results stay readable after it.
+--
+-- Call srv:wait() before reading results: the server may still be working.
+local proc = require "spec.support.proc"
+
+local fake = {}
+
+local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
+local FAKEFTP = (HERE:sub(1, 1) == "/" and HERE or (require("lfs").currentdir() .. "/" .. HERE))
+  .. "/fakeftp.lua"
+local LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+
+-- The step actions fakeftp.lua knows, each with the type of value it takes.
+local STEP_TYPES = {
+  send = "string",
+  expect = "string",
+  recv = "boolean",
+  sleep = "number",
+  close = "boolean",
+  pasv = "boolean|string",
+  accept = "boolean",
+  connect = "boolean",
+  data_send = "string",
+  data_send_size = "number",
+  data_recv = "boolean",
+  data_close = "boolean",
+}
+
+--- `n` bytes of the deterministic pattern that `data_send_size` sends.
+-- Must stay in step with PATTERN_BLOCK in fakeftp.lua: 0..250 repeated.
+function fake.pattern(n)
+  local bytes = {}
+  for i = 0, 250 do bytes[#bytes + 1] = string.char(i) end
+  local unit = table.concat(bytes)
+  return unit:rep(n // #unit) .. unit:sub(1, n % #unit)
+end
+
+--- The usual opening: greeting, USER, PASS, 230. Splice into a script with fake.script().
+function fake.login_steps(user)
+  user = user or "anonymous"
+  return {
+    { send = "220 fake server ready\r\n" },
+    { expect = "^USER " .. user:gsub("%p", "%%%0") .. "$" },
+    { send = "331 send password\r\n" },
+    { expect = "^PASS " },
+    { send = "230 logged in\r\n" },
+  }
+end
+
+--- Flattens lists of steps into one script: fake.script(fake.login_steps(), {...}, ...).
+function fake.script(...)
+  local steps = {}
+  for _, list in ipairs({ ... }) do
+    for _, step in ipairs(list) do steps[#steps + 1] = step end
+  end
+  return steps
+end
+
+-- Raises at the spec's line for a step fakeftp.lua would not understand: a typo in a
+-- step name must not turn into a silently skipped step.
+local function check_steps(steps)
+  if type(steps) ~= "table" then error("fake.start: steps must be a list", 3) end
+  for index, step in ipairs(steps) do
+    local action
+    for key, value in pairs(step) do
+      local wanted = STEP_TYPES[key]
+      if key == "timeout" then
+        wanted = "number"
+      elseif not wanted then
+        error(("fake.start: step %d: unknown key %q"):format(index, tostring(key)), 3)
+      elseif action then
+        error(("fake.start: step %d: both %s and %s (one action per step)")
+          :format(index, action, key), 3)
+      else
+        action = key
+      end
+      if not wanted:find(type(value), 1, true) then
+        error(("fake.start: step %d: %s must be %s"):format(index, key, wanted), 3)
+      end
+    end
+    if not action then error(("fake.start: step %d: no action"):format(index), 3) end
+    if step.expect and not pcall(string.find, "", step.expect) then
+      error(("fake.start: step %d: bad Lua pattern %q"):format(index, step.expect), 3)
+    end
+  end
+end
+
+--- Lua source for a value made of strings, numbers, booleans and tables.
+local function serialize(value, seen)
+  local kind = type(value)
+  if kind == "string" then
+    return string.format("%q", value)
+  elseif kind == "number" then
+    if value ~= value or value == math.huge or value == -math.huge then
+      error("serialize: cannot write " .. tostring(value))
+    end
+    if math.type(value) == "integer" then return string.format("%d", value) end
+    return string.format("%.17g", value)
+  elseif kind == "boolean" then
+    return tostring(value)
+  elseif kind == "table" then
+    seen = seen or {}
+    if seen[value] then error("serialize: table cycle") end
+    seen[value] = true
+    local parts = {}
+    for _, item in ipairs(value) do parts[#parts + 1] = serialize(item, seen) end
+    for key, item in pairs(value) do
+      local in_sequence = math.type(key) == "integer" and key >= 1 and key <= #value
+      if not in_sequence then
+        parts[#parts + 1] = "[" .. serialize(key, seen) .. "]=" .. serialize(item, seen)
+      end
+    end
+    seen[value] = nil
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  error("serialize: cannot write a " .. kind)
+end
+fake.serialize = serialize
+
+-- Reads the LOG written by fakeftp.lua: lines "kind <Lua string literal>". A line still
+-- being written (no newline yet) is skipped.
+local function parse_log(text)
+  local records = {}
+  for kind, literal in (text or ""):gmatch("(%a+) ([^\n]*)\n") do
+    local chunk = load("return " .. literal, "=fake log", "t", {})
+    local ok, value = pcall(chunk or error)
+    if ok and type(value) == "string" then
+      records[#records + 1] = { kind = kind, value = value }
+    end
+  end
+  return records
+end
+
+local Fake = {}
+Fake.__index = Fake
+
+--- Starts a fake server running `steps`. opts.timeout: seconds before it exits by
+-- itself (30); opts.ipv6: listen on ::1 instead of 127.0.0.1.
+function fake.start(steps, opts)
+  check_steps(steps)
+  opts = opts or {}
+  local host = opts.ipv6 and "::1" or "127.0.0.1"
+  local dir = proc.tempdir("fake")
+  local paths = {
+    script = dir .. "/script.lua",
+    log = dir .. "/fake.log",
+    portfile = dir .. "/port",
+    stderr = dir .. "/stderr.log",
+  }
+  proc.write_file(paths.script,
+    "return " .. serialize({ steps = steps, timeout = opts.timeout or 30, host = host }) .. "\n")
+  local process = proc.spawn({ LUA, FAKEFTP, paths.script, paths.log, paths.portfile },
+    { log = paths.stderr, cleanup = dir })
+  local port = proc.wait_for_file(paths.portfile, 10, function() return not process:alive() end)
+  if not port then
+    local report = proc.tail(paths.stderr)
+    process:stop()
+    error("fake.start: the fake server did not start:\n" .. report, 2)
+  end
+  local srv = setmetatable({
+    host = host,
+    port = assert(tonumber(port:match("%d+"))),
+    dir = dir,
+    paths = paths,
+    process = process,
+  }, Fake)
+  proc.register(srv)
+  return srv
+end
+
+function Fake:wait(timeout)
+  if self.stopped then return true end
+  return proc.wait_until(function() return not self.process:alive() end, timeout or 10) == true
+end
+
+function Fake:records()
+  if self.final_records then return self.final_records end
+  return parse_log(proc.read_file(self.paths.log))
+end
+
+local function values_of(records, kind)
+  local values = {}
+  for _, entry in ipairs(records) do
+    if entry.kind == kind then values[#values + 1] = entry.value end
+  end
+  return values
+end
+
+function Fake:commands()
+  return values_of(self:records(), "command")
+end
+
+function Fake:received()
+  return values_of(self:records(), "received")
+end
+
+--- Step failures, plus two ways a script can fail to run as written: the fake server
+-- crashed (it exited without its final "done" record: a Lua error, whose message is in
+-- its stderr), or srv:stop() killed it before its last step.
+function Fake:errors()
+  local records = self:records()
+  local errors = values_of(records, "error")
+  if self.killed then
+    if #values_of(records, "finished") == 0 then
+      local steps = values_of(records, "step")
+      errors[#errors + 1] = "stopped before the end of the script, in step "
+        .. (steps[#steps] or "(none: no client connected)")
+    end
+  elseif (self.stopped or not self.process:alive()) and #values_of(records, "done") == 0 then
+    errors[#errors + 1] = "fake server ended without finishing: "
+      .. (self.final_stderr or proc.tail(self.paths.stderr))
+  end
+  return errors
+end
+
+--- Stops the server (if still running) and removes its folder; the results stay readable.
+function Fake:stop()
+  if self.stopped then return end
+  self.killed = self.process:alive()
+  self.final_records = parse_log(proc.read_file(self.paths.log))
+  self.final_stderr = proc.tail(self.paths.stderr)
+  self.stopped = true
+  proc.unregister(self)
+  self.process:stop()
+  if proc.exists(self.dir) then proc.rmtree(self.dir) end
+end
+
+return fake
