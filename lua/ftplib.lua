@@ -7,6 +7,7 @@ require "ftplib.commands"
 require "ftplib.datachan"
 require "ftplib.transfer"
 require "ftplib.listing"
+require "ftplib.tls"
 
 local ftplib = {
   _VERSION = "ftplib scm",
@@ -57,21 +58,39 @@ local function apply_options(self, opts)
   self.port_range = opts.port_range
 end
 
--- ftplib.FTP(host, opts), ftplib.FTP{host = ..., ...} or ftplib.FTP().
--- With a host it connects; with a user too it logs in.
-function ftplib.FTP(host, opts)
+local tls_option_types = {
+  cafile = "string", capath = "string", verify = "boolean", certfile = "string",
+  keyfile = "string", servername = "string", min_version = "string",
+  max_version = "string", ciphers = "string", ciphersuites = "string", implicit = "boolean",
+}
+
+local function check_tls_options(tls)
+  for key, value in pairs(tls) do
+    local types = tls_option_types[key]
+    if not types then
+      util.raise(string.format("unknown TLS option '%s' to 'FTP_TLS'", tostring(key)))
+    end
+    util.check("FTP_TLS", 2, value, types)
+  end
+end
+
+-- Both constructors accept (host, opts), ({host = ..., ...}) and ().
+local function arguments(fname, host, opts)
   if type(host) == "table" then
     host, opts = host.host, host
   end
-  util.check("FTP", 1, host, "string|nil")
-  opts = util.check("FTP", 2, opts or {}, "table")
-  check_options("FTP", opts)
-  local self = core.FTP_new()
-  apply_options(self, opts)
+  util.check(fname, 1, host, "string|nil")
+  opts = util.check(fname, 2, opts or {}, "table")
+  check_options(fname, opts)
+  return host, opts
+end
+
+-- With a host, connects; with a user too, logs in.
+local function open(self, host, opts)
   if host == nil then
     return self
   end
-  local ok, err, code = self:connect(host, opts.port)
+  local ok, err, code = self:connect(host, opts.port or self.port)
   if ok and opts.user then
     ok, err, code = self:login(opts.user, opts.passwd, opts.acct)
   end
@@ -80,6 +99,36 @@ function ftplib.FTP(host, opts)
     return nil, err, code
   end
   return self
+end
+
+-- ftplib.FTP(host, opts), ftplib.FTP{host = ..., ...} or ftplib.FTP().
+function ftplib.FTP(host, opts)
+  host, opts = arguments("FTP", host, opts)
+  local self = core.FTP_new()
+  apply_options(self, opts)
+  return open(self, host, opts)
+end
+
+-- Explicit FTPS (AUTH TLS at login) or, with tls.implicit, TLS from the
+-- first byte on port 990. Certificates are verified unless tls.verify is
+-- false; data connections are protected (PROT P) after login.
+function ftplib.FTP_TLS(host, opts)
+  host, opts = arguments("FTP_TLS", host, opts)
+  local tls = opts.tls or {}
+  check_tls_options(tls)
+  local self = core.FTP_new()
+  apply_options(self, opts)
+  local ctx, err, code = core.TLS_new(tls)
+  if not ctx then
+    return nil, err, code
+  end
+  self._tls_ctx, self._tls_implicit = ctx, tls.implicit or false
+  self._tls_servername = tls.servername
+  self._want_prot_p = true
+  if self._tls_implicit and not opts.port then
+    self.port = 990
+  end
+  return open(self, host, opts)
 end
 
 function ftplib.set_debugfunc(fn)

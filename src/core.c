@@ -50,6 +50,13 @@ int ftp_push_status(lua_State *L, int status, int sys_err)
     }
 }
 
+int ftp_push_conn_status(lua_State *L, int status, const ftp_conn *c)
+{
+    if (status == FTP_ETLS)
+        return ftp_push_error(L, c->tls_err, "tls");
+    return ftp_push_status(L, status, c->err);
+}
+
 void ftp_check_addr(lua_State *L, int arg, ftp_addr *a)
 {
     size_t len;
@@ -219,5 +226,6 @@ int luaopen_ftplib_core(lua_State *L)
     luaL_newlib(L, functions);
     ftp_open_ftp(L);
     ftp_open_data(L);
+    ftp_open_tls(L);
     return 1;
 }

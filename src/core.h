@@ -5,7 +5,11 @@
 #include <lauxlib.h>
 #include <lua.h>
 
+#include "conn.h"
 #include "net.h"
+#include "tls.h"
+
+#define TLS_MT "ftplib.TLSContext"
 
 #define FTP_MT "ftplib.FTP"
 #define DATA_MT "ftplib.Data"
@@ -14,6 +18,8 @@
  * FTP_OK: `false, "r"|"w"` for a wait, else `nil, message, code`. Returns the
  * number of values pushed. sys_err is the errno saved for FTP_ESYS. */
 int ftp_push_status(lua_State *L, int status, int sys_err);
+/* The same for a failure of connection c (its errno or TLS message). */
+int ftp_push_conn_status(lua_State *L, int status, const ftp_conn *c);
 /* nil, message, code */
 int ftp_push_error(lua_State *L, const char *message, const char *code);
 /* Reads a binary sockaddr made by core.resolve. */
@@ -27,7 +33,15 @@ void ftp_push_addr(lua_State *L, const ftp_addr *a);
 void ftp_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
                    const luaL_Reg *meta);
 
+/* The objects behind the userdata, for the binding files that add methods. */
+struct ftp_session;
+struct ftp_data;
+struct ftp_session *ftp_check_session(lua_State *L, int arg);
+struct ftp_data *ftp_check_data(lua_State *L, int arg);
+
 void ftp_open_ftp(lua_State *L);
 void ftp_open_data(lua_State *L);
+/* Adds the TLS steps to the FTP and Data method tables (module fields). */
+void ftp_open_tls(lua_State *L);
 
 #endif

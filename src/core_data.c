@@ -13,6 +13,11 @@ static ftp_data *check_data(lua_State *L)
     return luaL_checkudata(L, 1, DATA_MT);
 }
 
+ftp_data *ftp_check_data(lua_State *L, int arg)
+{
+    return luaL_checkudata(L, arg, DATA_MT);
+}
+
 static ftp_data *check_connected(lua_State *L)
 {
     ftp_data *d = check_data(L);
@@ -27,7 +32,9 @@ static int push_step(lua_State *L, ftp_data *d, int status)
         lua_pushboolean(L, 1);
         return 1;
     }
-    return ftp_push_status(L, status, status == FTP_EIO ? d->local_err : d->conn.err);
+    if (status == FTP_EIO)
+        return ftp_push_status(L, status, d->local_err);
+    return ftp_push_conn_status(L, status, &d->conn);
 }
 
 static FILE *check_file(lua_State *L, int arg)
@@ -147,12 +154,12 @@ static int l_send(lua_State *L)
 }
 
 /* Result of a file pump: moved, "r"|"w"|"done" | nil, msg, code */
-static int push_pump(lua_State *L, ftp_data *d, int st, size_t moved, const char *wait)
+static int push_pump(lua_State *L, ftp_data *d, int st, size_t moved)
 {
     if (st != FTP_OK && st != FTP_WANT_READ && st != FTP_WANT_WRITE)
         return push_step(L, d, st);
     lua_pushinteger(L, (lua_Integer)moved);
-    lua_pushstring(L, st == FTP_OK ? "done" : wait);
+    lua_pushstring(L, st == FTP_OK ? "done" : st == FTP_WANT_READ ? "r" : "w");
     return 2;
 }
 
@@ -161,7 +168,7 @@ static int l_to_file(lua_State *L)
     ftp_data *d = check_connected(L);
     size_t moved;
     int st = ftp_data_to_file(d, check_file(L, 2), &moved);
-    return push_pump(L, d, st, moved, "r");
+    return push_pump(L, d, st, moved);
 }
 
 static int l_from_file(lua_State *L)
@@ -171,7 +178,7 @@ static int l_from_file(lua_State *L)
     int st = ftp_data_from_file(d, check_file(L, 2), &moved);
     if (st == FTP_OK)
         st = ftp_data_flush(d);
-    return push_pump(L, d, st, moved, "w");
+    return push_pump(L, d, st, moved);
 }
 
 static int l_fd(lua_State *L)

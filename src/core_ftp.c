@@ -17,6 +17,11 @@ static ftp_object *check_ftp(lua_State *L)
     return luaL_checkudata(L, 1, FTP_MT);
 }
 
+ftp_session *ftp_check_session(lua_State *L, int arg)
+{
+    return &((ftp_object *)luaL_checkudata(L, arg, FTP_MT))->s;
+}
+
 static ftp_session *check_open(lua_State *L)
 {
     ftp_object *o = check_ftp(L);
@@ -31,7 +36,7 @@ static int push_step(lua_State *L, ftp_session *s, int status)
         lua_pushboolean(L, 1);
         return 1;
     }
-    return ftp_push_status(L, status, s->conn.err);
+    return ftp_push_conn_status(L, status, &s->conn);
 }
 
 /* core.FTP_new() -> a closed FTP object with an empty field table */

@@ -190,7 +190,7 @@ static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
 int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
 {
     *moved = 0;
-    if (!d->no_splice) {
+    if (!d->no_splice && d->conn.ssl == NULL) {
         if (fflush(f) != 0)
             return local_error(d);
         if (open_pipe(d) < 0)
@@ -274,7 +274,7 @@ static int copy_from_file(ftp_data *d, FILE *f, size_t *moved)
 int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
 {
     *moved = 0;
-    if (!d->no_splice) {
+    if (!d->no_splice && d->conn.ssl == NULL) {
         int st = sendfile_from(d, f, moved);
         if (!d->no_splice)
             return st;

@@ -237,6 +237,12 @@ function FTP:connect(host, port, timeout, source_address)
     ok, err, code = connect_one(self, addr, source_address)
     if ok then
       self.af = addr.family
+      if self._tls_implicit then
+        ok, err, code = self:_secure_control()
+        if not ok then
+          return nil, err, code
+        end
+      end
       return self:_greeting()
     end
   end

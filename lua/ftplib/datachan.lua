@@ -38,12 +38,6 @@ function Data:send(s)
   return #s
 end
 
-function Data:close()
-  self:_close()
-end
-
-debug.getregistry()["ftplib.Data"].__close = Data.close
-
 -- Opening ---------------------------------------------------------------
 
 local function connect_data(self, host, port)
@@ -219,7 +213,15 @@ function FTP:ntransfercmd(cmd, rest)
     return nil, err, code
   end
   self._transfer = data -- its final reply is still to come
-  return data, core.parse_150(text)
+  if self._prot_p then
+    local ok
+    ok, err, code = self:_secure_data(data)
+    if not ok then
+      return nil, err, code
+    end
+  end
+  data._size = core.parse_150(text)
+  return data, data._size
 end
 
 function FTP:transfercmd(cmd, rest)

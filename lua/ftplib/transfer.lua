@@ -5,6 +5,7 @@ local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
+local tls = require "ftplib.tls"
 
 local FTP = core.FTP_methods
 
@@ -15,9 +16,14 @@ local DEFAULT_BLOCKSIZE = 65536
 -- The data is all through: close it and read the final reply, which must
 -- be 2xx (a 426 after part of a file is a failure, never a success).
 function FTP:_finish_transfer(data)
-  data:_close()
+  local whole, err, code = tls.check_download_end(data)
+  data:close()
   self._transfer = nil
-  return control.only_2xx(self:_readreply())
+  local text, rcode, errcode = control.only_2xx(self:_readreply())
+  if text and not whole then
+    return nil, err, code
+  end
+  return text, rcode, errcode
 end
 
 -- Reads replies up to the 200 of our NOOP: the transfer's own final reply

@@ -1,0 +1,174 @@
+-- FTPS (RFC 4217): securing the control connection (AUTH TLS, or implicit
+-- TLS at connect), protected data connections that resume the control
+-- connection's TLS session, close_notify at the end of each transfer, CCC.
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+local control = require "ftplib.control"
+
+local FTP = core.FTP_methods
+local Data = core.Data_methods
+local now = wait.now
+
+-- How long to wait for the peer's close_notify once ours is sent.
+local CLOSE_NOTIFY_WAIT = 2
+
+local tls = {}
+
+local function require_tls(self, fname)
+  if not self._tls_ctx then
+    util.raise(fname .. " needs an FTP_TLS object")
+  end
+end
+
+function FTP:_servername()
+  return self._tls_servername or self.host
+end
+
+-- Runs a handshake step to the end.
+local function handshake(conn, deadline)
+  return wait.until_done(conn, deadline, conn._handshake)
+end
+
+-- Sends our close_notify and waits a bounded time for the peer's. A peer
+-- that never answers, or just closes, is tolerated: the data is through.
+local function close_notify(conn)
+  local deadline = now() + CLOSE_NOTIFY_WAIT
+  while true do
+    local ok, dir = conn:_shutdown_tls()
+    if ok ~= false then
+      return
+    end
+    if not wait.fd(conn:_fd(), dir, deadline) then
+      return
+    end
+  end
+end
+
+function FTP:_secure_control()
+  local ok, err, code = self:_starttls(self._tls_ctx, self:_servername())
+  if ok then
+    ok, err, code = handshake(self, self:_deadline())
+  end
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return true
+end
+
+function FTP:auth()
+  require_tls(self, "auth")
+  if self:_secured() then
+    util.raise("the control connection is already secured")
+  end
+  local code, text, errcode = self:_cmd("AUTH TLS")
+  if not code then
+    return nil, text, errcode
+  elseif code ~= 234 then
+    return nil, text, code
+  end
+  local ok, err, ecode = self:_secure_control()
+  if not ok then
+    return nil, err, ecode
+  end
+  return text, code
+end
+
+-- A user who asked for TLS never sends USER and PASS in clear: AUTH first,
+-- and a failed AUTH ends the login. Data is protected from then on.
+local plain_login = FTP.login
+function FTP:login(user, passwd, acct)
+  if not self._tls_ctx then
+    return plain_login(self, user, passwd, acct)
+  end
+  if not self:_secured() then
+    local ok, err, code = self:auth()
+    if not ok then
+      return nil, err, code
+    end
+  end
+  local text, code, errcode = plain_login(self, user, passwd, acct)
+  if text and self._want_prot_p then
+    local ok, err, pcode = self:prot_p()
+    if not ok then
+      return nil, err, pcode
+    end
+  end
+  return text, code, errcode
+end
+
+function FTP:prot_p()
+  require_tls(self, "prot_p")
+  local text, code, errcode = self:voidcmd("PBSZ 0")
+  if text then
+    text, code, errcode = self:voidcmd("PROT P")
+  end
+  if text then
+    self._prot_p, self._want_prot_p = true, true
+  end
+  return text, code, errcode
+end
+
+function FTP:prot_c()
+  require_tls(self, "prot_c")
+  local text, code, errcode = self:voidcmd("PROT C")
+  if text then
+    self._prot_p, self._want_prot_p = false, false
+  end
+  return text, code, errcode
+end
+
+-- Clears the control connection (RFC 4217 section 6): both sides end TLS
+-- with close_notify and go on in plain text. Data protection stays as set.
+function FTP:ccc()
+  require_tls(self, "ccc")
+  local text, code, errcode = self:voidcmd("CCC")
+  if not text then
+    return nil, code, errcode
+  end
+  close_notify(self)
+  self:_drop_tls()
+  return text, code
+end
+
+-- The data connection's handshake, after the 1xx reply. The client is the
+-- TLS client in both modes (RFC 4217 section 7). When the server refuses
+-- (vsftpd's "522 ... session reuse required"), its reply is read so that
+-- the control connection stays in step, and shown.
+function FTP:_secure_data(data)
+  local ok, err, code = data:_starttls(self._tls_ctx, self:_servername())
+  if ok then
+    ok, err, code = handshake(data, self:_deadline())
+  end
+  if ok then
+    return true
+  end
+  data:_close()
+  self._transfer = nil
+  local rcode, text = self:_readreply()
+  if rcode then
+    err = err .. " (server: " .. text .. ")"
+  end
+  return nil, err, code
+end
+
+-- At the end of a protected download: a TLS stream that stopped without
+-- close_notify and short of the announced size was cut, not finished.
+function tls.check_download_end(data)
+  if data:_unclean_eof() and data._size and data:_bytes() < data._size then
+    return nil, string.format(
+      "data connection ended without TLS close_notify after %d of %d bytes",
+      data:_bytes(), data._size), "tls"
+  end
+  return true
+end
+
+function Data:close()
+  if self:_isopen() and self:_secured() then
+    close_notify(self)
+  end
+  self:_close()
+end
+debug.getregistry()["ftplib.Data"].__close = Data.close
+
+return tls

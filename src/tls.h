@@ -1,0 +1,40 @@
+/* TLS with OpenSSL: one context per FTP_TLS object (no process-wide state),
+ * certificate and host checks, and the session that data connections resume. */
+#ifndef FTP_TLS_H
+#define FTP_TLS_H
+
+#include <stddef.h>
+
+#include <openssl/ssl.h>
+
+typedef struct ftp_tls_opts {
+    const char *cafile, *capath;
+    const char *certfile, *keyfile;
+    const char *ciphers;       /* TLS 1.2 and older */
+    const char *ciphersuites;  /* TLS 1.3 */
+    int verify;
+    int min_version, max_version; /* TLS1_2_VERSION ..., 0 for the default */
+} ftp_tls_opts;
+
+typedef struct ftp_tls_ctx {
+    SSL_CTX *ctx;
+    /* The newest session of the control connection: TLS 1.3 tickets arrive
+     * after the handshake, and servers that require reuse (vsftpd,
+     * proftpd) want the data connections to resume this one. */
+    SSL_SESSION *control_session;
+} ftp_tls_ctx;
+
+/* 0, or -1 with a message in err. */
+int ftp_tls_ctx_init(ftp_tls_ctx *t, const ftp_tls_opts *o, char *err, size_t errlen);
+void ftp_tls_ctx_free(ftp_tls_ctx *t);
+
+/* A client SSL for fd, checking host (a name or an IP literal) unless
+ * verification is off, and resuming the control session when resume is
+ * set. NULL with a message in err. */
+SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_control,
+                 int resume, char *err, size_t errlen);
+
+/* OpenSSL's reason for the last failure of ssl (verification included). */
+void ftp_tls_error_text(SSL *ssl, int ret, char *err, size_t errlen);
+
+#endif
