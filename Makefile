@@ -3,6 +3,7 @@
 #   make            build $(BUILD)/ftplib/core.so from src/*.c
 #   make test       install missing packages, build, run the whole busted suite (Lua 5.4)
 #   make lint       luacheck the Lua sources and specs
+#   make demo       run examples/demo.lua against a throw-away loopback FTP server
 #   make clean      remove $(BUILD)
 #   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
 #
@@ -42,7 +43,7 @@ ALL_LDLIBS  = $(OPENSSL_LIBS) $(LDLIBS)
 # Lint whichever of these directories exist.
 LINT_DIRS := $(wildcard lua spec bin examples bench scripts)
 
-.PHONY: all build setup test lint clean rockspec
+.PHONY: all build setup test lint clean rockspec demo
 
 all: build
 
@@ -68,6 +69,10 @@ test: setup
 
 rockspec:
 	$(LUA) scripts/update-rockspec.lua
+
+# scripts/run-demo.lua starts the server (spec/support/servers.lua) and stops it after.
+demo: setup build
+	@LUA='$(LUA)' $(LUA) scripts/run-demo.lua '$(BUILD)'
 
 lint:
 	$(LUACHECK) -q $(LINT_DIRS)
