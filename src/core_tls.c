@@ -78,7 +78,7 @@ static int push_conn_step(lua_State *L, ftp_conn *c, int st)
 }
 
 /* Creates the SSL of c for host: control connections never resume, data
- * connections resume the control connection's session. */
+ * connections resume a session kept from an earlier connection. */
 static int start_tls(lua_State *L, ftp_conn *c, int is_control)
 {
     ftp_tls_ctx *t = check_ctx(L, 2);
@@ -86,7 +86,7 @@ static int start_tls(lua_State *L, ftp_conn *c, int is_control)
     if (c->fd < 0)
         return luaL_error(L, "attempt to use a closed connection");
     char err[300];
-    SSL *ssl = ftp_tls_new(t, c->fd, host, is_control, !is_control, err, sizeof err);
+    SSL *ssl = ftp_tls_new(t, c->fd, host, !is_control, err, sizeof err);
     if (ssl == NULL)
         return ftp_push_error(L, err, "tls");
     ftp_conn_start_tls(c, ssl);

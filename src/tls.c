@@ -17,17 +17,29 @@ static void last_error(char *err, size_t errlen, const char *what)
     ERR_clear_error();
 }
 
-/* Keeps the newest session of the control connection; data connections'
- * own tickets are not kept, since servers compare with the control one. */
 static int on_new_session(SSL *ssl, SSL_SESSION *session)
 {
     ftp_tls_ctx *t = SSL_CTX_get_app_data(SSL_get_SSL_CTX(ssl));
-    if (t == NULL || SSL_get_app_data(ssl) == NULL)
+    if (t == NULL)
         return 0;
-    if (t->control_session)
-        SSL_SESSION_free(t->control_session);
-    t->control_session = session;
+    if (t->n_unused == FTP_TLS_SESSIONS) {
+        SSL_SESSION_free(t->unused[0]);
+        memmove(t->unused, t->unused + 1, sizeof t->unused[0] * (FTP_TLS_SESSIONS - 1));
+        t->n_unused--;
+    }
+    t->unused[t->n_unused++] = session;
     return 1; /* we hold the reference now */
+}
+
+/* The session for a new data connection, or NULL before the first one. */
+static SSL_SESSION *take_session(ftp_tls_ctx *t)
+{
+    if (t->n_unused > 0) {
+        if (t->last_taken)
+            SSL_SESSION_free(t->last_taken);
+        t->last_taken = t->unused[--t->n_unused];
+    }
+    return t->last_taken;
 }
 
 static int load_trust(SSL_CTX *ctx, const ftp_tls_opts *o)
@@ -89,11 +101,14 @@ void ftp_tls_ctx_free(ftp_tls_ctx *t)
 {
     if (t->ctx)
         SSL_CTX_set_app_data(t->ctx, NULL); /* connections may outlive us */
-    if (t->control_session)
-        SSL_SESSION_free(t->control_session);
+    for (int i = 0; i < t->n_unused; i++)
+        SSL_SESSION_free(t->unused[i]);
+    if (t->last_taken)
+        SSL_SESSION_free(t->last_taken);
     if (t->ctx)
         SSL_CTX_free(t->ctx);
-    t->control_session = NULL;
+    t->n_unused = 0;
+    t->last_taken = NULL;
     t->ctx = NULL;
 }
 
@@ -119,8 +134,8 @@ static int set_peer_checks(SSL *ssl, const char *host, int verify)
     return !verify || SSL_set1_host(ssl, host);
 }
 
-SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_control,
-                 int resume, char *err, size_t errlen)
+SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int resume,
+                 char *err, size_t errlen)
 {
     SSL *ssl = SSL_new(t->ctx);
     if (ssl == NULL)
@@ -131,9 +146,9 @@ SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_control,
         SSL_free(ssl);
         return NULL;
     }
-    SSL_set_app_data(ssl, is_control ? (void *)t : NULL);
-    if (resume && t->control_session)
-        SSL_set_session(ssl, t->control_session);
+    SSL_SESSION *session = resume ? take_session(t) : NULL;
+    if (session)
+        SSL_set_session(ssl, session);
     SSL_set_connect_state(ssl);
     return ssl;
 }

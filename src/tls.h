@@ -16,12 +16,20 @@ typedef struct ftp_tls_opts {
     int min_version, max_version; /* TLS1_2_VERSION ..., 0 for the default */
 } ftp_tls_opts;
 
+enum { FTP_TLS_SESSIONS = 4 };
+
+/* Sessions for data connections to resume. Servers that require reuse
+ * (vsftpd, proftpd) refuse a data connection that does not resume. Under
+ * TLS 1.3 tickets arrive after the handshake and a server with a session
+ * cache accepts each only once, so every connection takes an unused one,
+ * newest first, and the tickets it brings in are kept for the next. Under
+ * TLS 1.2 one session serves again and again: when no unused one is left,
+ * the last one taken is offered again. */
 typedef struct ftp_tls_ctx {
     SSL_CTX *ctx;
-    /* The newest session of the control connection: TLS 1.3 tickets arrive
-     * after the handshake, and servers that require reuse (vsftpd,
-     * proftpd) want the data connections to resume this one. */
-    SSL_SESSION *control_session;
+    SSL_SESSION *unused[FTP_TLS_SESSIONS]; /* oldest first */
+    int n_unused;
+    SSL_SESSION *last_taken;
 } ftp_tls_ctx;
 
 /* 0, or -1 with a message in err. */
@@ -29,10 +37,10 @@ int ftp_tls_ctx_init(ftp_tls_ctx *t, const ftp_tls_opts *o, char *err, size_t er
 void ftp_tls_ctx_free(ftp_tls_ctx *t);
 
 /* A client SSL for fd, checking host (a name or an IP literal) unless
- * verification is off, and resuming the control session when resume is
- * set. NULL with a message in err. */
-SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_control,
-                 int resume, char *err, size_t errlen);
+ * verification is off, and resuming a kept session when resume is set (data
+ * connections). NULL with a message in err. */
+SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int resume,
+                 char *err, size_t errlen);
 
 /* OpenSSL's reason for the last failure of ssl (verification included). */
 void ftp_tls_error_text(SSL *ssl, int ret, char *err, size_t errlen);
