@@ -79,6 +79,15 @@ function FTP:abort()
   return control.only_2xx(self:_readreply())
 end
 
+-- A transfer the sink or source stopped did not complete: say so, with the
+-- server's answer to ABOR, so that a partial file is never taken as whole.
+local function stopped(text, code, errcode)
+  if not text then
+    return nil, code, errcode
+  end
+  return nil, "transfer stopped by the sink or source (" .. text .. ")", "aborted"
+end
+
 -- Runs a transfer loop and ends the transfer the way the loop ended:
 -- "done" reads the final reply, "stopped" (a sink said false) aborts, a
 -- failure aborts and reports the failure, a raise aborts and re-raises.
@@ -91,7 +100,7 @@ function FTP:_run_transfer(data, loop, ...)
   if state == "done" then
     return self:_finish_transfer(data)
   elseif state == "stopped" then
-    return self:_abort_transfer(data)
+    return stopped(self:_abort_transfer(data))
   end
   self:_abort_transfer(data)
   return nil, err, code
