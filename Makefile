@@ -3,6 +3,7 @@
 #   make            build $(BUILD)/ftplib/core.so from src/*.c
 #   make test       install missing packages, build, run the whole busted suite (Lua 5.4)
 #   make lint       luacheck the Lua sources and specs
+#   make bench      time transfers against curl, Python's ftplib and LuaSocket (bench/)
 #   make demo       run examples/demo.lua against a throw-away loopback FTP server
 #   make clean      remove $(BUILD)
 #   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
@@ -69,6 +70,11 @@ test: setup
 
 rockspec:
 	$(LUA) scripts/update-rockspec.lua
+
+# Needs root (it starts vsftpd); writes bench/results.md and bench/results.png.
+.PHONY: bench
+bench: setup build
+	FTPLIB_BUILD='$(BUILD)' $(LUA) bench/run.lua
 
 # scripts/run-demo.lua starts the server (spec/support/servers.lua) and stops it after.
 demo: setup build

@@ -15,6 +15,8 @@ PACKAGES=(
     lua-filesystem lua-socket
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
+    # make bench: the clients compared, the timer and the chart
+    curl python3 time gnuplot-nox
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

@@ -1,0 +1,63 @@
+-- The benchmark client for this library. Run from anywhere:
+--   lua5.4 bench/clients/ftplib.lua HOST PORT USER PASSWD MODE ARGS...
+-- MODE: get-func REMOTE            retrbinary into a Lua function that counts bytes
+--       get-file REMOTE LOCAL      retrbinary into an open Lua file (written by C)
+--       put-file LOCAL REMOTE      storbinary from an open Lua file (sendfile)
+--       many DIR COUNT LOCALDIR    DIR/f0001..COUNT, one session, each into a file
+--       many-mem DIR COUNT         the same, each into a string (chunks gathered by a function)
+-- Loads the module of this checkout: lua/ and $FTPLIB_BUILD (default build/).
+local root = (arg[0]:match("^(.*)/bench/clients/[^/]*$") or ".")
+local build = os.getenv("FTPLIB_BUILD") or "build"
+if build:sub(1, 1) ~= "/" then build = root .. "/" .. build end
+package.path = root .. "/lua/?.lua;" .. root .. "/lua/?/init.lua;" .. package.path
+package.cpath = build .. "/?.so;" .. package.cpath
+
+local ftplib = require "ftplib"
+
+local host, port, user, passwd, mode = arg[1], tonumber(arg[2]), arg[3], arg[4], arg[5]
+local ftp = assert(ftplib.FTP(host, { port = port, user = user, passwd = passwd }))
+
+local modes = {}
+
+function modes.get_func(remote)
+  local bytes = 0
+  assert(ftp:retrbinary("RETR " .. remote, function(chunk) bytes = bytes + #chunk end))
+  io.stderr:write(bytes, " bytes\n")
+end
+
+function modes.get_file(remote, localpath)
+  local file = assert(io.open(localpath, "wb"))
+  assert(ftp:retrbinary("RETR " .. remote, file))
+  assert(file:close())
+end
+
+function modes.put_file(localpath, remote)
+  local file = assert(io.open(localpath, "rb"))
+  assert(ftp:storbinary("STOR " .. remote, file))
+  file:close()
+end
+
+function modes.many(dir, count, localdir)
+  for i = 1, tonumber(count) do
+    local name = string.format("f%04d", i)
+    local file = assert(io.open(localdir .. "/" .. name, "wb"))
+    assert(ftp:retrbinary("RETR " .. dir .. "/" .. name, file))
+    assert(file:close())
+  end
+end
+
+function modes.many_mem(dir, count)
+  local bytes = 0
+  for i = 1, tonumber(count) do
+    local chunks = {}
+    assert(ftp:retrbinary(string.format("RETR %s/f%04d", dir, i), function(chunk)
+      chunks[#chunks + 1] = chunk
+    end))
+    bytes = bytes + #table.concat(chunks)
+  end
+  io.stderr:write(bytes, " bytes\n")
+end
+
+local run = assert(modes[(mode or ""):gsub("-", "_")], "unknown mode " .. tostring(mode))
+run(table.unpack(arg, 6))
+ftp:quit()
