@@ -62,6 +62,14 @@ static int l_tls_new(lua_State *L)
     return 1;
 }
 
+/* core.TLS_sessions(ctx) -> how many unused sessions wait for data
+ * connections to resume: for specs and debugging. */
+static int l_tls_sessions(lua_State *L)
+{
+    lua_pushinteger(L, check_ctx(L, 1)->n_unused);
+    return 1;
+}
+
 static int l_tls_gc(lua_State *L)
 {
     ftp_tls_ctx_free(luaL_checkudata(L, 1, TLS_MT));
@@ -121,6 +129,25 @@ static int shutdown_tls(lua_State *L, ftp_conn *c)
 static int ftp_shutdown(lua_State *L) { return shutdown_tls(L, CONN_OF_FTP(L)); }
 static int data_shutdown(lua_State *L) { return shutdown_tls(L, CONN_OF_DATA(L)); }
 
+/* data:_drain_tls() -> true | false, "r" | nil, msg, code: reads whatever
+ * records have arrived, discarding their bytes. Before close_notify on an
+ * upload: the server's session tickets come after the handshake, and
+ * OpenSSL ignores what arrives once our close_notify is sent. */
+static int data_drain(lua_State *L)
+{
+    ftp_conn *c = secured(L, CONN_OF_DATA(L));
+    char scratch[4096];
+    for (;;) {
+        size_t got;
+        int st = ftp_conn_read(c, scratch, sizeof scratch, &got);
+        if (st == FTP_OK)
+            continue;
+        if (st == FTP_CLOSED && c->err == 0)
+            st = FTP_OK; /* the end: nothing more will come */
+        return push_conn_step(L, c, st);
+    }
+}
+
 static int ftp_drop(lua_State *L)
 {
     ftp_conn_drop_tls(CONN_OF_FTP(L));
@@ -156,6 +183,7 @@ static const luaL_Reg data_methods[] = {
     {"_starttls", data_starttls}, {"_handshake", data_handshake},
     {"_shutdown_tls", data_shutdown}, {"_secured", data_secured},
     {"_resumed", data_resumed}, {"_unclean_eof", data_unclean_eof},
+    {"_drain_tls", data_drain},
     {NULL, NULL}};
 
 static const luaL_Reg ctx_meta[] = {{"__gc", l_tls_gc}, {NULL, NULL}};
@@ -167,6 +195,8 @@ void ftp_open_tls(lua_State *L)
     lua_pop(L, 1);
     lua_pushcfunction(L, l_tls_new);
     lua_setfield(L, -2, "TLS_new");
+    lua_pushcfunction(L, l_tls_sessions);
+    lua_setfield(L, -2, "TLS_sessions");
     lua_getfield(L, -1, "FTP_methods");
     luaL_setfuncs(L, ftp_methods, 0);
     lua_pop(L, 1);

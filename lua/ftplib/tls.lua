@@ -135,7 +135,10 @@ end
 -- (vsftpd's "522 ... session reuse required"), its reply is read so that
 -- the control connection stays in step, and shown.
 function FTP:_secure_data(data)
-  local ok, err, code = data:_starttls(self._tls_ctx, self:_servername())
+  local ctx = self._tls_ctx
+  data._tls_ctx = ctx
+  data._offered_spent = core.TLS_sessions(ctx) == 0
+  local ok, err, code = data:_starttls(ctx, self:_servername())
   if ok then
     ok, err, code = handshake(data, self:_deadline())
   end
@@ -151,6 +154,16 @@ function FTP:_secure_data(data)
   return nil, err, code
 end
 
+-- Whether a failed download is worth one more try: no unused session was
+-- left, so a spent one was offered; the server refused it (a 4xx) before a
+-- byte moved; and the full handshake it did instead brought fresh tickets.
+-- proftpd, for one, issues no ticket on upload data connections and accepts
+-- each ticket once, so a download after uploads meets this.
+function tls.worth_retry(data, code)
+  return data._offered_spent and data:_bytes() == 0 and math.type(code) == "integer"
+    and code >= 400 and code < 500 and core.TLS_sessions(data._tls_ctx) > 0
+end
+
 -- At the end of a protected download: a TLS stream that stopped without
 -- close_notify and short of the announced size was cut, not finished.
 function tls.check_download_end(data)
@@ -162,8 +175,13 @@ function tls.check_download_end(data)
   return true
 end
 
+-- Before our close_notify, reads what the server sent: OpenSSL ignores what
+-- arrives after it, and the session tickets the server issued on this
+-- connection are needed (servers that accept each ticket once want a fresh
+-- one for every data connection).
 function Data:close()
   if self:_isopen() and self:_secured() then
+    self:_drain_tls()
     close_notify(self)
   end
   self:_close()

@@ -181,6 +181,22 @@ local function check_sink(fname, sink)
     fname, t))
 end
 
+-- Opens a download and runs loop on it, once more when the server refused
+-- a spent TLS session (see tls.worth_retry): no byte reached the sink then.
+function FTP:_download(cmd, rest, loop, ...)
+  for attempt = 1, 2 do
+    local data, err, code = self:ntransfercmd(cmd, rest)
+    if not data then
+      return nil, err, code
+    end
+    local text
+    text, err, code = self:_run_transfer(data, loop, ...)
+    if text or attempt == 2 or not tls.worth_retry(data, code) then
+      return text, err, code
+    end
+  end
+end
+
 function FTP:retrbinary(cmd, sink, blocksize, rest)
   util.check("retrbinary", 1, cmd, "string")
   check_sink("retrbinary", sink)
@@ -189,15 +205,10 @@ function FTP:retrbinary(cmd, sink, blocksize, rest)
   if not ok then
     return nil, err, code
   end
-  local data
-  data, err, code = self:ntransfercmd(cmd, rest)
-  if not data then
-    return nil, err, code
-  end
   if io.type(sink) == "file" then
-    return self:_run_transfer(data, receive_file, sink)
+    return self:_download(cmd, rest, receive_file, sink)
   end
-  return self:_run_transfer(data, receive_chunks, writer_for(sink), blocksize)
+  return self:_download(cmd, rest, receive_chunks, writer_for(sink), blocksize)
 end
 
 -- Splits chunks into lines for callback: CRLF (or LF) stripped, each line
@@ -254,12 +265,7 @@ function FTP:retrlines(cmd, callback)
   if not ok then
     return nil, err, code
   end
-  local data
-  data, err, code = self:ntransfercmd(cmd)
-  if not data then
-    return nil, err, code
-  end
-  return self:_run_transfer(data, receive_lines, callback)
+  return self:_download(cmd, nil, receive_lines, callback)
 end
 
 -- Sending ------------------------------------------------------------------
