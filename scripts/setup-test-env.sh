@@ -76,3 +76,69 @@ if ! getent passwd ftp >/dev/null; then
     useradd --system --no-create-home --home-dir /srv/ftp --shell /usr/sbin/nologin \
         --user-group ftp
 fi
+
+# proftpd for the specs (spec/support/servers.lua, kind "proftpd"). Debian's proftpd-core
+# conflicts with vsftpd (both provide ftp-server), so it is not installed: its package,
+# proftpd-mod-crypto (which holds mod_tls.so) and the libraries they need that are not
+# installed are downloaded and unpacked into $PROFTPD_DIR. The test servers run that
+# binary with LD_LIBRARY_PATH; nothing of it is on the system's paths, no service starts.
+# Kept outside the checkout so new clones on this machine do not download it again.
+# A failure here is a warning only: the specs then leave proftpd out.
+PROFTPD_DIR=/var/cache/ftplib-test/proftpd
+PROFTPD_STAMP=$PROFTPD_DIR/.unpacked
+
+proftpd_warn() {
+    echo "setup-test-env.sh: warning: $*; the proftpd test servers will be unavailable" >&2
+}
+
+# The packages to unpack: proftpd's two, pinned to one version, and each dependency that
+# apt would newly install (upgrades are left out: the installed version serves).
+proftpd_packages() {
+    version=$(apt-cache policy proftpd-core | sed -n 's/^ *Candidate: //p')
+    [ -n "$version" ] && [ "$version" != "(none)" ] || return 1
+    dependencies=$(apt-get install --simulate --no-install-recommends \
+            "proftpd-core=$version" "proftpd-mod-crypto=$version" 2>/dev/null |
+        sed -n 's/^Inst \([^ ]*\) (.*/\1/p' | grep -v '^proftpd-' | tr '\n' ' ') || true
+    echo "proftpd-core=$version proftpd-mod-crypto=$version $dependencies"
+}
+
+# Every library the binary and mod_tls need is found (on the system or unpacked).
+proftpd_links() {
+    libs=$(find "$1/usr/lib" -maxdepth 1 -type d -name '*-linux-*' | tr '\n' ':')
+    ! LD_LIBRARY_PATH=$libs ldd "$1/usr/sbin/proftpd" "$1/usr/lib/proftpd/mod_tls.so" |
+        grep 'not found'
+}
+
+# Downloads the packages ($2) into the folder $1 and unpacks them into $1/root.
+fetch_proftpd() {
+    # apt downloads as the unprivileged _apt user when it can write the folder.
+    if getent passwd _apt >/dev/null; then chown _apt "$1"; fi
+    # shellcheck disable=SC2086 # one word per package
+    (cd "$1" && apt-get download -qq $2) || return 1
+    for deb in "$1"/*.deb; do
+        dpkg -x "$deb" "$1/root" || return 1
+    done
+    proftpd_links "$1/root" || return 1
+    echo "$2" > "$1/root/.unpacked"
+}
+
+# Unpacks into a fresh folder beside $PROFTPD_DIR, then swaps it in: an interrupted run
+# leaves no half-unpacked proftpd behind.
+unpack_proftpd() {
+    mkdir -p "$(dirname "$PROFTPD_DIR")" || return 1
+    # No package lists (a fresh container): fetch them once.
+    if ! apt-cache show proftpd-core >/dev/null 2>&1; then apt-get update -qq || return 1; fi
+    packages=$(proftpd_packages) || return 1
+    work=$(mktemp -d "$PROFTPD_DIR.new.XXXXXX") || return 1
+    status=1
+    if fetch_proftpd "$work" "$packages"; then
+        rm -rf "$PROFTPD_DIR" && mv "$work/root" "$PROFTPD_DIR" && status=0
+    fi
+    rm -rf "$work"
+    return $status
+}
+
+if [ ! -f "$PROFTPD_STAMP" ] || [ ! -x "$PROFTPD_DIR/usr/sbin/proftpd" ]; then
+    echo "setup-test-env.sh: unpacking proftpd into $PROFTPD_DIR"
+    unpack_proftpd || proftpd_warn "could not download or unpack proftpd"
+fi

@@ -15,7 +15,8 @@ PACKAGES=(
     lua-filesystem lua-socket
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
-    # make bench: the clients compared, the timer and the chart
+    # make bench: the clients compared, the timer and the chart (curl also proves
+    # the FTPS test servers: spec/support/tls_harness_spec.lua)
     curl python3 time gnuplot-nox
 )
 

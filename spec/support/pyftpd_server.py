@@ -6,14 +6,18 @@ loopback address it is given only; passive ports are picked by the OS.
 
     /usr/bin/python3 pyftpd_server.py --host 127.0.0.1 --port 2121 --root DIR \
         --user NAME --passwd SECRET [--no-anonymous] [--delay SECONDS]
-        [--certfile PEM [--keyfile PEM] [--tls-control-required] [--tls-data-required]]
+        [--certfile PEM [--keyfile PEM] [--tls-control-required] [--tls-data-required]
+         [--tls-min TLSv1.2|TLSv1.3] [--tls-max TLSv1.2|TLSv1.3]
+         [--require-client-cert --cafile PEM]]
         [--log-level debug|info|warning]
 
 --delay SECONDS holds back every reply (the greeting too) by that long, to emulate a
 distant server in latency benchmarks. Each connection then gets its own thread, so one
 client's delays do not stall another's.
 --certfile switches to explicit FTPS (AUTH TLS) with pyftpdlib's TLS_FTPHandler, which
-needs python3-openssl.
+needs python3-openssl. --tls-min/--tls-max bound the TLS versions; --require-client-cert
+makes the client present a certificate signed by --cafile. pyftpdlib does not require
+data connections to resume the control connection's TLS session (vsftpd does).
 """
 
 import argparse
@@ -24,6 +28,9 @@ import time
 from pyftpdlib.authorizers import DummyAuthorizer
 from pyftpdlib.handlers import FTPHandler
 from pyftpdlib.servers import FTPServer, ThreadedFTPServer
+
+# --tls-min/--tls-max values: the names OpenSSL's MinProtocol setting uses.
+TLS_VERSIONS = {"TLSv1.2": "TLS1_2_VERSION", "TLSv1.3": "TLS1_3_VERSION"}
 
 USER_PERMS = "elradfmwMT"  # everything, including MFMT (T) and SITE CHMOD (M)
 ANONYMOUS_PERMS = "elr"  # read only: change dir, list, retrieve
@@ -42,6 +49,10 @@ def parse_args(argv):
     parser.add_argument("--keyfile")
     parser.add_argument("--tls-control-required", action="store_true")
     parser.add_argument("--tls-data-required", action="store_true")
+    parser.add_argument("--tls-min", choices=sorted(TLS_VERSIONS))
+    parser.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
+    parser.add_argument("--require-client-cert", action="store_true")
+    parser.add_argument("--cafile")
     parser.add_argument("--log-level", default="debug",
                         choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
@@ -49,9 +60,12 @@ def parse_args(argv):
         parser.error("refusing to listen on a non-loopback address: " + args.host)
     if args.delay < 0:
         parser.error("--delay must not be negative")
-    if (args.keyfile or args.tls_control_required or args.tls_data_required) \
-            and not args.certfile:
+    tls_options = (args.keyfile, args.tls_control_required, args.tls_data_required,
+                   args.tls_min, args.tls_max, args.require_client_cert, args.cafile)
+    if any(tls_options) and not args.certfile:
         parser.error("the TLS options need --certfile")
+    if args.require_client_cert and not args.cafile:
+        parser.error("--require-client-cert needs --cafile")
     return args
 
 
@@ -84,10 +98,49 @@ def make_handler(args):
         attributes["keyfile"] = args.keyfile
         attributes["tls_control_required"] = args.tls_control_required
         attributes["tls_data_required"] = args.tls_data_required
+        attributes["ssl_context"] = make_ssl_context(args)
+        attributes["dtp_handler"] = early_handshake_dtp_handler()
     if args.delay > 0:
         attributes["reply_delay"] = args.delay
         return type("DelayedHandler", (DelayingMixin, base_handler(args)), attributes)
     return type("SpecHandler", (base_handler(args),), attributes)
+
+
+def make_ssl_context(args):
+    """The server's TLS context. Made here rather than by TLS_FTPHandler, which has no
+    setting for TLS versions or client certificates."""
+    from OpenSSL import SSL
+
+    context = SSL.Context(SSL.TLS_METHOD)
+    context.use_certificate_chain_file(args.certfile)
+    context.use_privatekey_file(args.keyfile or args.certfile)
+    context.set_options(SSL.OP_NO_SSLv2 | SSL.OP_NO_SSLv3 | SSL.OP_NO_COMPRESSION)
+    if args.tls_min:
+        context.set_min_proto_version(getattr(SSL, TLS_VERSIONS[args.tls_min]))
+    if args.tls_max:
+        context.set_max_proto_version(getattr(SSL, TLS_VERSIONS[args.tls_max]))
+    # Without a session id context OpenSSL refuses to resume sessions once client
+    # certificates are verified, and clients resume on every data connection.
+    context.set_session_id(b"ftplib-test")
+    if args.require_client_cert:
+        context.load_verify_locations(args.cafile)
+        context.set_verify(SSL.VERIFY_PEER | SSL.VERIFY_FAIL_IF_NO_PEER_CERT,
+                           lambda _conn, _cert, _errno, _depth, ok: bool(ok))
+    return context
+
+
+def early_handshake_dtp_handler():
+    """TLS_DTPHandler with the fix of pyftpdlib 1.5.8 (issue 604, pull request 612):
+    1.5.7 (Debian 12) closes a data connection whose client starts the TLS handshake
+    before the transfer command (curl does), as the connection is "not supposed to be
+    readable yet". While the handshake is under way it must be."""
+    from pyftpdlib.handlers import TLS_DTPHandler
+
+    class EarlyHandshakeDTPHandler(TLS_DTPHandler):
+        def readable(self):
+            return self._ssl_accepting or super().readable()
+
+    return EarlyHandshakeDTPHandler
 
 
 class DelayingMixin:

@@ -2,28 +2,56 @@
 -- run time, serving a fresh temporary folder, stopped and removed by the specs.
 --
 --   local servers = require "spec.support.servers"
---   servers.kinds()                   --> {"vsftpd", "pyftpdlib"}: those usable here
+--   servers.kinds()                   --> {"vsftpd", "pyftpdlib"}: plain servers usable here
+--   servers.tls_kinds()               --> { {name=, kind=, tls=}, ... }: FTPS variants usable here
+--   servers.available(kind, tls)     --> whether `kind` (with TLS when `tls`) can start here
 --   local s = servers.start(kind, opts)  -- raises, with the server's log tail, on failure
 --   -- opts.ipv6 = true: listen on ::1 only; opts.delay = seconds: every reply delayed
---   -- (pyftpdlib only, for latency benchmarks); opts.tls: reserved, not yet supported
+--   -- (pyftpdlib only, for latency benchmarks); opts.tls = {...}: FTPS, see below
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
+--   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
 --   s:write("a/b.txt", bytes)         -- create a file (and its folders) as the FTP user would
 --   s:mkdir("a/c")                    -- create folders as the FTP user would
 --   s:read("a/b.txt")                 --> content, or nil when missing
 --   s:url("/a/b.txt", {anonymous = true}) --> "ftp://user:passwd@127.0.0.1:port/a/b.txt"
+--                                     -- ("ftps://..." for an implicit-TLS server)
 --   s:log()                           --> tails of the server's logs, for failure messages
 --   s:stop()                          -- stop server and children, remove the folder; idempotent
+--
+-- Kinds: "vsftpd" (Debian's package), "pyftpdlib" (python3-pyftpdlib) and "proftpd"
+-- (Debian's proftpd-core, unpacked by scripts/setup-test-env.sh into
+-- /var/cache/ftplib-test/proftpd, as its package conflicts with vsftpd's). proftpd is
+-- started on request only: servers.kinds() lists it when FTPLIB_TEST_SERVERS names it.
+--
+-- FTPS: opts.tls is a table; every field is optional.
+--   mode = "explicit" (AUTH TLS, the default) | "implicit" (TLS from the first byte)
+--   cert = "good" (CA-signed, for localhost/127.0.0.1/::1; the default) | "wrong" (CA-signed
+--          for wrong.example only) | "unknown" (self-signed: no CA vouches for it)
+--   min_version, max_version = "TLSv1.2" | "TLSv1.3" (default: whatever OpenSSL allows)
+--   tls13 = true (TLS 1.3 only) | false (TLS 1.2 only): shorthand for the two above
+--   require_client_cert = true: the client must present a certificate signed by the CA
+--   data_required = false: allow clear data connections (PROT C); default: PROT P required
+-- The control connection must be secured before the user logs in. Data connections must
+-- resume the control connection's TLS session on vsftpd (require_ssl_reuse) and proftpd
+-- (its default); pyftpdlib does not check. Anonymous may log in too, through TLS (vsftpd
+-- also lets it stay in the clear).
+-- s.tls is the normalized table: all fields above, plus versions (the list of TLS versions
+-- the server accepts) and reuse_required (true when data connections must resume the
+-- control connection's session: vsftpd, proftpd). s.ca is the CA file a client should
+-- trust; s.certs the whole certs.get() table (client_cert, client_key, ...: see
+-- spec/support/certs.lua).
 --
 -- Logins: s.user / s.passwd may read and write everything under s.root; "anonymous"
 -- (any password) may read it. Servers left running are stopped when the Lua state closes,
 -- and by their spawn wrapper if the Lua process dies (see proc.spawn).
 --
--- Adding a kind (proftpd, a TLS variant): give it an entry in `kinds` below and a place
--- in KIND_ORDER. Start, readiness, retries, stop and clean-up are shared.
+-- Adding a kind: give it an entry in `kinds` below and a place in KIND_ORDER (or
+-- OPT_IN_KINDS). Start, readiness, retries, stop and clean-up are shared.
 local socket = require "socket"
 local lfs = require "lfs"
 local proc = require "spec.support.proc"
+-- spec.support.certs is loaded on the first TLS start: plain runs make no certificates.
 
 local servers = {}
 
@@ -36,6 +64,10 @@ local VSFTPD = "/usr/sbin/vsftpd"
 -- Debian's python, which has python3-pyftpdlib; `python3` on PATH may be another one.
 local PYTHON = "/usr/bin/python3"
 local VSFTPD_PAM_SERVICE = "ftplibtest-vsftpd"
+-- Where scripts/setup-test-env.sh unpacks Debian's proftpd-core and proftpd-mod-crypto
+-- (mod_tls) with the libraries they need that are not installed.
+local PROFTPD_DIR = os.getenv("FTPLIB_PROFTPD_DIR") or "/var/cache/ftplib-test/proftpd"
+local OPENSSL = "openssl"
 local READY_TIMEOUT = 10
 local START_ATTEMPTS = 3
 
@@ -60,15 +92,136 @@ local function chown(path, owner)
   proc.run("chown " .. proc.shell_quote(owner .. ":" .. owner) .. " " .. proc.shell_quote(path))
 end
 
--- Each kind: available() (usable on this machine), check() (raise when a prerequisite
--- is missing), configure(s, opts) (files in s.dir), command(s) (argv), features it
--- supports, the system account owning s.root (nil: the server's own, root), and the
--- files in s.dir worth showing when it fails.
+local function sh_output(command_line)
+  local pipe = assert(io.popen(command_line, "r"))
+  local output = pipe:read("a")
+  pipe:close()
+  return output
+end
+
+---------------------------------------------------------------------------------------
+-- TLS options shared by the kinds
+
+local TLS_VERSIONS = { "TLSv1.2", "TLSv1.3" }
+local TLS_VERSION_RANK = { ["TLSv1.2"] = 1, ["TLSv1.3"] = 2 }
+local TLS_FIELDS = {
+  mode = { explicit = true, implicit = true },
+  cert = { good = true, wrong = true, unknown = true },
+  min_version = TLS_VERSION_RANK,
+  max_version = TLS_VERSION_RANK,
+  tls13 = { [true] = true, [false] = true },
+  require_client_cert = { [true] = true, [false] = true },
+  data_required = { [true] = true, [false] = true },
+}
+-- certs.get() fields holding each opts.tls.cert choice.
+local CERT_STEMS = { good = "server", wrong = "wrong", unknown = "unknown" }
+
+local function check_tls_fields(tls)
+  if type(tls) ~= "table" then
+    error("servers.start: opts.tls must be a table, got " .. type(tls), 0)
+  end
+  for key, value in pairs(tls) do
+    local allowed = TLS_FIELDS[key]
+    if not allowed then
+      error("servers.start: unknown opts.tls field " .. tostring(key), 0)
+    end
+    if not allowed[value] then
+      error(("servers.start: opts.tls.%s cannot be %s"):format(key, tostring(value)), 0)
+    end
+  end
+end
+
+-- The versions from min to max, both included.
+local function versions_between(min_version, max_version)
+  local list = {}
+  for rank, version in ipairs(TLS_VERSIONS) do
+    if rank >= TLS_VERSION_RANK[min_version] and rank <= TLS_VERSION_RANK[max_version] then
+      list[#list + 1] = version
+    end
+  end
+  return list
+end
+
+--- opts.tls with its defaults filled in and `tls13` turned into min/max versions.
+-- Raises (message without position: check_options adds the caller's) when it is wrong.
+local function normalize_tls(tls)
+  check_tls_fields(tls)
+  local min_version, max_version = tls.min_version, tls.max_version
+  if tls.tls13 == true then
+    min_version, max_version = min_version or "TLSv1.3", max_version or "TLSv1.3"
+  elseif tls.tls13 == false then
+    max_version = max_version or "TLSv1.2"
+  end
+  local versions = versions_between(min_version or TLS_VERSIONS[1],
+    max_version or TLS_VERSIONS[#TLS_VERSIONS])
+  if #versions == 0 then
+    error("servers.start: opts.tls allows no TLS version", 0)
+  end
+  return {
+    mode = tls.mode or "explicit",
+    cert = tls.cert or "good",
+    min_version = min_version,
+    max_version = max_version,
+    versions = versions,
+    require_client_cert = tls.require_client_cert == true,
+    data_required = tls.data_required ~= false,
+  }
+end
+
+-- The certificate and key files a TLS server presents.
+local function server_keypair(s)
+  local stem = CERT_STEMS[s.tls.cert]
+  return s.certs[stem .. "_cert"], s.certs[stem .. "_key"]
+end
+
+-- An OpenSSL configuration bounding the TLS versions of every SSL_CTX a program makes:
+-- vsftpd 3.0.3 has no setting of its own beyond TLS 1.0 on/off. Returns the argv prefix
+-- that runs a command with it ({} when the versions are not bounded).
+local function openssl_version_env(s)
+  if not (s.tls and (s.tls.min_version or s.tls.max_version)) then return {} end
+  local lines = {
+    "openssl_conf = openssl_init",
+    "[openssl_init]",
+    "ssl_conf = ssl_module",
+    "[ssl_module]",
+    "system_default = tls_bounds",
+    "[tls_bounds]",
+    "MinProtocol = " .. (s.tls.min_version or TLS_VERSIONS[1]),
+    "MaxProtocol = " .. (s.tls.max_version or TLS_VERSIONS[#TLS_VERSIONS]),
+  }
+  local path = s.dir .. "/openssl.cnf"
+  write_lines(path, lines)
+  return { "env", "OPENSSL_CONF=" .. path }
+end
+
+-- Adds `items` at the end of `list`; returns `list`.
+local function append(list, items)
+  return table.move(items, 1, #items, #list + 1, list)
+end
+
+local function prepend(prefix, argv)
+  return append(prefix, argv)
+end
+
+---------------------------------------------------------------------------------------
+-- The kinds
+
+-- Each kind: available() (usable on this machine), check(opts) (raise when a
+-- prerequisite is missing), configure(s, opts) (files in s.dir), command(s, opts) (argv),
+-- features it supports (tls = the TLS modes), the system account owning s.root (nil: the
+-- server's own, root), the files in s.dir worth showing when it fails, and optionally
+-- before_stop(s) (runs before the spawn wrapper stops the process tree).
 local kinds = {}
+-- Plain kinds every plain spec runs against, in this order (servers.kinds()).
 local KIND_ORDER = { "vsftpd", "pyftpdlib" }
+-- Kinds servers.kinds() lists only when FTPLIB_TEST_SERVERS names them.
+local OPT_IN_KINDS = { "proftpd" }
 
 kinds.vsftpd = {
-  features = { ipv6 = true },
+  features = {
+    ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
+    tls_reuse_required = true,
+  },
   owner = servers.USER,
   -- vsftpd exits silently (status 2) on a bad configuration or a port taken: the
   -- configuration itself is the best clue.
@@ -90,6 +243,41 @@ function kinds.vsftpd.check()
     error("servers.start(\"vsftpd\"): " .. missing
       .. " is missing: run scripts/setup-test-env.sh as root", 0)
   end
+end
+
+-- vsftpd's FTPS settings. Only the defaults that matter are spelled out.
+local function vsftpd_tls_lines(s)
+  if not s.tls then return { "ssl_enable=NO" } end
+  local cert, key = server_keypair(s)
+  local yes_no = { [true] = "YES", [false] = "NO" }
+  local lines = {
+    "ssl_enable=YES",
+    "rsa_cert_file=" .. cert,
+    "rsa_private_key_file=" .. key,
+    -- Debian's default list is one RSA cipher; the test keys are EC. TLS 1.3 suites are
+    -- not affected by this list.
+    "ssl_ciphers=HIGH",
+    "implicit_ssl=" .. yes_no[s.tls.mode == "implicit"],
+    "force_local_logins_ssl=YES",
+    "force_local_data_ssl=" .. yes_no[s.tls.data_required],
+    -- Data connections must resume the control connection's session: what the FTPS
+    -- specs are about (and vsftpd's default).
+    "require_ssl_reuse=YES",
+    -- Anonymous may use TLS, and may also stay in the clear.
+    "allow_anon_ssl=YES",
+    "force_anon_logins_ssl=NO",
+    "force_anon_data_ssl=NO",
+    "debug_ssl=YES",
+  }
+  if s.tls.require_client_cert then
+    append(lines, {
+      "ssl_request_cert=YES",
+      "require_cert=YES",
+      "validate_cert=YES",
+      "ca_certs_file=" .. s.ca,
+    })
+  end
+  return lines
 end
 
 function kinds.vsftpd.configure(s, opts)
@@ -136,39 +324,62 @@ function kinds.vsftpd.configure(s, opts)
     "connect_from_port_20=NO",
     -- A failed login costs no time in specs.
     "delay_failed_login=0",
-    "ssl_enable=NO",
     "xferlog_enable=YES",
     "xferlog_file=" .. s.dir .. "/xferlog",
     "vsftpd_log_file=" .. s.dir .. "/vsftpd.log",
     "dual_log_enable=YES",
     "log_ftp_protocol=YES",
   }
-  table.move(lines, 1, #lines, #listen + 1, listen)
+  append(listen, lines)
+  append(listen, vsftpd_tls_lines(s))
   s.config = s.dir .. "/vsftpd.conf"
   write_lines(s.config, listen)
 end
 
 function kinds.vsftpd.command(s)
-  return { VSFTPD, s.config }
+  return prepend(openssl_version_env(s), { VSFTPD, s.config })
 end
 
 kinds.pyftpdlib = {
-  features = { ipv6 = true, delay = true },
+  -- pyftpdlib has no implicit FTPS.
+  features = { ipv6 = true, delay = true, tls = { explicit = true }, client_cert = true },
   failure_files = {},
 }
 
-local pyftpdlib_usable -- cached: the import check takes a tenth of a second
-function kinds.pyftpdlib.available()
-  if pyftpdlib_usable == nil then
-    pyftpdlib_usable = is_executable(PYTHON)
-      and os.execute(PYTHON .. " -c 'import pyftpdlib' >/dev/null 2>&1") == true
+-- Cached: each import check takes a tenth of a second.
+local python_imports = {}
+local function python_can_import(module)
+  if python_imports[module] == nil then
+    python_imports[module] = is_executable(PYTHON)
+      and os.execute(PYTHON .. " -c 'import " .. module .. "' >/dev/null 2>&1") == true
   end
-  return pyftpdlib_usable
+  return python_imports[module]
 end
 
-function kinds.pyftpdlib.check() end
+function kinds.pyftpdlib.available()
+  return python_can_import("pyftpdlib")
+end
+
+function kinds.pyftpdlib.check(opts)
+  if opts.tls and not python_can_import("OpenSSL") then
+    error("servers.start(\"pyftpdlib\"): TLS needs python3-openssl: run scripts/setup.sh", 0)
+  end
+end
 
 function kinds.pyftpdlib.configure() end
+
+-- pyftpd_server.py's TLS arguments.
+local function pyftpdlib_tls_args(s)
+  local cert, key = server_keypair(s)
+  local args = { "--certfile", cert, "--keyfile", key, "--tls-control-required" }
+  if s.tls.data_required then args[#args + 1] = "--tls-data-required" end
+  if s.tls.min_version then append(args, { "--tls-min", s.tls.min_version }) end
+  if s.tls.max_version then append(args, { "--tls-max", s.tls.max_version }) end
+  if s.tls.require_client_cert then
+    append(args, { "--require-client-cert", "--cafile", s.ca })
+  end
+  return args
+end
 
 function kinds.pyftpdlib.command(s, opts)
   local argv = {
@@ -177,20 +388,233 @@ function kinds.pyftpdlib.command(s, opts)
     "--user", s.user, "--passwd", s.passwd,
   }
   if opts.delay then
-    table.move({ "--delay", tostring(opts.delay) }, 1, 2, #argv + 1, argv)
+    append(argv, { "--delay", tostring(opts.delay) })
   end
+  if s.tls then append(argv, pyftpdlib_tls_args(s)) end
   return argv
 end
 
---- The kinds of server usable on this machine, in a fixed order. The environment
--- variable FTPLIB_TEST_SERVERS (e.g. "pyftpdlib") narrows the list.
+kinds.proftpd = {
+  features = {
+    ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
+    tls_reuse_required = true,
+  },
+  owner = servers.USER,
+  failure_files = { "proftpd.log", "tls.log", "proftpd.conf" },
+}
+
+local PROFTPD = PROFTPD_DIR .. "/usr/sbin/proftpd"
+local PROFTPD_MODULES = PROFTPD_DIR .. "/usr/lib/proftpd"
+
+function kinds.proftpd.available()
+  return is_executable(PROFTPD)
+end
+
+function kinds.proftpd.check(opts)
+  if proc.run("id -u"):match("%d+") ~= "0" then
+    error("servers.start(\"proftpd\"): proftpd must be started as root", 0)
+  end
+  local missing = not account_exists(servers.USER) and ("the account " .. servers.USER)
+    or not account_exists("ftp") and "the account ftp"
+    or opts.tls and not proc.exists(PROFTPD_MODULES .. "/mod_tls.so")
+      and PROFTPD_MODULES .. "/mod_tls.so"
+  if missing then
+    error("servers.start(\"proftpd\"): " .. missing
+      .. " is missing: run scripts/setup-test-env.sh as root", 0)
+  end
+end
+
+-- The libraries unpacked beside proftpd (usr/lib/<multiarch triplet>).
+local function proftpd_library_path()
+  local dirs = {}
+  local lib = PROFTPD_DIR .. "/usr/lib"
+  for name in lfs.dir(lib) do
+    if name:find("-linux-", 1, true) then dirs[#dirs + 1] = lib .. "/" .. name end
+  end
+  return table.concat(dirs, ":")
+end
+
+local function account_ids(name)
+  local uid, gid = proc.run("id -u " .. name .. " && id -g " .. name):match("(%d+)%s+(%d+)")
+  return assert(tonumber(uid)), assert(tonumber(gid))
+end
+
+-- SHA-512 crypt of the test password, made once: `openssl passwd` costs a few ms.
+local password_hash
+local function test_password_hash()
+  password_hash = password_hash
+    or proc.run(OPENSSL .. " passwd -6 " .. proc.shell_quote(servers.PASSWD)):gsub("%s+$", "")
+  return password_hash
+end
+
+-- proftpd's own account files (AuthUserFile/AuthGroupFile, /etc/passwd format): no PAM,
+-- no system account beyond the uids. The test user's home is the root, where DefaultRoot
+-- locks it in; `ftp` is the account anonymous sessions run as (its password unused).
+local function write_proftpd_accounts(s)
+  local uid, gid = account_ids(servers.USER)
+  local ftp_uid, ftp_gid = account_ids("ftp")
+  write_lines(s.dir .. "/passwd", {
+    ("%s:%s:%d:%d::%s:/bin/sh"):format(servers.USER, test_password_hash(), uid, gid, s.root),
+    ("ftp:*:%d:%d::%s:/usr/sbin/nologin"):format(ftp_uid, ftp_gid, s.root),
+  })
+  write_lines(s.dir .. "/group", {
+    ("%s:x:%d:"):format(servers.USER, gid),
+    ("ftp:x:%d:"):format(ftp_gid),
+  })
+  -- proftpd refuses world-readable account files.
+  proc.run("chmod 600 " .. proc.shell_quote(s.dir .. "/passwd") .. " "
+    .. proc.shell_quote(s.dir .. "/group"))
+end
+
+-- mod_tls settings. Session reuse on data connections is required by default (no
+-- NoSessionReuseRequired in TLSOptions): that is what the FTPS specs are about.
+local function proftpd_tls_lines(s)
+  if not s.tls then return {} end
+  local cert, key = server_keypair(s)
+  local lines = {
+    "ModulePath " .. PROFTPD_MODULES,
+    "LoadModule mod_tls.c",
+    "TLSEngine on",
+    "TLSLog " .. s.dir .. "/tls.log",
+    "TLSProtocol " .. table.concat(s.tls.versions, " "),
+    "TLSECCertificateFile " .. cert,
+    "TLSECCertificateKeyFile " .. key,
+    -- ctrl: the control connection only (and PROT C allowed); on: both.
+    "TLSRequired " .. (s.tls.data_required and "on" or "ctrl"),
+    "TLSRenegotiate none",
+  }
+  if s.tls.mode == "implicit" then lines[#lines + 1] = "TLSOptions UseImplicitSSL" end
+  if s.tls.require_client_cert then
+    lines[#lines + 1] = "TLSVerifyClient on"
+    lines[#lines + 1] = "TLSCACertificateFile " .. s.ca
+  else
+    lines[#lines + 1] = "TLSVerifyClient off"
+  end
+  return lines
+end
+
+function kinds.proftpd.configure(s)
+  chown(s.root, servers.USER)
+  write_proftpd_accounts(s)
+  local lines = {
+    "ServerName \"ftplib test proftpd\"",
+    "ServerType standalone",
+    "Port " .. s.port,
+    -- Listen on that address only.
+    "DefaultAddress " .. s.host,
+    "SocketBindTight on",
+    "UseIPv6 " .. (s.host:find(":") and "on" or "off"),
+    -- The master process's identity between sessions; sessions take the user's.
+    "User nobody",
+    "Group nogroup",
+    "ScoreboardFile " .. s.dir .. "/proftpd.scoreboard",
+    "PidFile " .. s.dir .. "/proftpd.pid",
+    "SystemLog " .. s.dir .. "/proftpd.log",
+    "TransferLog " .. s.dir .. "/xferlog",
+    "WtmpLog off",
+    "UseLastlog off",
+    -- No DNS lookups, and no mod_delay pause after USER/PASS (specs log in a lot).
+    "UseReverseDNS off",
+    "DelayEngine off",
+    -- Only the generated account files: no PAM, no /etc/passwd.
+    "AuthOrder mod_auth_file.c",
+    "AuthUserFile " .. s.dir .. "/passwd",
+    "AuthGroupFile " .. s.dir .. "/group",
+    "RequireValidShell off",
+    "DefaultRoot ~",
+    "AllowOverwrite on",
+    -- REST before STOR (resumed uploads) is refused by default.
+    "AllowStoreRestart on",
+    "Umask 022",
+    "MaxInstances 50",
+    "<Anonymous " .. s.root .. ">",
+    "  User ftp",
+    "  Group ftp",
+    "  UserAlias anonymous ftp",
+    "  <Limit WRITE>",
+    "    DenyAll",
+    "  </Limit>",
+    "</Anonymous>",
+  }
+  append(lines, proftpd_tls_lines(s))
+  s.config = s.dir .. "/proftpd.conf"
+  write_lines(s.config, lines)
+end
+
+-- proftpd pauses 0.2 s each time a signal interrupts its main loop (a compile-time
+-- setting), so SIGTERM takes half a second. Nothing in it needs a clean shutdown, and
+-- its sessions stay in its process group: kill the group at once. The PID cannot have
+-- been reused: the spawn wrapper has not reaped it yet.
+function kinds.proftpd.before_stop(s)
+  os.execute("kill -s KILL -- -" .. s.process.pid .. " 2>/dev/null")
+end
+
+function kinds.proftpd.command(s)
+  -- -n: stay in the foreground, logging to stderr too.
+  return { "env", "LD_LIBRARY_PATH=" .. proftpd_library_path(), PROFTPD, "-n", "-c", s.config }
+end
+
+-- FTPLIB_TEST_SERVERS (e.g. "pyftpdlib" or "vsftpd,proftpd"): the kinds asked for, as a
+-- set, or nil when it is not set.
+local function wanted_kinds()
+  local text = os.getenv("FTPLIB_TEST_SERVERS")
+  if not text then return nil end
+  local set = {}
+  for name in text:gmatch("[^%s,]+") do set[name] = true end
+  return set
+end
+
+--- The plain servers usable on this machine, in a fixed order: the ones every plain
+-- spec runs against. The environment variable FTPLIB_TEST_SERVERS (e.g. "pyftpdlib")
+-- narrows the list; it may also name an opt-in kind ("vsftpd,proftpd").
 function servers.kinds()
-  local wanted = os.getenv("FTPLIB_TEST_SERVERS")
-  wanted = wanted and (" " .. wanted:gsub(",", " ") .. " ")
+  local wanted = wanted_kinds()
   local list = {}
   for _, name in ipairs(KIND_ORDER) do
-    local selected = not wanted or wanted:find(" " .. name .. " ", 1, true)
-    if selected and kinds[name].available() then list[#list + 1] = name end
+    if (not wanted or wanted[name]) and kinds[name].available() then list[#list + 1] = name end
+  end
+  for _, name in ipairs(OPT_IN_KINDS) do
+    if wanted and wanted[name] and kinds[name].available() then list[#list + 1] = name end
+  end
+  return list
+end
+
+-- The FTPS variants the TLS specs iterate: each server in each TLS mode, and vsftpd
+-- (whose TLS code is the one requiring session reuse since 2009) once per TLS version.
+local function tls_variants()
+  return {
+    { name = "vsftpd explicit TLSv1.2", kind = "vsftpd",
+      tls = { mode = "explicit", tls13 = false } },
+    { name = "vsftpd explicit TLSv1.3", kind = "vsftpd",
+      tls = { mode = "explicit", tls13 = true } },
+    { name = "vsftpd implicit", kind = "vsftpd", tls = { mode = "implicit" } },
+    { name = "pyftpdlib explicit", kind = "pyftpdlib", tls = { mode = "explicit" } },
+    { name = "proftpd explicit", kind = "proftpd", tls = { mode = "explicit" } },
+    { name = "proftpd implicit", kind = "proftpd", tls = { mode = "implicit" } },
+  }
+end
+
+--- True when a server of `kind` (a TLS one with `tls`) can start on this machine: it is
+-- installed and its prerequisites are in place. Ignores FTPLIB_TEST_SERVERS.
+function servers.available(kind, tls)
+  local definition = kinds[kind]
+  if not (definition and definition.available()) then return false end
+  local ok = pcall(definition.check, { tls = tls and {} or nil })
+  return ok
+end
+
+--- The FTPS variants usable on this machine: a list of { name =, kind =, tls = } to pass
+-- as servers.start(v.kind, { tls = v.tls }). Fresh tables on each call.
+-- FTPLIB_TEST_SERVERS narrows it by kind, as for servers.kinds(); proftpd is listed
+-- whenever it is unpacked (its TLS variants are not run by the plain specs).
+function servers.tls_kinds()
+  local wanted = wanted_kinds()
+  local list = {}
+  for _, variant in ipairs(tls_variants()) do
+    local kind = variant.kind
+    if (not wanted or wanted[kind]) and servers.available(kind, true) then
+      list[#list + 1] = variant
+    end
   end
   return list
 end
@@ -251,9 +675,11 @@ end
 function Server:url(path, opts)
   local host = self.host:find(":") and ("[" .. self.host .. "]") or self.host
   local login = (opts and opts.anonymous) and "" or (self.user .. ":" .. self.passwd .. "@")
+  -- ftps:// means implicit TLS (curl, Python's urllib); explicit FTPS keeps ftp://.
+  local scheme = (self.tls and self.tls.mode == "implicit") and "ftps" or "ftp"
   path = path or "/"
   if path:sub(1, 1) ~= "/" then path = "/" .. path end
-  return ("ftp://%s%s:%d%s"):format(login, host, self.port, path)
+  return ("%s://%s%s:%d%s"):format(scheme, login, host, self.port, path)
 end
 
 --- Tails of the server's logs: its stdout/stderr and the kind's own files.
@@ -270,6 +696,8 @@ function Server:stop()
   if self.stopped then return end
   self.stopped = true
   proc.unregister(self)
+  local before_stop = kinds[self.kind].before_stop
+  if self.process and before_stop then before_stop(self) end
   if self.process then self.process:stop() end
   if proc.exists(self.dir) then proc.rmtree(self.dir) end
 end
@@ -291,10 +719,37 @@ local function read_greeting(s, sock)
   end
 end
 
+-- The greeting of an implicit-TLS server, read through `openssl s_client` as LuaSocket
+-- has no TLS. Returns the first line, or nil and s_client's output.
+local function tls_greeting(s)
+  local host = s.host:find(":") and ("[" .. s.host .. "]") or s.host
+  local command = { "printf 'QUIT\\r\\n' |", "timeout", tostring(READY_TIMEOUT),
+    OPENSSL, "s_client", "-quiet", "-ign_eof", "-connect", host .. ":" .. s.port }
+  if s.tls.require_client_cert then
+    append(command, { "-cert", s.certs.client_cert, "-key", s.certs.client_key })
+  end
+  local output = sh_output(table.concat(command, " ") .. " 2>&1")
+  local line = output:match("%f[^\n%z]220[^\r\n]*")
+  if line then return line end
+  return nil, output
+end
+
+-- probe() for implicit TLS. Straight to s_client: a plain connection first would cost
+-- proftpd's 0.2 s pause after each session (see kinds.proftpd.before_stop).
+local function probe_implicit(s)
+  local line, output = tls_greeting(s)
+  if line then return line end
+  if output:find("errno=111", 1, true) then return nil, "connection refused" end
+  -- Listening: the TLS set-up is done by then (vsftpd, proftpd load their certificates
+  -- first), so a failed handshake is a failure, not a wait.
+  return false, "no greeting through TLS: " .. output
+end
+
 -- Connects and reads the greeting. Returns the greeting line; nil and a reason to keep
 -- waiting; or false and a reason to give up (the process died or greeted with an error).
 local function probe(s)
   if not s.process:alive() then return false, "the server process exited" end
+  if s.tls and s.tls.mode == "implicit" then return probe_implicit(s) end
   local sock = s.host:find(":") and socket.tcp6() or socket.tcp4()
   sock:settimeout(1)
   local ok, err = sock:connect(s.host, s.port)
@@ -337,6 +792,11 @@ local function new_server(kind, opts)
     log_file = dir .. "/server.log",
   }, Server)
   assert(lfs.mkdir(s.root))
+  if opts.tls then
+    s.tls = opts.tls
+    s.certs = require("spec.support.certs").get()
+    s.ca = s.certs.ca
+  end
   return s
 end
 
@@ -376,6 +836,20 @@ local function try_start(kind, opts)
   return nil, report, not port_is_free(s.host, s.port)
 end
 
+-- Raises when `kind` cannot serve the normalized TLS options.
+local function check_tls_support(kind, tls)
+  local features = kinds[kind].features
+  if not features.tls[tls.mode] then
+    error(("servers.start: %s does not support %s TLS"):format(kind, tls.mode), 0)
+  end
+  if tls.require_client_cert and not features.client_cert then
+    error(("servers.start: %s does not support client certificates"):format(kind), 0)
+  end
+end
+
+-- Raises, for the caller of servers.start, when the options are wrong or `kind` cannot
+-- serve them. Returns the options with opts.tls normalized (a copy: the caller's table
+-- is left alone).
 local function check_options(kind, opts)
   local definition = kinds[kind]
   if not definition then
@@ -389,13 +863,23 @@ local function check_options(kind, opts)
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end
   end
-  definition.check()
+  local checked = {}
+  for key, value in pairs(opts) do checked[key] = value end
+  local ok, err = pcall(function()
+    if opts.tls then
+      checked.tls = normalize_tls(opts.tls)
+      check_tls_support(kind, checked.tls)
+      checked.tls.reuse_required = definition.features.tls_reuse_required == true
+    end
+    definition.check(checked)
+  end)
+  if not ok then error(err, 3) end
+  return checked
 end
 
 --- Starts a server of `kind`. Raises, with the server's log tail, if it cannot.
 function servers.start(kind, opts)
-  opts = opts or {}
-  check_options(kind, opts)
+  opts = check_options(kind, opts or {})
   local report
   for attempt = 1, START_ATTEMPTS do
     local s, err, port_taken = try_start(kind, opts)
