@@ -198,3 +198,27 @@ describe("FTPS certificate checks", function()
     s:stop()
   end)
 end)
+
+-- CCC needs a server that allows it: proftpd with TLS required for login and
+-- data only.
+describe("FTPS CCC", function()
+  local s
+
+  setup(function()
+    s = servers.start("proftpd", { tls = { mode = "explicit", allow_ccc = true } })
+    s:write("small.txt", "after CCC")
+  end)
+
+  teardown(function()
+    s:stop()
+  end)
+
+  it("clears the control connection and keeps protected data", function()
+    local ftp = assert(connect(s))
+    assert.matches("^200", (assert(ftp:ccc())))
+    assert.is_false(ftp:_secured())
+    assert.is_string(assert(ftp:pwd()))
+    assert.equal("after CCC", download(ftp, "small.txt"))
+    ftp:quit()
+  end)
+end)

@@ -32,6 +32,8 @@
 --   tls13 = true (TLS 1.3 only) | false (TLS 1.2 only): shorthand for the two above
 --   require_client_cert = true: the client must present a certificate signed by the CA
 --   data_required = false: allow clear data connections (PROT C); default: PROT P required
+--   allow_ccc = true: TLS is required for login and data only, so that CCC may clear the
+--          control connection afterwards (proftpd only; the others have no CCC)
 -- The control connection must be secured before the user logs in. Data connections must
 -- resume the control connection's TLS session on vsftpd (require_ssl_reuse) and proftpd
 -- (its default); pyftpdlib does not check. Anonymous may log in too, through TLS (vsftpd
@@ -112,6 +114,7 @@ local TLS_FIELDS = {
   tls13 = { [true] = true, [false] = true },
   require_client_cert = { [true] = true, [false] = true },
   data_required = { [true] = true, [false] = true },
+  allow_ccc = { [true] = true, [false] = true },
 }
 -- certs.get() fields holding each opts.tls.cert choice.
 local CERT_STEMS = { good = "server", wrong = "wrong", unknown = "unknown" }
@@ -165,6 +168,7 @@ local function normalize_tls(tls)
     versions = versions,
     require_client_cert = tls.require_client_cert == true,
     data_required = tls.data_required ~= false,
+    allow_ccc = tls.allow_ccc == true,
   }
 end
 
@@ -232,7 +236,15 @@ function kinds.vsftpd.available()
   return is_executable(VSFTPD)
 end
 
-function kinds.vsftpd.check()
+-- CCC is proftpd's alone among the kinds.
+local function refuse_ccc(kind, opts)
+  if opts and opts.tls and opts.tls.allow_ccc then
+    error(("servers.start(%q): no CCC support (opts.tls.allow_ccc)"):format(kind), 0)
+  end
+end
+
+function kinds.vsftpd.check(opts)
+  refuse_ccc("vsftpd", opts)
   if proc.run("id -u"):match("%d+") ~= "0" then
     error("servers.start(\"vsftpd\"): vsftpd must be started as root", 0)
   end
@@ -361,6 +373,7 @@ function kinds.pyftpdlib.available()
 end
 
 function kinds.pyftpdlib.check(opts)
+  refuse_ccc("pyftpdlib", opts)
   if opts.tls and not python_can_import("OpenSSL") then
     error("servers.start(\"pyftpdlib\"): TLS needs python3-openssl: run scripts/setup.sh", 0)
   end
@@ -479,8 +492,9 @@ local function proftpd_tls_lines(s)
     "TLSProtocol " .. table.concat(s.tls.versions, " "),
     "TLSECCertificateFile " .. cert,
     "TLSECCertificateKeyFile " .. key,
-    -- ctrl: the control connection only (and PROT C allowed); on: both.
-    "TLSRequired " .. (s.tls.data_required and "on" or "ctrl"),
+    -- ctrl: the control connection only (and PROT C allowed); on: both; auth+data:
+    -- login and data, so that CCC may clear the control connection after login.
+    "TLSRequired " .. (s.tls.allow_ccc and "auth+data" or s.tls.data_required and "on" or "ctrl"),
     "TLSRenegotiate none",
   }
   if s.tls.mode == "implicit" then lines[#lines + 1] = "TLSOptions UseImplicitSSL" end
