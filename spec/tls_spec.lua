@@ -75,6 +75,30 @@ for _, variant in ipairs(servers.tls_kinds()) do
       ftp:quit()
     end)
 
+    -- Servers that accept each TLS 1.3 ticket once, and give none on upload
+    -- connections (proftpd), run out of fresh sessions here.
+    it("uploads many times in a row, from strings and files, then downloads", function()
+      local ftp = assert(connect(s))
+      for round = 1, 6 do
+        assert(ftp:storbinary("STOR row" .. round .. ".txt", "row " .. round))
+        assert.equal("row " .. round, s:read("row" .. round .. ".txt"))
+      end
+      local path = os.tmpname()
+      local f = assert(io.open(path, "wb"))
+      f:write("from a file")
+      f:close()
+      for round = 1, 3 do
+        f = assert(io.open(path, "rb"))
+        assert(ftp:storbinary("STOR file" .. round .. ".txt", f))
+        f:close()
+        assert.equal("from a file", s:read("file" .. round .. ".txt"))
+      end
+      os.remove(path)
+      assert(ftp:storlines("STOR lines.txt", "a\nb\n"))
+      assert.equal("row 6", download(ftp, "row6.txt"))
+      ftp:quit()
+    end)
+
     it("resumes the control connection's TLS session on every data connection", function()
       local ftp = assert(connect(s))
       assert(ftp:voidcmd("TYPE I")) -- transfercmd leaves the type as it is

@@ -154,13 +154,13 @@ function FTP:_secure_data(data)
   return nil, err, code
 end
 
--- Whether a failed download is worth one more try: no unused session was
--- left, so a spent one was offered; the server refused it (a 4xx) before a
--- byte moved; and the full handshake it did instead brought fresh tickets.
--- proftpd, for one, issues no ticket on upload data connections and accepts
--- each ticket once, so a download after uploads meets this.
+-- Whether a failed transfer is worth one more try: no unused session was
+-- left, so a spent one was offered; the server refused it with a 4xx (so
+-- stored nothing and, for a download, sent nothing); and the full handshake
+-- it did instead brought fresh tickets. proftpd, for one, issues no ticket
+-- on upload data connections and accepts each ticket once.
 function tls.worth_retry(data, code)
-  return data._offered_spent and data:_bytes() == 0 and math.type(code) == "integer"
+  return data._offered_spent and math.type(code) == "integer"
     and code >= 400 and code < 500 and core.TLS_sessions(data._tls_ctx) > 0
 end
 

@@ -181,19 +181,48 @@ local function check_sink(fname, sink)
     fname, t))
 end
 
--- Opens a download and runs loop on it, once more when the server refused
--- a spent TLS session (see tls.worth_retry): no byte reached the sink then.
+-- Opens a transfer and runs it; once more when the server refused a spent
+-- TLS session (see tls.worth_retry) and start(false) can begin again.
+-- start(first) gives the loop and its arguments, or nil when the source
+-- cannot be read again.
+function FTP:_transfer(cmd, rest, start)
+  local data, err, code = self:ntransfercmd(cmd, rest)
+  if not data then
+    return nil, err, code
+  end
+  local text
+  text, err, code = self:_run_transfer(data, start(true))
+  if text or not tls.worth_retry(data, code) then
+    return text, err, code
+  end
+  local again = table.pack(start(false))
+  if again.n == 0 or not again[1] then
+    return nil, err, code
+  end
+  data, err, code = self:ntransfercmd(cmd, rest)
+  if not data then
+    return nil, err, code
+  end
+  return self:_run_transfer(data, table.unpack(again, 1, again.n))
+end
+
+-- A download starts again from nothing: the refused attempt sent no byte.
 function FTP:_download(cmd, rest, loop, ...)
-  for attempt = 1, 2 do
-    local data, err, code = self:ntransfercmd(cmd, rest)
-    if not data then
-      return nil, err, code
-    end
-    local text
-    text, err, code = self:_run_transfer(data, loop, ...)
-    if text or attempt == 2 or not tls.worth_retry(data, code) then
-      return text, err, code
-    end
+  local args = table.pack(loop, ...)
+  return self:_transfer(cmd, rest, function()
+    return table.unpack(args, 1, args.n)
+  end)
+end
+
+-- How an upload source starts again: a string from its start, a Lua file
+-- from where it stood; functions and objects cannot.
+local function rewinder(source)
+  if type(source) == "string" then
+    return function() return true end
+  end
+  local pos = io.type(source) == "file" and source:seek()
+  return function()
+    return pos and source:seek("set", pos) ~= nil
   end
 end
 
@@ -354,15 +383,16 @@ function FTP:storbinary(cmd, source, blocksize, callback, rest)
   if not ok then
     return nil, err, code
   end
-  local data
-  data, err, code = self:ntransfercmd(cmd, rest)
-  if not data then
-    return nil, err, code
-  end
-  if io.type(source) == "file" and not callback then
-    return self:_run_transfer(data, send_file, source)
-  end
-  return self:_run_transfer(data, send_chunks, chunk_reader(source, blocksize), callback)
+  local rewind = rewinder(source)
+  return self:_transfer(cmd, rest, function(first)
+    if not first and not rewind() then
+      return nil
+    end
+    if io.type(source) == "file" and not callback then
+      return send_file, source
+    end
+    return send_chunks, chunk_reader(source, blocksize), callback
+  end)
 end
 
 -- Lines for storlines: from a file or object (read "L"), a string, or a
@@ -416,12 +446,13 @@ function FTP:storlines(cmd, source, callback)
   if not ok then
     return nil, err, code
   end
-  local data
-  data, err, code = self:ntransfercmd(cmd)
-  if not data then
-    return nil, err, code
-  end
-  return self:_run_transfer(data, send_chunks, crlf_reader(source, callback))
+  local rewind = rewinder(source)
+  return self:_transfer(cmd, nil, function(first)
+    if not first and not rewind() then
+      return nil
+    end
+    return send_chunks, crlf_reader(source, callback)
+  end)
 end
 
 return {}
