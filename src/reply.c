@@ -49,6 +49,8 @@ int ftp_reply_scan(ftp_scanner *sc, const char *buf, size_t len,
                    const ftp_limits *lim, int *code, size_t *reply_len)
 {
     for (;;) {
+        if (sc->line_start >= len)
+            return FTP_SCAN_MORE; /* also when buf is NULL: nothing read yet */
         const char *line = buf + sc->line_start;
         size_t avail = len - sc->line_start;
         const char *lf = memchr(line, '\n', avail);
