@@ -124,6 +124,8 @@ local function answer(code, text, errcode)
   return text, code
 end
 
+control.answer = answer
+
 local function only_2xx(code, text, errcode)
   if code and (code < 200 or code >= 300) then
     return nil, text, code

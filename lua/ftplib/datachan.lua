@@ -3,6 +3,7 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
+local control = require "ftplib.control"
 
 local FTP = core.FTP_methods
 local Data = core.Data_methods
@@ -174,16 +175,10 @@ end
 
 -- The preliminary reply of a transfer command: 1xx, anything else fails.
 local function expect_1xx(code, text, errcode)
-  if not code then
-    return nil, text, errcode
-  end
-  if code >= 400 then
-    return nil, text, code
-  end
-  if code >= 200 then
+  if code and code >= 200 and code < 400 then
     return nil, "server answered without opening a data connection: " .. text, "proto"
   end
-  return text
+  return control.answer(code, text, errcode)
 end
 
 function FTP:ntransfercmd(cmd, rest)

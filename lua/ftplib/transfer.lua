@@ -136,19 +136,25 @@ local function receive_chunks(self, data, write, blocksize)
   end
 end
 
-local function receive_file(self, data, file)
+-- Runs a C file pump (data._to_file or data._from_file) to the end,
+-- waiting in the direction it asks for: under TLS a read may need to write.
+local function pump_file(self, data, pump, file)
   while true do
-    local moved, state, code = data:_to_file(file)
+    local moved, state, code = pump(data, file)
     if not moved then
       return nil, state, code
     elseif state == "done" then
       return "done"
     end
-    local ok, err, ecode = wait_data(self, data, "r")
+    local ok, err, ecode = wait_data(self, data, state)
     if not ok then
       return nil, err, ecode
     end
   end
+end
+
+local function receive_file(self, data, file)
+  return pump_file(self, data, data._to_file, file)
 end
 
 -- A function sink answers false to stop; an object's write answers
@@ -300,18 +306,7 @@ end
 -- Sending ------------------------------------------------------------------
 
 local function send_file(self, data, file)
-  while true do
-    local moved, state, code = data:_from_file(file)
-    if not moved then
-      return nil, state, code
-    elseif state == "done" then
-      return "done"
-    end
-    local ok, err, ecode = wait_data(self, data, "w")
-    if not ok then
-      return nil, err, ecode
-    end
-  end
+  return pump_file(self, data, data._from_file, file)
 end
 
 -- read() gives the next chunk, nil at the end, or nil, err on failure.
