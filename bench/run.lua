@@ -1,11 +1,14 @@
 -- `make bench`: this library against curl, Python's ftplib and LuaSocket's socket.ftp,
--- all talking to one vsftpd on loopback. Run from the repository root, as root (the
--- vsftpd harness needs it):
+-- all talking to vsftpd on loopback: one plain server, and one with explicit FTPS
+-- (AUTH TLS, protected data, require_ssl_reuse=YES) for the TLS downloads. Run from the
+-- repository root, as root (the vsftpd harness needs it):
 --
 --   lua5.4 bench/run.lua
 --
 -- Environment (all optional):
 --   BENCH_REPS=9        timed repetitions per client and workload (medians are reported)
+--   BENCH_TLS_REPS=7    the same for the TLS downloads (each run takes seconds: fewer
+--                       keep the whole `make bench` under ten minutes)
 --   BENCH_WARMUP=1      untimed runs before them
 --   BENCH_SIZE_MIB=1024 size of the big file
 --   BENCH_FILES=1000    number of 1 KiB files
@@ -15,6 +18,8 @@
 -- Every client runs under /usr/bin/time (wall, user+sys CPU, max RSS of the client
 -- process alone: the server is another process tree). The clients are interleaved
 -- (one repetition of each in turn) so that drift on the machine hits them alike.
+-- A client that fails is not run again: the table shows how it failed (its last line
+-- of stderr) and after how long, instead of its times.
 package.path = "lua/?.lua;" .. package.path
 local lfs = require "lfs"
 local socket = require "socket"
@@ -22,6 +27,7 @@ local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 
 local REPS = tonumber(os.getenv("BENCH_REPS") or "9")
+local TLS_REPS = tonumber(os.getenv("BENCH_TLS_REPS") or "7")
 local WARMUP = tonumber(os.getenv("BENCH_WARMUP") or "1")
 local SIZE_MIB = tonumber(os.getenv("BENCH_SIZE_MIB") or "1024")
 local FILES = tonumber(os.getenv("BENCH_FILES") or "1000")
@@ -74,6 +80,16 @@ local function make_data(server)
   return big
 end
 
+-- The TLS server serves the same big file: a hard link when both roots are on one file
+-- system, else a copy.
+local function share_big(big, tls_server)
+  local path = tls_server:path("big")
+  if not os.execute(("ln %s %s 2>/dev/null"):format(q(big), q(path))) then
+    proc.run(("cp %s %s"):format(q(big), q(path)))
+    proc.run("chown " .. q(servers.USER .. ":" .. servers.USER) .. " " .. q(path))
+  end
+end
+
 -- Workloads and clients --------------------------------------------------------
 
 local function file_size(path)
@@ -92,14 +108,17 @@ end
 
 -- Each workload: an id, labels, its clients, and optional prepare() (untimed, before
 -- each run) and check(stderr) (after it: nil, or what went wrong). A client: name, argv.
-local function workloads(server, work)
+local function workloads(server, tls_server, work)
   local login = { server.host, tostring(server.port), server.user, server.passwd }
+  local tls_login = { "--tls", tls_server.ca, tls_server.host, tostring(tls_server.port),
+    tls_server.user, tls_server.passwd }
   local big_bytes = SIZE_MIB * 1024 * 1024
   local many_bytes = FILES * 1024
   local url = function(path) return server:url(path) end
-  -- Our three scripts take the same arguments: login, mode, mode's arguments.
-  local function scripts(mode, ...)
-    local args = table.move(login, 1, #login, 1, {})
+  -- Our three scripts take the same arguments: login, mode, mode's arguments (TLS:
+  -- `--tls CAFILE` before the login).
+  local function scripts_for(login_args, mode, ...)
+    local args = table.move(login_args, 1, #login_args, 1, {})
     table.move({ mode, ... }, 1, select("#", ...) + 1, #args + 1, args)
     local function with(...) return table.move(args, 1, #args, select("#", ...) + 1, { ... }) end
     return {
@@ -108,11 +127,15 @@ local function workloads(server, work)
       luasocket = with(LUA, "bench/clients/luasocket.lua"),
     }
   end
-  local function clients(argv_by_name, curl_argv)
+  local function scripts(mode, ...) return scripts_for(login, mode, ...) end
+  -- not_run: client name -> why it is not run (shown in its row instead of times).
+  local function clients(argv_by_name, curl_argv, not_run)
     argv_by_name.curl = curl_argv
     local list = {}
     for _, name in ipairs({ "ftplib", "curl", "python", "luasocket" }) do
-      list[#list + 1] = { name = name, argv = argv_by_name[name] }
+      local why = not_run and not_run[name]
+      list[#list + 1] = { name = name, argv = not why and argv_by_name[name] or nil,
+        not_run = why }
     end
     return list
   end
@@ -138,6 +161,14 @@ local function workloads(server, work)
   local many = work .. "/many"
   local size = size_text(SIZE_MIB)
   local many_glob = url(("/many/f[0001-%04d]"):format(FILES))
+  -- curl reuses the control connection's TLS session for the data connection, as
+  -- vsftpd's require_ssl_reuse demands.
+  local curl_tls = { "--ssl-reqd", "--cacert", tls_server.ca }
+  local function curl_tls_with(...)
+    return curl_with(table.unpack(table.move({ ... }, 1, select("#", ...), #curl_tls + 1,
+      table.move(curl_tls, 1, #curl_tls, 1, {}))))
+  end
+  local no_ftps = "n/a: socket.ftp has no FTPS"
   return {
     {
       id = "get_func", label = size .. " download into a function", short = "get into function",
@@ -191,6 +222,26 @@ local function workloads(server, work)
       end,
     },
     {
+      -- Python's ftplib is run once: its data connection does not resume the control
+      -- connection's TLS session, which this vsftpd requires (the row shows its answer).
+      id = "tls_func", label = size .. " TLS download into a function",
+      short = "TLS get into function", reps = TLS_REPS,
+      chart = size .. " TLS get\\ninto a function",
+      clients = clients(scripts_for(tls_login, "get-func", "big"),
+        curl_tls_with("-o", "/dev/null", tls_server:url("/big")), { luasocket = no_ftps }),
+      check = got(big_bytes),
+    },
+    {
+      id = "tls_file", label = size .. " TLS download into a file",
+      short = "TLS get into file", reps = TLS_REPS,
+      chart = size .. " TLS get\\ninto a file",
+      clients = clients(scripts_for(tls_login, "get-file", "big", down),
+        curl_tls_with("-o", down, tls_server:url("/big")),
+        { luasocket = no_ftps, python = "n/a: not run again (fails as in the row above)" }),
+      prepare = function() os.remove(down) end,
+      check = file_of(down, big_bytes, "downloaded"),
+    },
+    {
       id = "idle", label = "idle lua5.4 (memory baseline)",
       clients = { { name = "lua5.4 -e ''", argv = { LUA, "-e", "" } } },
     },
@@ -203,7 +254,19 @@ local function read_all(path)
   return proc.read_file(path) or ""
 end
 
--- One run under /usr/bin/time. Returns {wall=, cpu=, rss_kib=} or nil, complaint.
+-- The last non-empty line of a failed client's stderr: for Python the exception, for
+-- ours the assert's message, for curl its error.
+local function last_line(text)
+  local last
+  for line in text:gmatch("[^\n]+") do
+    if line:find("%S") then last = line end
+  end
+  return last and last:gsub("^%s+", "") or "(no message)"
+end
+
+-- One run under /usr/bin/time. Returns {wall=, cpu=, rss_kib=} or nil, complaint, and
+-- then, for a client that failed, the failure's short text and its wall time (when
+-- /usr/bin/time could tell).
 local function measure(w, c, work)
   if w.prepare then w.prepare() end
   -- Dirty pages of the previous run are written back now, not during this one.
@@ -215,7 +278,9 @@ local function measure(w, c, work)
   local last = read_all(timing):match("([^\n]*)\n?$")
   local wall, user, sys, rss = last:match("^(%S+) (%S+) (%S+) (%d+)$")
   if not ok or not wall then
-    return nil, "failed: " .. read_all(errors):sub(1, 400) .. read_all(timing)
+    local stderr = read_all(errors)
+    return nil, "failed: " .. stderr:sub(1, 400) .. read_all(timing), last_line(stderr),
+      tonumber(wall)
   end
   local complaint = w.check and w.check(read_all(errors))
   if complaint then return nil, complaint end
@@ -232,13 +297,14 @@ local function median(values)
 end
 
 local function run_workload(w, work)
+  local reps = w.reps or REPS
   for _, c in ipairs(w.clients) do c.runs = {} end
-  for rep = 1, WARMUP + REPS do
+  for rep = 1, WARMUP + reps do
     for _, c in ipairs(w.clients) do
-      if not c.failure then
-        local result, complaint = measure(w, c, work)
+      if not c.failure and not c.not_run then
+        local result, complaint, short, wall = measure(w, c, work)
         if not result then
-          c.failure = complaint
+          c.failure, c.failure_text, c.failure_wall = complaint, short or complaint, wall
           io.stderr:write(("bench: %s / %s %s\n"):format(w.id, c.name, complaint))
         elseif rep > WARMUP then
           c.runs[#c.runs + 1] = result
@@ -247,10 +313,10 @@ local function run_workload(w, work)
     end
     io.stderr:write(("bench: %s: %s %d/%d\n"):format(w.id,
       rep > WARMUP and "repetition" or "warm-up", rep > WARMUP and rep - WARMUP or rep,
-      rep > WARMUP and REPS or WARMUP))
+      rep > WARMUP and reps or WARMUP))
   end
   for _, c in ipairs(w.clients) do
-    if not c.failure then
+    if #c.runs > 0 then
       local walls, cpus, rss = {}, {}, {}
       for i, r in ipairs(c.runs) do walls[i], cpus[i], rss[i] = r.wall, r.cpu, r.rss_kib end
       c.wall, c.cpu, c.rss_mib = median(walls), median(cpus), median(rss) / 1024
@@ -303,15 +369,26 @@ local function targets(ws)
     add(by_id[id].short .. ": wall vs Python's ftplib",
       fmt(o.wall) .. " s", fmt(t.wall) .. " s", ratio(o.wall, t.wall), 0.8, "x")
   end
+  o, t = get("tls_func", "ftplib"), get("tls_func", "curl")
+  add(size .. " TLS into a function: wall vs `curl --ssl-reqd -o /dev/null`",
+    fmt(o.wall) .. " s", fmt(t.wall) .. " s", ratio(o.wall, t.wall), 1.0, "x")
+  o, t = get("tls_file", "ftplib"), get("tls_file", "curl")
+  add(size .. " TLS into a file: wall vs `curl --ssl-reqd -o file`",
+    fmt(o.wall) .. " s", fmt(t.wall) .. " s", ratio(o.wall, t.wall), 1.0, "x")
+  -- Memory: the worst run (not the median) of our client, plain and TLS apart.
   local idle = by_id.idle.clients[1].rss_mib
-  local worst, worst_id
-  for _, id in ipairs({ "get_func", "get_file", "put_file" }) do
-    local rss = get(id, "ftplib").rss_max_mib -- the worst run, not the median
-    if rss and (not worst or rss > worst) then worst, worst_id = rss, by_id[id].short end
+  local function memory(ids, what)
+    local worst, worst_id
+    for _, id in ipairs(ids) do
+      local rss = get(id, "ftplib").rss_max_mib
+      if rss and (not worst or rss > worst) then worst, worst_id = rss, by_id[id].short end
+    end
+    add(("peak RSS during a %s %s (worst: %s) above idle `lua5.4`"):format(size, what,
+        tostring(worst_id)), fmt(worst) .. " MiB", fmt(idle) .. " MiB",
+      worst and idle and worst - idle, 4.0, " MiB")
   end
-  add(("peak RSS during a %s transfer (worst: %s) above idle `lua5.4`"):format(size,
-      tostring(worst_id)), fmt(worst) .. " MiB", fmt(idle) .. " MiB",
-    worst and idle and worst - idle, 4.0, " MiB")
+  memory({ "get_func", "get_file", "put_file" }, "transfer")
+  memory({ "tls_func", "tls_file" }, "TLS download")
   return list
 end
 
@@ -332,18 +409,31 @@ local function versions()
   local function debian(package)
     return proc.run("dpkg-query -W -f='${Version}' " .. package)
   end
-  return ("curl %s, Python %s, LuaSocket %s (lua-socket), vsftpd %s"):format(curl, python,
-    debian("lua-socket"), debian("vsftpd"))
+  return ("curl %s, Python %s, LuaSocket %s (lua-socket), vsftpd %s, OpenSSL %s"):format(
+    curl, python, debian("lua-socket"), debian("vsftpd"), debian("libssl3"))
 end
 
-local function report(ws, date, elapsed)
+-- The 1, 5 and 15 minute load averages: other work on the machine skews the times.
+local function load_average()
+  return read_all("/proc/loadavg"):match("^(%S+ %S+ %S+)") or "?"
+end
+
+-- A table cell holding free text.
+local function cell_text(text)
+  return (text:gsub("|", "\\|"):gsub("\n", " "))
+end
+
+local function report(ws, date, elapsed, loads)
   local lines = {}
   local function add(s) lines[#lines + 1] = s end
   add(("Taken %s on %s, with %s."):format(date, machine(), versions()))
-  add(("Medians of %d runs after %d warm-up run(s) per client; wall and CPU (user + sys) "
+  local reps = tostring(REPS)
+  if TLS_REPS ~= REPS then reps = ("%d (TLS rows: %d)"):format(REPS, TLS_REPS) end
+  add(("Medians of %s runs after %d warm-up run(s) per client; wall and CPU (user + sys) "
     .. "in seconds, peak RSS of the client process in MiB; ratios are ours over the "
-    .. "row's client (below 1: ours is better). The whole run took %.0f s."):format(
-    REPS, WARMUP, elapsed))
+    .. "row's client (below 1: ours is better). The whole run took %.0f s; load averages "
+    .. "(1, 5, 15 min) were %s before it and %s after."):format(
+    reps, WARMUP, elapsed, loads.before, loads.after))
   add("")
   add("| workload | client | wall s | wall min–max | CPU s | peak RSS MiB | ours/this wall "
     .. "| ours/this CPU |")
@@ -352,8 +442,12 @@ local function report(ws, date, elapsed)
     local ours = find(w.clients, "name", "ftplib")
     for _, c in ipairs(w.clients) do
       local cells
-      if c.failure then
-        cells = { "failed", "", "", "", "", "" }
+      if c.not_run then
+        cells = { c.not_run, "", "", "", "", "" }
+      elseif c.failure then
+        local after = c.failure_wall and (" after %s s"):format(fmt(c.failure_wall)) or ""
+        cells = { ("**fails**%s: `%s`"):format(after, cell_text(c.failure_text)),
+          "", "", "", "", "" }
       else
         local mine = ours and ours ~= c
         cells = { fmt(c.wall), fmt(c.wall_min) .. "–" .. fmt(c.wall_max), fmt(c.cpu),
@@ -398,7 +492,7 @@ local function write_chart(ws, work)
   proc.write_file(dat, table.concat(rows, "\n") .. "\n")
   local script = work .. "/results.gp"
   local gp = {
-    "set terminal pngcairo size 1300,560 font ',10'",
+    "set terminal pngcairo size 1800,600 font ',10'",
     ("set output '%s/results.png'"):format(OUT),
     "set style data histograms",
     "set style histogram clustered gap 1",
@@ -436,24 +530,29 @@ end
 
 local function main()
   check_tools()
+  local load_before = load_average()
   local started = os.time()
   local t0 = socket.gettime()
   local server = servers.start("vsftpd")
+  local tls_server
   local work = proc.tempdir("bench")
   local ok, err = pcall(function()
-    io.stderr:write(("bench: vsftpd on %s:%d, making the test files\n"):format(server.host,
-      server.port))
-    make_data(server)
-    local ws = workloads(server, work)
+    tls_server = servers.start("vsftpd", { tls = { mode = "explicit" } })
+    io.stderr:write(("bench: vsftpd on %s:%d, with explicit FTPS on port %d; making the "
+      .. "test files (load average %s)\n"):format(server.host, server.port, tls_server.port,
+      load_before))
+    share_big(make_data(server), tls_server)
+    local ws = workloads(server, tls_server, work)
     for _, w in ipairs(ws) do run_workload(w, work) end
     local text = report(ws, os.date("!%Y-%m-%d %H:%M UTC", started),
-      socket.gettime() - t0)
+      socket.gettime() - t0, { before = load_before, after = load_average() })
     proc.write_file(OUT .. "/results.md", "# Benchmark results\n\n" .. text
       .. "\n![wall time and CPU relative to curl](results.png)\n")
     write_chart(ws, work)
     io.write(text, "\nWritten: ", OUT, "/results.md, ", OUT, "/results.png\n")
   end)
   server:stop()
+  if tls_server then tls_server:stop() end
   proc.rmtree(work)
   if not ok then error(err, 0) end
 end

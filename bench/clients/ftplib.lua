@@ -1,5 +1,6 @@
 -- The benchmark client for this library. Run from anywhere:
---   lua5.4 bench/clients/ftplib.lua HOST PORT USER PASSWD MODE ARGS...
+--   lua5.4 bench/clients/ftplib.lua [--tls CAFILE] HOST PORT USER PASSWD MODE ARGS...
+-- --tls CAFILE: explicit FTPS (FTP_TLS: AUTH TLS, PROT P), trusting the CA in CAFILE.
 -- MODE: get-func REMOTE            retrbinary into a Lua function that counts bytes
 --       get-file REMOTE LOCAL      retrbinary into an open Lua file (written by C)
 --       put-file LOCAL REMOTE      storbinary from an open Lua file (sendfile)
@@ -14,8 +15,20 @@ package.cpath = build .. "/?.so;" .. package.cpath
 
 local ftplib = require "ftplib"
 
-local host, port, user, passwd, mode = arg[1], tonumber(arg[2]), arg[3], arg[4], arg[5]
-local ftp = assert(ftplib.FTP(host, { port = port, user = user, passwd = passwd }))
+local args = { table.unpack(arg, 1) }
+local cafile
+if args[1] == "--tls" then
+  cafile, args = args[2], { table.unpack(args, 3) }
+end
+local host, port, user, passwd, mode = args[1], tonumber(args[2]), args[3], args[4], args[5]
+local opts = { port = port, user = user, passwd = passwd }
+local ftp
+if cafile then
+  opts.tls = { cafile = cafile }
+  ftp = assert(ftplib.FTP_TLS(host, opts))
+else
+  ftp = assert(ftplib.FTP(host, opts))
+end
 
 local modes = {}
 
@@ -59,5 +72,5 @@ function modes.many_mem(dir, count)
 end
 
 local run = assert(modes[(mode or ""):gsub("-", "_")], "unknown mode " .. tostring(mode))
-run(table.unpack(arg, 6))
+run(table.unpack(args, 6))
 ftp:quit()

@@ -1,9 +1,12 @@
 """The benchmark client for Python's ftplib, with 64 KiB blocks.
 
 Same arguments as bench/clients/ftplib.lua:
-    /usr/bin/python3 bench/clients/pyftplib.py HOST PORT USER PASSWD MODE ARGS...
+    /usr/bin/python3 bench/clients/pyftplib.py [--tls CAFILE] HOST PORT USER PASSWD MODE ARGS...
+--tls CAFILE: explicit FTPS (ftplib.FTP_TLS: AUTH TLS at login, then PROT P), with an
+ssl context that trusts the CA in CAFILE.
 """
 import ftplib
+import ssl
 import sys
 
 BLOCKSIZE = 65536
@@ -56,11 +59,20 @@ MODES = {
 
 
 def main():
-    host, port, user, passwd, mode = sys.argv[1:6]
-    ftp = ftplib.FTP()
+    args = sys.argv[1:]
+    cafile = None
+    if args[:1] == ["--tls"]:
+        cafile, args = args[1], args[2:]
+    host, port, user, passwd, mode = args[:5]
+    if cafile:
+        ftp = ftplib.FTP_TLS(context=ssl.create_default_context(cafile=cafile))
+    else:
+        ftp = ftplib.FTP()
     ftp.connect(host, int(port))
-    ftp.login(user, passwd)
-    MODES[mode](ftp, *sys.argv[6:])
+    ftp.login(user, passwd)  # FTP_TLS: AUTH TLS first
+    if cafile:
+        ftp.prot_p()
+    MODES[mode](ftp, *args[5:])
     ftp.quit()
 
 
