@@ -369,20 +369,27 @@ local function check_source(fname, source)
     fname, t))
 end
 
-function FTP:storbinary(cmd, source, blocksize, callback, rest)
-  util.check("storbinary", 1, cmd, "string")
-  check_source("storbinary", source)
-  blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
-  util.check("storbinary", 4, callback, "function|nil")
-  local ok, err, code = self:_settype("I")
+-- An upload in type kind ("I" or "A"): make() gives the loop and its
+-- arguments reading source from its start, for each attempt.
+function FTP:_upload(kind, cmd, rest, source, make)
+  local ok, err, code = self:_settype(kind)
   if not ok then
     return nil, err, code
   end
   local rewind = rewinder(source)
   return self:_transfer(cmd, rest, function(first)
-    if not first and not rewind() then
-      return nil
+    if first or rewind() then
+      return make()
     end
+  end)
+end
+
+function FTP:storbinary(cmd, source, blocksize, callback, rest)
+  util.check("storbinary", 1, cmd, "string")
+  check_source("storbinary", source)
+  blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  util.check("storbinary", 4, callback, "function|nil")
+  return self:_upload("I", cmd, rest, source, function()
     if io.type(source) == "file" and not callback then
       return send_file, source
     end
@@ -437,15 +444,7 @@ function FTP:storlines(cmd, source, callback)
   util.check("storlines", 1, cmd, "string")
   check_source("storlines", source)
   util.check("storlines", 3, callback, "function|nil")
-  local ok, err, code = self:_settype("A")
-  if not ok then
-    return nil, err, code
-  end
-  local rewind = rewinder(source)
-  return self:_transfer(cmd, nil, function(first)
-    if not first and not rewind() then
-      return nil
-    end
+  return self:_upload("A", cmd, nil, source, function()
     return send_chunks, crlf_reader(source, callback)
   end)
 end
