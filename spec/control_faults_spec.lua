@@ -323,6 +323,18 @@ describe("broken replies and connections", function()
   end)
 end)
 
+describe("a command the socket cannot take at once", function()
+  it("is sent once, the rest flushed, not queued again", function()
+    local long = "NOOP " .. string.rep("x", 4 * 1024 * 1024)
+    local ftp, srv = session({ GREETING, { sleep = 0.5 }, { expect = "^NOOP x+$" },
+      { send = "200 ok\r\n" }, { expect = "^PWD$" }, { send = '257 "/"\r\n' } })
+    assert.equal("200 ok", (ftp:sendcmd(long)))
+    assert.equal("/", ftp:pwd())
+    finish(ftp, srv)
+    assert.equal(2, #srv:commands())
+  end)
+end)
+
 describe("commands with CR, LF or NUL", function()
   it("are refused before anything is sent", function()
     local ftp, srv = session({ GREETING, { expect = "^NOOP$" }, { send = "200 ok\r\n" } })

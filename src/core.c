@@ -108,6 +108,16 @@ void ftp_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
     lua_setfield(L, -2, "__newindex");
 }
 
+void *ftp_new_object(lua_State *L, size_t size, const char *name)
+{
+    void *p = lua_newuserdatauv(L, size, 1);
+    memset(p, 0, size);
+    luaL_setmetatable(L, name);
+    lua_newtable(L);
+    lua_setiuservalue(L, -2, 1);
+    return p;
+}
+
 /* core.resolve(host, port [, family]) -> { {sa=, host=, family=}, ... } */
 static int l_resolve(lua_State *L)
 {

@@ -32,6 +32,9 @@ void ftp_push_addr(lua_State *L, const ftp_addr *a);
  * that Lua code can add methods and keep per-object fields. */
 void ftp_new_class(lua_State *L, const char *name, const luaL_Reg *methods,
                    const luaL_Reg *meta);
+/* Pushes a new object of class name (size bytes, zeroed) with an empty
+ * field table, and returns its memory for the caller to initialise. */
+void *ftp_new_object(lua_State *L, size_t size, const char *name);
 
 /* The objects behind the userdata, for the binding files that add methods. */
 struct ftp_session;

@@ -47,11 +47,8 @@ static FILE *check_file(lua_State *L, int arg)
 
 static int l_new(lua_State *L)
 {
-    ftp_data *d = lua_newuserdatauv(L, sizeof *d, 1);
+    ftp_data *d = ftp_new_object(L, sizeof *d, DATA_MT);
     ftp_data_init(d);
-    luaL_setmetatable(L, DATA_MT);
-    lua_newtable(L);
-    lua_setiuservalue(L, -2, 1);
     return 1;
 }
 

@@ -42,11 +42,8 @@ static int push_step(lua_State *L, ftp_session *s, int status)
 /* core.FTP_new() -> a closed FTP object with an empty field table */
 static int l_new(lua_State *L)
 {
-    ftp_object *o = lua_newuserdatauv(L, sizeof *o, 1);
+    ftp_object *o = ftp_new_object(L, sizeof *o, FTP_MT);
     ftp_session_init(&o->s);
-    luaL_setmetatable(L, FTP_MT);
-    lua_newtable(L);
-    lua_setiuservalue(L, -2, 1);
     return 1;
 }
 
@@ -103,6 +100,12 @@ static int l_send(lua_State *L)
     return push_step(L, s, ftp_session_flush(s));
 }
 
+static int l_flush(lua_State *L)
+{
+    ftp_session *s = check_open(L);
+    return push_step(L, s, ftp_session_flush(s));
+}
+
 /* ftp:_send_abort(): ABOR after Telnet IP and Synch (RFC 959 4.1.3), the
  * Synch's IAC sent as urgent data so that a server busy sending notices. */
 static int l_send_abort(lua_State *L)
@@ -113,12 +116,6 @@ static int l_send_abort(lua_State *L)
     const char *line = urgent_sent ? "\xf2" "ABOR" : "ABOR";
     if (ftp_session_queue(s, line, strlen(line)) < 0)
         return luaL_error(L, "not enough memory");
-    return push_step(L, s, ftp_session_flush(s));
-}
-
-static int l_flush(lua_State *L)
-{
-    ftp_session *s = check_open(L);
     return push_step(L, s, ftp_session_flush(s));
 }
 
@@ -162,13 +159,6 @@ static int l_fd(lua_State *L)
 static int l_isopen(lua_State *L)
 {
     lua_pushboolean(L, check_ftp(L)->s.conn.fd >= 0);
-    return 1;
-}
-
-/* ftp:_pending() -> bytes received that no command asked for yet */
-static int l_pending(lua_State *L)
-{
-    lua_pushinteger(L, (lua_Integer)ftp_session_pending(&check_ftp(L)->s));
     return 1;
 }
 
@@ -233,7 +223,7 @@ static const luaL_Reg methods[] = {
     {"_send", l_send},       {"_flush", l_flush},
     {"_send_abort", l_send_abort},
     {"_reply", l_reply},     {"_fd", l_fd},
-    {"_isopen", l_isopen},   {"_pending", l_pending},
+    {"_isopen", l_isopen},
     {"_limits", l_limits},   {"_peer", l_peer},
     {"_local", l_local},     {"_close", l_close},
     {NULL, NULL}};

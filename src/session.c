@@ -80,7 +80,6 @@ void ftp_session_take_reply(ftp_session *s, size_t len)
     memset(&s->scan, 0, sizeof s->scan);
 }
 
-size_t ftp_session_pending(const ftp_session *s) { return ftp_buf_size(&s->in); }
 
 void ftp_session_close(ftp_session *s)
 {

@@ -30,8 +30,6 @@ int ftp_session_flush(ftp_session *s);
  * FTP_WANT_READ, or an error. Call ftp_session_take_reply after use. */
 int ftp_session_reply(ftp_session *s, int *code, const char **text, size_t *len);
 void ftp_session_take_reply(ftp_session *s, size_t len);
-/* Bytes received and not yet returned: a reply that came before its command. */
-size_t ftp_session_pending(const ftp_session *s);
 void ftp_session_close(ftp_session *s);
 void ftp_session_free(ftp_session *s);
 

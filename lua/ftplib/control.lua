@@ -22,7 +22,6 @@ local function mask(line)
   end
   return line
 end
-control.mask = mask
 
 function FTP:_debug(level, what, text)
   if (self.debuglevel or 0) >= level then
@@ -76,6 +75,19 @@ function FTP:_deadline()
   return now() + self.timeout
 end
 
+-- Completes a send step: _send and _send_abort queue their line once and
+-- answer false, "w" when the socket took only part of it; the rest goes out
+-- with _flush, never by queueing the line again.
+function FTP:_sent(ok, err, code)
+  if ok == false then
+    ok, err, code = wait.until_done(self, self:_deadline(), self._flush)
+  end
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return true
+end
+
 function FTP:putcmd(line)
   util.check("putcmd", 1, line, "string")
   if line:find("[\r\n%z]") then
@@ -89,11 +101,7 @@ function FTP:putcmd(line)
     self._type = nil -- the script changes the type itself: stop trusting ours
   end
   self:_debug(1, "cmd", mask(line))
-  ok, err, code = wait.until_done(self, self:_deadline(), self._send, line)
-  if not ok then
-    return self:_lose(err, code)
-  end
-  return true
+  return self:_sent(self:_send(line))
 end
 
 -- The next reply, whatever its code: code, text or nil, msg, errcode.

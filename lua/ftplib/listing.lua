@@ -59,7 +59,6 @@ local function parse_mlsx(line)
   end
   return name, facts
 end
-FTP._parse_mlsx = parse_mlsx
 
 -- for name, facts in ftp:mlsd(path, {"type", "size"}) do ... end
 function FTP:mlsd(path, facts)

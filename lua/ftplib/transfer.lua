@@ -44,21 +44,26 @@ function FTP:_read_to_noop()
   return self:_lose("control connection out of step after ABOR", "proto")
 end
 
--- Stops a transfer and brings the control connection back in step.
-function FTP:_abort_transfer(data)
-  data:_close()
-  self._transfer = nil
+-- Sends ABOR (with Telnet IP and Synch): true, or nil, msg, code.
+function FTP:_send_abor()
   local ok, err, code = self:_usable()
   if not ok then
     return nil, err, code
   end
   self:_debug(1, "cmd", "ABOR")
-  ok, err, code = wait.until_done(self, self:_deadline(), self._send_abort)
+  return self:_sent(self:_send_abort())
+end
+
+-- Stops a transfer and brings the control connection back in step.
+function FTP:_abort_transfer(data)
+  data:_close()
+  self._transfer = nil
+  local ok, err, code = self:_send_abor()
   if ok then
     ok, err, code = self:putcmd("NOOP")
   end
   if not ok then
-    return self:_lose(err, code)
+    return nil, err, code
   end
   return self:_read_to_noop()
 end
@@ -67,14 +72,9 @@ function FTP:abort()
   if self._transfer then
     return self:_abort_transfer(self._transfer)
   end
-  local ok, err, code = self:_usable()
+  local ok, err, code = self:_send_abor()
   if not ok then
     return nil, err, code
-  end
-  self:_debug(1, "cmd", "ABOR")
-  ok, err, code = wait.until_done(self, self:_deadline(), self._send_abort)
-  if not ok then
-    return self:_lose(err, code)
   end
   return control.only_2xx(self:_readreply())
 end
@@ -212,8 +212,13 @@ function FTP:_transfer(cmd, rest, start)
   return self:_run_transfer(data, table.unpack(again, 1, again.n))
 end
 
--- A download starts again from nothing: the refused attempt sent no byte.
-function FTP:_download(cmd, rest, loop, ...)
+-- A download in type kind ("I" or "A"). It starts again from nothing: the
+-- refused attempt sent no byte.
+function FTP:_download(kind, cmd, rest, loop, ...)
+  local ok, err, code = self:_settype(kind)
+  if not ok then
+    return nil, err, code
+  end
   local args = table.pack(loop, ...)
   return self:_transfer(cmd, rest, function()
     return table.unpack(args, 1, args.n)
@@ -236,14 +241,10 @@ function FTP:retrbinary(cmd, sink, blocksize, rest)
   util.check("retrbinary", 1, cmd, "string")
   check_sink("retrbinary", sink)
   blocksize = util.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
-  local ok, err, code = self:_settype("I")
-  if not ok then
-    return nil, err, code
-  end
   if io.type(sink) == "file" then
-    return self:_download(cmd, rest, receive_file, sink)
+    return self:_download("I", cmd, rest, receive_file, sink)
   end
-  return self:_download(cmd, rest, receive_chunks, writer_for(sink), blocksize)
+  return self:_download("I", cmd, rest, receive_chunks, writer_for(sink), blocksize)
 end
 
 -- Splits chunks into lines for callback: CRLF (or LF) stripped, each line
@@ -296,11 +297,7 @@ end
 function FTP:retrlines(cmd, callback)
   util.check("retrlines", 1, cmd, "string")
   callback = util.check("retrlines", 2, callback or print, "function")
-  local ok, err, code = self:_settype("A")
-  if not ok then
-    return nil, err, code
-  end
-  return self:_download(cmd, nil, receive_lines, callback)
+  return self:_download("A", cmd, nil, receive_lines, callback)
 end
 
 -- Sending ------------------------------------------------------------------
