@@ -8,11 +8,24 @@ require "ftplib.datachan"
 require "ftplib.transfer"
 require "ftplib.listing"
 require "ftplib.tls"
+require "ftplib.encoding"
+require "ftplib.list"
+require "ftplib.files"
+require "ftplib.mirror"
 
 local ftplib = {
   _VERSION = "ftplib scm",
   _core = core,
 }
+
+-- Modules whose `exports` table becomes functions of the ftplib table itself
+-- (ftplib.copy, ftplib.get, ftplib.spawn, ...). They require "ftplib" lazily,
+-- inside their functions, when they need the constructors.
+for _, name in ipairs { "ftplib.listparse", "ftplib.copy", "ftplib.url", "ftplib.sched" } do
+  for key, fn in pairs(require(name).exports or {}) do
+    ftplib[key] = fn
+  end
+end
 
 local FTP_mt = debug.getregistry()["ftplib.FTP"]
 FTP_mt.__close = control.close_at_scope_end
@@ -25,7 +38,7 @@ local option_types = {
   encoding = "string", passive = "boolean", debuglevel = "number",
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
-  port_range = "table",
+  port_range = "table", keepalive = "number", maxlisting = "number",
 }
 
 local function check_options(fname, opts)
@@ -56,6 +69,8 @@ local function apply_options(self, opts)
   self.user, self.passwd, self.acct = opts.user, opts.passwd, opts.acct
   self.port = opts.port
   self.port_range = opts.port_range
+  self.keepalive = opts.keepalive -- seconds between NOOPs during a transfer; nil: none
+  self.maxlisting = opts.maxlisting
 end
 
 local tls_option_types = {

@@ -18,6 +18,13 @@ function wait.fd(fd, dir, deadline)
   return core.wait(fd, dir, left)
 end
 
+-- Sleeps for the given seconds (retry backoff); a scheduler yields here too.
+function wait.sleep(seconds)
+  if seconds > 0 then
+    core.wait(-1, "r", seconds)
+  end
+end
+
 -- Repeats step(obj, ...) while it answers `false, dir`, waiting on obj's
 -- descriptor in between, and returns what it finally answered.
 function wait.until_done(obj, deadline, step, ...)
