@@ -11,12 +11,27 @@ local function with_path(verb, path)
   return verb .. " " .. path
 end
 
--- Every line of a listing command, in a table.
+-- A listing is held whole in memory: past this many bytes (maxlisting
+-- option) a server sending without end is cut off. A million LIST lines of
+-- about 64 bytes fit.
+local DEFAULT_MAXLISTING = 64 * 1024 * 1024
+
+-- Every line of a listing command, in a table. Over maxlisting bytes (line
+-- ends counted as one byte), the transfer is aborted and the answer is
+-- nil, msg, "limit"; the session stays in step.
 function FTP:_listing_lines(cmd)
-  local lines = {}
+  local lines, size = {}, 0
+  local maxlisting = self.maxlisting or DEFAULT_MAXLISTING
   local text, err, code = self:retrlines(cmd, function(line)
+    size = size + #line + 1
+    if size > maxlisting then
+      return false
+    end
     lines[#lines + 1] = line
   end)
+  if size > maxlisting then
+    return nil, string.format("listing over maxlisting (%d bytes)", maxlisting), "limit"
+  end
   if not text then
     return nil, err, code
   end
