@@ -7,6 +7,9 @@
 #   make demo       run examples/demo.lua against a throw-away loopback FTP server
 #   make clean      remove $(BUILD)
 #   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
+#   make embed      build $(BUILD)/embed/host: a C program embedding Lua with the module
+#   make tsan-threads  build $(BUILD)/tsan/threads: two threads, two Lua states, TSan
+#   make bench-latency  only the bench's latency workload (1000 files, 20 ms replies)
 #
 # Everything is overridable from the command line or environment, e.g. a sanitizer build:
 #   make BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address' EXTRA_LDFLAGS='-fsanitize=address'
@@ -72,9 +75,43 @@ rockspec:
 	$(LUA) scripts/update-rockspec.lua
 
 # Needs root (it starts vsftpd); writes bench/results.md and bench/results.png.
-.PHONY: bench
+.PHONY: bench bench-latency
 bench: setup build
 	FTPLIB_BUILD='$(BUILD)' $(LUA) bench/run.lua
+
+# The latency workload alone (bench/latency.lua; `make bench` runs it too).
+bench-latency: setup build
+	FTPLIB_BUILD='$(BUILD)' $(LUA) bench/latency.lua
+
+# A C host with Lua 5.4 and the C core linked in (examples/embed/): it reads the Lua
+# half from this checkout's lua/ (or $$FTPLIB_LUA_DIR).
+LUA_LIBS    := $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
+EMBED_DIR   := examples/embed
+EMBED_CFLAGS = -DFTPLIB_LUA_DIR='"$(CURDIR)/lua"' -I$(EMBED_DIR)
+EMBED_LIBS   = $(LUA_LIBS) $(OPENSSL_LIBS) -lm -ldl
+
+.PHONY: embed tsan-threads
+embed: $(BUILD)/embed/host
+
+$(BUILD)/embed/host: $(EMBED_DIR)/host.c $(EMBED_DIR)/embed.c $(EMBED_DIR)/embed.h $(OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(EMBED_CFLAGS) -o $@ $(EMBED_DIR)/host.c $(EMBED_DIR)/embed.c \
+		$(OBJS) $(LDFLAGS) $(EXTRA_LDFLAGS) $(EMBED_LIBS)
+
+# Two threads with a Lua state each, all of it (src/ too) under ThreadSanitizer.
+# spec/embed_spec.lua runs it against real servers. clang by default: any
+# compiler with -fsanitize=thread will do (TSAN_CC=gcc).
+TSAN_CC    ?= clang
+TSAN_FLAGS ?= -fsanitize=thread -O1 -g -fno-omit-frame-pointer
+
+tsan-threads: $(BUILD)/tsan/threads
+
+$(BUILD)/tsan/threads: $(EMBED_DIR)/threads.c $(EMBED_DIR)/embed.c $(EMBED_DIR)/embed.h \
+		$(SRCS) $(wildcard src/*.h)
+	@mkdir -p $(@D)
+	$(TSAN_CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror $(TSAN_FLAGS) $(LUA_CFLAGS) \
+		$(OPENSSL_CFLAGS) $(EMBED_CFLAGS) -o $@ $(EMBED_DIR)/threads.c \
+		$(EMBED_DIR)/embed.c $(SRCS) $(EMBED_LIBS) -pthread
 
 # scripts/run-demo.lua starts the server (spec/support/servers.lua) and stops it after.
 demo: setup build
