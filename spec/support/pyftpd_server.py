@@ -56,7 +56,7 @@ def parse_args(argv):
     parser.add_argument("--log-level", default="debug",
                         choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
-    if args.host not in ("127.0.0.1", "::1", "localhost"):
+    if args.host not in ("::1", "localhost") and not args.host.startswith("127."):
         parser.error("refusing to listen on a non-loopback address: " + args.host)
     if args.delay < 0:
         parser.error("--delay must not be negative")

@@ -8,6 +8,8 @@
 --   local s = servers.start(kind, opts)  -- raises, with the server's log tail, on failure
 --   -- opts.ipv6 = true: listen on ::1 only; opts.delay = seconds: every reply delayed
 --   -- (pyftpdlib only, for latency benchmarks); opts.tls = {...}: FTPS, see below
+--   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
+--   -- address: clients still connect from 127.0.0.1)
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -792,7 +794,7 @@ local function wait_ready(s)
 end
 
 local function new_server(kind, opts)
-  local host = opts.ipv6 and "::1" or "127.0.0.1"
+  local host = opts.host or (opts.ipv6 and "::1" or "127.0.0.1")
   local dir = proc.tempdir(kind)
   local s = setmetatable({
     kind = kind,
@@ -876,6 +878,9 @@ local function check_options(kind, opts)
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end
+  end
+  if opts.host ~= nil and not tostring(opts.host):match("^127%.%d+%.%d+%.%d+$") then
+    error("servers.start: opts.host must be an IPv4 loopback address (127.x.y.z)", 3)
   end
   local checked = {}
   for key, value in pairs(opts) do checked[key] = value end
