@@ -23,6 +23,7 @@ OpenSSL) and a Lua API modelled on Python's ftplib, plus higher-level helpers.
 
 dependencies = {
    "lua >= 5.4",
+   "luafilesystem >= 1.8", -- ftp:download/upload (local sizes, times)
 }
 
 external_dependencies = {
@@ -48,6 +49,7 @@ build = {
       ["ftplib.listparse"] = "lua/ftplib/listparse.lua",
       ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
       ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
+      ["ftplib.retry"] = "lua/ftplib/retry.lua",
       ["ftplib.sched"] = "lua/ftplib/sched.lua",
       ["ftplib.tls"] = "lua/ftplib/tls.lua",
       ["ftplib.transfer"] = "lua/ftplib/transfer.lua",

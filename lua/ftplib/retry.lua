@@ -1,0 +1,97 @@
+-- Retrying a helper (download, upload, mirror) after the session dropped:
+-- which failures are worth another try, the backoff between tries, and
+-- bringing the session back (connect, log in again, same folder).
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+
+local FTP = core.FTP_methods
+
+local retry = {}
+
+local MAX_DELAY = 30 -- seconds: the backoff doubles up to this
+
+-- Login remembers its arguments, so that a session opened again logs in the
+-- same way (and, for FTP_TLS, secures itself again: login does AUTH TLS and
+-- PROT P). The arguments are kept as given: nil still means "the object's".
+local login = FTP.login
+function FTP:login(user, passwd, acct)
+  local text, code, errcode = login(self, user, passwd, acct)
+  if text then
+    self._credentials = { user = user, passwd = passwd, acct = acct }
+  end
+  return text, code, errcode
+end
+
+-- Transport failures and 4xx replies (RFC 959: transient negative
+-- completion) are worth another try; 5xx replies, local file errors,
+-- malformed replies, limits and stops by the caller are not.
+local TRANSIENT = { closed = true, timeout = true, refused = true, tls = true }
+
+function retry.transient(code)
+  if TRANSIENT[code] then
+    return true
+  end
+  return math.type(code) == "integer" and code >= 400 and code < 500
+end
+
+-- Brings the session back: a connection that still answers NOOP goes on;
+-- otherwise connect to the same host and port, log in as before and return
+-- to `folder` (when known). A failure leaves the object closed, remembering
+-- why, as any lost connection does.
+function FTP:_restore(folder)
+  if self:_isopen() and self:voidcmd("NOOP") then
+    return true
+  end
+  self:close()
+  local ok, err, code = self:connect(self.host, self.port)
+  local credentials = self._credentials
+  if ok and credentials then
+    ok, err, code = self:login(credentials.user, credentials.passwd, credentials.acct)
+  end
+  if ok and folder then
+    ok, err, code = self:cwd(folder)
+  end
+  if not ok then
+    return self:_lose(err, code)
+  end
+  return true
+end
+
+-- Runs attempt(n) for n = 1, 2, ... until it answers a result, fails for
+-- good, or opts.retries more tries are spent. Between tries: wait
+-- opts.retry_delay seconds (default 1), doubling up to 30, then restore the
+-- session. Answers the last try's result or failure.
+function retry.run(ftp, opts, attempt)
+  local tries = opts.retries or 0
+  local delay = opts.retry_delay or 1
+  local folder = tries > 0 and ftp:pwd() or nil
+  local result, err, code = attempt(1)
+  for n = 2, tries + 1 do
+    if result or not retry.transient(code) then
+      break
+    end
+    ftp:_debug(1, "retry", string.format("%s; try %d of %d in %g s", err, n, tries + 1, delay))
+    wait.sleep(delay)
+    delay = math.min(delay * 2, MAX_DELAY)
+    result, err, code = ftp:_restore(folder)
+    if result then
+      result, err, code = attempt(n)
+    end
+  end
+  return result, err, code
+end
+
+-- Checks the retries and retry_delay options of helper fname.
+function retry.check_options(fname, opts)
+  local tries = opts.retries
+  if tries ~= nil and (math.type(tries) ~= "integer" or tries < 0) then
+    util.raise(string.format("'%s' option retries must be a non-negative integer", fname))
+  end
+  local delay = opts.retry_delay
+  if delay ~= nil and delay < 0 then
+    util.raise(string.format("'%s' option retry_delay must not be negative", fname))
+  end
+end
+
+return retry
