@@ -13,12 +13,15 @@ void ftplib_embed_open(lua_State *L, const char *lua_dir)
         lua_dir = FTPLIB_LUA_DIR;
     luaL_requiref(L, "ftplib.core", luaopen_ftplib_core, 0);
     lua_pop(L, 1);
+    /* Ours first; the default path after it finds the Lua modules ftplib
+     * requires from the system. package.cpath is left alone: ftplib uses C
+     * modules of the system too (lfs), and ftplib.core, already in
+     * package.loaded, is never looked for there. */
     lua_getglobal(L, "package");
-    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua", lua_dir, lua_dir);
-    lua_setfield(L, -2, "path");
-    lua_pushliteral(L, "");
-    lua_setfield(L, -2, "cpath");
-    lua_pop(L, 1);
+    lua_getfield(L, -1, "path");
+    lua_pushfstring(L, "%s/?.lua;%s/?/init.lua;%s", lua_dir, lua_dir, lua_tostring(L, -1));
+    lua_setfield(L, -3, "path");
+    lua_pop(L, 2);
 }
 
 int ftplib_embed_traceback(lua_State *L)

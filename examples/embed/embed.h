@@ -13,10 +13,10 @@
 /* The module's entry point, from src/core.c (linked in, not loaded). */
 int luaopen_ftplib_core(lua_State *L);
 
-/* Registers the linked-in C core as "ftplib.core" in package.loaded and points
- * package.path at the Lua half, in lua_dir (NULL: $FTPLIB_LUA_DIR, else
- * FTPLIB_LUA_DIR). package.cpath is emptied: nothing is loaded from a .so.
- * Needs the package library opened (luaL_openlibs); may raise. */
+/* Registers the linked-in C core as "ftplib.core" in package.loaded and puts
+ * the Lua half, in lua_dir (NULL: $FTPLIB_LUA_DIR, else FTPLIB_LUA_DIR), first
+ * on package.path. Needs the package library opened (luaL_openlibs); may
+ * raise. */
 void ftplib_embed_open(lua_State *L, const char *lua_dir);
 
 /* A message handler for lua_pcall: the error with a traceback. */

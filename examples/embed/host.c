@@ -5,7 +5,7 @@
  *
  * The C core (every file in src/) is compiled into this program: the host
  * registers it as the module "ftplib.core" itself (luaL_requiref puts it in
- * package.loaded), so no core.so is looked for and package.cpath is emptied.
+ * package.loaded), so no core.so is looked for.
  * The Lua half (lua/ftplib.lua and the files in lua/ftplib/) is read from
  * files: from $FTPLIB_LUA_DIR when set, else from the folder compiled in at
  * build time (FTPLIB_LUA_DIR, the checkout's lua/). Reading them at run time
