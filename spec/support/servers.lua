@@ -20,6 +20,9 @@
 --                                     -- ("ftps://..." for an implicit-TLS server)
 --   s:log()                           --> tails of the server's logs, for failure messages
 --   s:stop()                          -- stop server and children, remove the folder; idempotent
+--   -- opts.restartable = true: s:halt() stops the server and its sessions, keeping the
+--   -- folder; s:restart({after = seconds}) starts it again on the same port and root;
+--   -- s:wait_ready() waits for its greeting (see Server:restart)
 --
 -- Kinds: "vsftpd" (Debian's package), "pyftpdlib" (python3-pyftpdlib) and "proftpd"
 -- (Debian's proftpd-core, unpacked by scripts/setup-test-env.sh into
@@ -793,6 +796,37 @@ local function wait_ready(s)
   return nil, "no greeting within " .. READY_TIMEOUT .. " s (last: " .. tostring(reason) .. ")"
 end
 
+--- Stops a server started with opts.restartable (its sessions too: clients see their
+-- connections drop) and keeps its folder for s:restart().
+function Server:halt()
+  local before_stop = kinds[self.kind].before_stop
+  if self.process and self.process:alive() and before_stop then before_stop(self) end
+  if self.process then self.process:stop() end
+end
+
+--- Starts a halted server again on the same port and root. opts.after = seconds: the
+-- process starts that much later and restart returns at once (s:wait_ready() waits for
+-- its greeting); otherwise restart waits for the greeting, raising on failure.
+function Server:restart(opts)
+  assert(self.opts.restartable, "servers: restart needs servers.start(kind, {restartable = true})")
+  self:halt()
+  local argv = kinds[self.kind].command(self, self.opts)
+  if opts and opts.after then
+    argv = append({ "sh", "-c", 'sleep "$0" && exec "$@"', tostring(opts.after) }, argv)
+  end
+  self.process = proc.spawn(argv, { log = self.log_file })
+  if not (opts and opts.after) then self:wait_ready() end
+end
+
+--- Waits for the greeting of a restarted server; raises with its log tail on failure.
+function Server:wait_ready()
+  local greeting, reason = wait_ready(self)
+  if not greeting then
+    error("servers: the server did not restart: " .. reason .. "\n" .. self:log(40), 2)
+  end
+  return greeting
+end
+
 local function new_server(kind, opts)
   local host = opts.host or (opts.ipv6 and "::1" or "127.0.0.1")
   local dir = proc.tempdir(kind)
@@ -834,13 +868,15 @@ local function try_start(kind, opts)
   local ok, err = pcall(definition.configure, s, opts)
   if ok then
     ok, err = pcall(function()
-      s.process = proc.spawn(definition.command(s, opts), { log = s.log_file, cleanup = s.dir })
+      s.process = proc.spawn(definition.command(s, opts),
+        { log = s.log_file, cleanup = not opts.restartable and s.dir or nil })
     end)
   end
   if not ok then
     s:stop()
     return nil, tostring(err), false
   end
+  s.opts = opts
   local greeting, reason = wait_ready(s)
   if greeting then
     s.greeting = greeting
