@@ -1,2 +1,322 @@
--- Placeholder: filled in by its issue.
-return { exports = {} }
+-- Parsers for the lines of a LIST reply, and MLSD facts turned into the same
+-- entries. Each parser is a plain function (line, now) -> entry, false (a
+-- line it knows carries no entry) or nil (not its format). An entry is
+-- {name=, type=, size=, modify=, perm=, target=, raw=} plus what the format
+-- offers (owner, group, major, minor). `modify` is epoch seconds taken as
+-- UTC (LIST gives the server's local time, whose zone is unknown) and
+-- `precision` says how exact it is: 1 (MLSD, EPLF), 60 (a time of day),
+-- 86400 (a date only).
+local util = require "ftplib.util"
+
+local listparse = {}
+
+local MONTHS = {
+  jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6,
+  jul = 7, aug = 8, sep = 9, oct = 10, nov = 11, dec = 12,
+}
+
+local UNIX_TYPES = {
+  ["-"] = "file", d = "dir", l = "link", c = "chardev", b = "blockdev",
+  p = "fifo", s = "socket", D = "door",
+}
+
+local function int(text)
+  return math.tointeger(tonumber(text))
+end
+
+local function valid_date(y, m, d, hh, mm)
+  return y and m and m >= 1 and m <= 12 and d >= 1 and d <= 31
+    and hh >= 0 and hh <= 23 and mm >= 0 and mm <= 59
+end
+
+-- The year of a "Mon DD HH:MM" date: ls shows a time of day for the last six
+-- months, so a date more than two days (time zones) ahead of now is last year's.
+local function recent_year(now, m, d, hh, mm)
+  local year = int(os.date("!%Y", now))
+  if util.timegm(year, m, d, hh, mm, 0) > now + 2 * 86400 then
+    year = year - 1
+  end
+  return year
+end
+
+---------------------------------------------------------------------------
+-- Unix ls -l
+
+local PERM_CHAR = "[-rwxsStTlL]"
+local UNIX_HEAD = "^([-bcdlpsD])(" .. PERM_CHAR:rep(9) .. ")[+.@]?%s+()"
+
+-- "Jan 16 18:53 " or "Jan  1  2019 " (ls pads the year to five places); the
+-- name starts after exactly one space, so leading spaces in it survive.
+local function find_month_date(rest, init, now)
+  local first, mon, day, clock, after = rest:match(
+    "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d?%d:%d%d) ()", init)
+  local year
+  if not first then
+    first, mon, day, year, after = rest:match(
+      "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d%d%d%d) ()", init)
+  end
+  if not first then
+    return nil
+  end
+  local m, d = MONTHS[mon:lower()], int(day)
+  local hh, mm = 0, 0
+  if clock then
+    hh, mm = clock:match("(%d+):(%d+)")
+    hh, mm = int(hh), int(mm)
+  end
+  if not valid_date(2000, m, d, hh, mm) then
+    return find_month_date(rest, first + 1, now)
+  end
+  local y = year and int(year) or recent_year(now, m, d, hh, mm)
+  return first, after, util.timegm(y, m, d, hh, mm, 0), clock and 60 or 86400
+end
+
+-- "2019-01-16 18:53 " (ls --time-style=long-iso).
+local function find_iso_date(rest)
+  local first, y, m, d, hh, mm, after = rest:match(
+    "()(%d%d%d%d)%-(%d%d)%-(%d%d)%s+(%d%d):(%d%d) ()")
+  if not first then
+    return nil
+  end
+  y, m, d, hh, mm = int(y), int(m), int(d), int(hh), int(mm)
+  if not valid_date(y, m, d, hh, mm) then
+    return nil
+  end
+  return first, after, util.timegm(y, m, d, hh, mm, 0), 60
+end
+
+-- "[links] owner [group] size" or "... major, minor" before the date.
+local function unix_columns(entry, before)
+  local major, minor = before:match("(%d+),%s*(%d+)%s*$")
+  if major then
+    entry.major, entry.minor = int(major), int(minor)
+    before = before:gsub("%d+,%s*%d+%s*$", "")
+  end
+  local words = {}
+  for word in before:gmatch("%S+") do
+    words[#words + 1] = word
+  end
+  if not major then
+    entry.size = int(table.remove(words))
+    if not entry.size then
+      return nil
+    end
+  end
+  if #words >= 2 and words[1]:match("^%d+$") then
+    entry.links = int(table.remove(words, 1))
+  end
+  entry.owner, entry.group = words[1], words[2]
+  return entry
+end
+
+function listparse.unix(line, now)
+  if line:match("^total%s+%d+%s*$") then
+    return false
+  end
+  local kind, perm, start = line:match(UNIX_HEAD)
+  if not kind then
+    return nil
+  end
+  local rest = line:sub(start)
+  local first, after, modify, precision = find_iso_date(rest)
+  if not first then
+    first, after, modify, precision = find_month_date(rest, 1, now or os.time())
+  end
+  if not first then
+    return nil
+  end
+  local entry = {
+    type = UNIX_TYPES[kind], perm = kind .. perm, modify = modify,
+    precision = precision, raw = line,
+  }
+  if not unix_columns(entry, rest:sub(1, first - 1)) then
+    return nil
+  end
+  local name = rest:sub(after)
+  if entry.type == "link" then
+    local link_name, target = name:match("^(.-) %-> (.*)$")
+    if link_name then
+      name, entry.target = link_name, target
+    end
+  end
+  if name == "" then
+    return nil
+  end
+  entry.name = name
+  return entry
+end
+
+---------------------------------------------------------------------------
+-- DOS / IIS: "01-16-19  03:04PM       <DIR>          name",
+--            "01-16-2019  15:04            1,234 name"
+
+local function dos_year(text)
+  local y = int(text)
+  if #text == 2 then
+    y = y + (y < 70 and 2000 or 1900)
+  end
+  return y
+end
+
+local function dos_hour(hh, ampm)
+  ampm = ampm:upper()
+  if ampm == "" then
+    return hh
+  end
+  if hh < 1 or hh > 12 then
+    return nil
+  end
+  return hh % 12 + (ampm == "PM" and 12 or 0)
+end
+
+local function dos_date(text)
+  local m, d, y = text:match("^(%d%d)%-(%d%d)%-(%d%d%d?%d?)$")
+  if m and (#y == 2 or #y == 4) then
+    return dos_year(y), int(m), int(d)
+  end
+  y, m, d = text:match("^(%d%d%d%d)%-(%d%d)%-(%d%d)$")
+  if y then
+    return int(y), int(m), int(d)
+  end
+  return nil
+end
+
+function listparse.dos(line)
+  local date, hh, mm, ampm, size, name = line:match(
+    "^(%S+)%s+(%d%d?):(%d%d)%s*([AaPp]?[Mm]?)%s+(%S+)%s+(.+)$")
+  if not date then
+    return nil
+  end
+  local y, m, d = dos_date(date)
+  local hour = y and dos_hour(int(hh), ampm)
+  if not (hour and valid_date(y, m, d, hour, int(mm))) then
+    return nil
+  end
+  local entry = {
+    name = name, modify = util.timegm(y, m, d, hour, int(mm), 0),
+    precision = 60, raw = line,
+  }
+  if size:upper() == "<DIR>" then
+    entry.type = "dir"
+  elseif size:match("^%d[%d,]*$") then
+    entry.type, entry.size = "file", int((size:gsub(",", "")))
+  else
+    return nil
+  end
+  return entry
+end
+
+---------------------------------------------------------------------------
+-- EPLF: "+i8388621.29609,m824255902,/,\tdev", "+r,s1234,m824255902,\tname"
+
+function listparse.eplf(line)
+  local facts, name = line:match("^%+([^\t]*)\t(.+)$")
+  if not facts then
+    return nil
+  end
+  local entry = { name = name, type = "file", raw = line }
+  for fact in facts:gmatch("[^,]+") do
+    local tag, value = fact:sub(1, 1), fact:sub(2)
+    if tag == "/" then
+      entry.type = "dir"
+    elseif tag == "s" then
+      entry.size = int(value)
+    elseif tag == "m" then
+      entry.modify, entry.precision = int(value), 1
+    elseif tag == "u" and value:sub(1, 1) == "p" then
+      entry.perm = value:sub(2)
+    end
+  end
+  return entry
+end
+
+---------------------------------------------------------------------------
+-- Any line
+
+local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
+local user_parsers = {}
+
+-- Something to call an unknown line by: the text after a time of day, else
+-- the last word.
+local function guess_name(line)
+  return line:match("%d%d?:%d%d%s+(.-)%s*$") or line:match("(%S+)%s*$")
+end
+
+-- The entry of one LIST line, nil for lines without one (blank, "total N").
+-- A line no parser knows is kept as {type = "unknown", raw = line}.
+function listparse.parse_line(line, now)
+  util.check("parse_list_line", 1, line, "string")
+  util.check("parse_list_line", 2, now, "number|nil")
+  line = line:gsub("\r$", "")
+  if line:match("^%s*$") then
+    return nil
+  end
+  now = now or os.time()
+  for _, parsers in ipairs { user_parsers, builtin_parsers } do
+    for _, parse in ipairs(parsers) do
+      local entry = parse(line, now)
+      if entry == false then
+        return nil
+      elseif entry then
+        entry.raw = entry.raw or line
+        return entry
+      end
+    end
+  end
+  return { type = "unknown", name = guess_name(line), raw = line }
+end
+
+-- Later additions are tried first: a user's parser overrides the built-ins.
+function listparse.add_parser(parse)
+  util.check("add_list_parser", 1, parse, "function")
+  table.insert(user_parsers, 1, parse)
+end
+
+---------------------------------------------------------------------------
+-- MLSD facts
+
+local function mlsx_time(text)
+  local y, m, d, hh, mm, ss = (text or ""):match("^(%d%d%d%d)(%d%d)(%d%d)(%d%d)(%d%d)(%d%d)")
+  if not y then
+    return nil
+  end
+  return util.timegm(int(y), int(m), int(d), int(hh), int(mm), int(ss))
+end
+
+-- "OS.unix=slink:/target" (proftpd), "OS.unix=symlink", and the like.
+local function mlsx_type(value)
+  local lower = value:lower()
+  local os_type = value:match("^[Oo][Ss]%.[Uu][Nn][Ii][Xx]=(.*)$")
+  if os_type then
+    local word, target = os_type:match("^([^:]*):?(.*)$")
+    word = word:lower()
+    if word == "slink" or word == "symlink" or word == "link" then
+      return "link", target ~= "" and target or nil
+    end
+  end
+  return lower
+end
+
+-- The entry of one MLSD line's name and facts (keys lower case, as from
+-- ftp:mlsd).
+function listparse.from_facts(name, facts, raw)
+  local kind, target = mlsx_type(facts.type or "unknown")
+  local entry = {
+    name = name, type = kind, target = target, size = int(facts.size or facts.sizd),
+    modify = mlsx_time(facts.modify), perm = facts.perm, raw = raw,
+  }
+  if entry.modify then
+    entry.precision = 1
+  end
+  if facts["unix.mode"] then
+    entry.mode = int(facts["unix.mode"]:match("^0*(%d+)$") and tonumber(facts["unix.mode"], 8))
+  end
+  return entry
+end
+
+listparse.exports = {
+  add_list_parser = listparse.add_parser,
+  parse_list_line = listparse.parse_line,
+}
+
+return listparse
