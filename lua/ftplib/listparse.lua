@@ -236,10 +236,12 @@ end
 local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
 local user_parsers = {}
 
--- Something to call an unknown line by: the text after a time of day, else
--- the last word.
+-- Something to call an unknown line by: the text after a time of day
+-- (NetWare), a first word with a version (VMS "NAME.EXT;1"), else the last
+-- word.
 local function guess_name(line)
-  return line:match("%d%d?:%d%d%s+(.-)%s*$") or line:match("(%S+)%s*$")
+  return line:match("%s%d%d?:%d%d%s+(.-)%s*$") or line:match("^(%S+;%d+)%s")
+    or line:match("(%S+)%s*$")
 end
 
 -- The entry of one LIST line, nil for lines without one (blank, "total N").
@@ -267,9 +269,18 @@ function listparse.parse_line(line, now)
 end
 
 -- Later additions are tried first: a user's parser overrides the built-ins.
+-- Returns a function that removes it again.
 function listparse.add_parser(parse)
   util.check("add_list_parser", 1, parse, "function")
   table.insert(user_parsers, 1, parse)
+  return function()
+    for i, known in ipairs(user_parsers) do
+      if known == parse then
+        table.remove(user_parsers, i)
+        return
+      end
+    end
+  end
 end
 
 ---------------------------------------------------------------------------
