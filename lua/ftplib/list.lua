@@ -73,13 +73,40 @@ local function list_unix(self, path)
   return entries
 end
 
+-- Some servers (vsftpd) answer LIST of a missing directory with an empty
+-- listing, others an empty directory with 450/550 "no files found": such
+-- answers are checked with CWD there and back.
+local function check_exists(self, path)
+  local home = self:pwd()
+  if not home then
+    return true
+  end
+  local ok, err, code = self:cwd(path)
+  if not ok then
+    return nil, err, code
+  end
+  return self:cwd(home)
+end
+
+local function list_parsed(self, path)
+  local entries, err, code = list_unix(self, path)
+  local empty = entries and #entries == 0 or code == 450 or code == 550
+  if empty and path and path ~= "" then
+    local ok, cwd_err, cwd_code = check_exists(self, path)
+    if not ok then
+      return nil, entries and cwd_err or err, entries and cwd_code or code
+    end
+    return {}
+  end
+  return entries, err, code
+end
+
 -- Codes meaning "MLSD is not implemented here" despite FEAT.
 local MLSD_UNKNOWN = { [500] = true, [502] = true, [504] = true }
 
 -- The entries of a directory: from MLSD when FEAT shows MLST, else LIST
--- parsed. Servers disagree on an empty directory's answer, as for nlst:
--- 450/550 with no such directory is still an error here, since a missing
--- directory must not look empty to mirror.
+-- parsed. A missing directory is an error, never an empty list: mirror
+-- must not take it for a folder whose files were all deleted.
 function FTP:list(path)
   util.check("list", 1, path, "string|nil")
   if self:_features().MLST and not self._mlsd_refused then
@@ -89,7 +116,7 @@ function FTP:list(path)
     end
     self._mlsd_refused = true
   end
-  return list_unix(self, path)
+  return list_parsed(self, path)
 end
 
 -- The walk's next directory: children of the one given last time are pushed
@@ -124,10 +151,22 @@ local function walk_step(self, state)
   return nil
 end
 
+-- The unique fact of a directory itself (MLST), nil when not offered.
+local function unique_of(self, path)
+  if not self:_features().MLST then
+    return nil
+  end
+  local code, text = self:_cmd(path ~= "" and ("MLST " .. path) or "MLST")
+  return code == 250 and text:match("[Uu][Nn][Ii][Qq][Uu][Ee]=([^;]+);") or nil
+end
+
 -- A directory met twice under another name (a server listing a link to a
 -- directory as a directory) is not entered again: MLSD's unique fact tells.
-local function seen_tracker()
+local function seen_tracker(root_unique)
   local seen = {}
+  if root_unique then
+    seen[root_unique] = true
+  end
   return function(entry)
     if not entry.unique then
       return false
@@ -145,7 +184,10 @@ function FTP:walk(path, opts)
   util.check("walk", 1, path, "string|nil")
   opts = util.check("walk", 2, opts or {}, "table")
   util.check("walk", 2, opts.onerror, "function|nil")
-  local state = { stack = { path or "" }, onerror = opts.onerror, seen = seen_tracker() }
+  path = path or ""
+  local state = {
+    stack = { path }, onerror = opts.onerror, seen = seen_tracker(unique_of(self, path)),
+  }
   return function()
     return walk_step(self, state)
   end
