@@ -14,6 +14,10 @@
 --   BENCH_FILES=1000    number of 1 KiB files
 --   BENCH_OUT=bench     where results.md, results.dat and results.png go
 --   FTPLIB_BUILD=build  the build folder whose ftplib/core.so our client loads
+--   BENCH_LATENCY=1     0: leave out the latency workload (bench/latency.lua: a mirror of
+--                       many small files from a slow-replying server, ours against lftp;
+--                       it has settings of its own, and runs alone with
+--                       `make bench-latency`)
 --
 -- Every client runs under /usr/bin/time (wall, user+sys CPU, max RSS of the client
 -- process alone: the server is another process tree). The clients are interleaved
@@ -32,6 +36,7 @@ local WARMUP = tonumber(os.getenv("BENCH_WARMUP") or "1")
 local SIZE_MIB = tonumber(os.getenv("BENCH_SIZE_MIB") or "1024")
 local FILES = tonumber(os.getenv("BENCH_FILES") or "1000")
 local OUT = os.getenv("BENCH_OUT") or "bench"
+local LATENCY = os.getenv("BENCH_LATENCY") ~= "0"
 local LUA = "lua5.4"
 local PYTHON = "/usr/bin/python3"
 local TIME = "/usr/bin/time"
@@ -546,10 +551,12 @@ local function main()
     for _, w in ipairs(ws) do run_workload(w, work) end
     local text = report(ws, os.date("!%Y-%m-%d %H:%M UTC", started),
       socket.gettime() - t0, { before = load_before, after = load_average() })
+    local latency_text = LATENCY and require("bench.latency").run() or ""
     proc.write_file(OUT .. "/results.md", "# Benchmark results\n\n" .. text
-      .. "\n![wall time and CPU relative to curl](results.png)\n")
+      .. "\n![wall time and CPU relative to curl](results.png)\n"
+      .. (LATENCY and "\n" .. latency_text or ""))
     write_chart(ws, work)
-    io.write(text, "\nWritten: ", OUT, "/results.md, ", OUT, "/results.png\n")
+    io.write(text, "\n", latency_text, "\nWritten: ", OUT, "/results.md, ", OUT, "/results.png\n")
   end)
   server:stop()
   if tls_server then tls_server:stop() end

@@ -18,6 +18,8 @@ PACKAGES=(
     # make bench: the clients compared, the timer and the chart (curl also proves
     # the FTPS test servers: spec/support/tls_harness_spec.lua)
     curl python3 time gnuplot-nox
+    # make bench's latency workload: lftp's parallel mirror is the bar
+    lftp
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

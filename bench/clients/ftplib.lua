@@ -6,6 +6,8 @@
 --       put-file LOCAL REMOTE      storbinary from an open Lua file (sendfile)
 --       many DIR COUNT LOCALDIR    DIR/f0001..COUNT, one session, each into a file
 --       many-mem DIR COUNT         the same, each into a string (chunks gathered by a function)
+--       mirror DIR LOCALDIR [N]    ftp:mirror(DIR, LOCALDIR), with parallel = N when given
+--                                  (writes "N created, M failed" to stderr)
 -- Loads the module of this checkout: lua/ and $FTPLIB_BUILD (default build/).
 local root = (arg[0]:match("^(.*)/bench/clients/[^/]*$") or ".")
 local build = os.getenv("FTPLIB_BUILD") or "build"
@@ -69,6 +71,15 @@ function modes.many_mem(dir, count)
     bytes = bytes + #table.concat(chunks)
   end
   io.stderr:write(bytes, " bytes\n")
+end
+
+function modes.mirror(dir, localdir, parallel)
+  local report = assert(ftp:mirror(dir, localdir, { parallel = tonumber(parallel) }))
+  io.stderr:write(("%d created, %d failed\n"):format(#report.created, #report.failed))
+  for _, failure in ipairs(report.failed) do
+    io.stderr:write(("failed %s: %s\n"):format(failure.path, tostring(failure.err)))
+  end
+  if #report.failed > 0 then os.exit(1) end
 end
 
 local run = assert(modes[(mode or ""):gsub("-", "_")], "unknown mode " .. tostring(mode))

@@ -1,0 +1,235 @@
+-- The bench's latency workload: a mirror of many small files from a server that delays
+-- every reply, where round trips, not bandwidth, set the time. pyftpdlib (one thread per
+-- session when delaying) serves 1000 files of 1 KiB with each reply held back 20 ms;
+-- the clients mirror the folder into an empty local one:
+--   - ours, sequential:    ftp:mirror(dir, localdir)
+--   - ours, parallel = 8:  ftp:mirror(dir, localdir, { parallel = 8 })
+--   - lftp -e "mirror --parallel=8 dir localdir; quit"
+-- Targets (the issue's): ours parallel = 8 at most 1.0x lftp's wall time, and at least
+-- 6x faster than our sequential mirror.
+--
+-- Alone (from the repository root; `make bench-latency`):  lua5.4 bench/latency.lua
+-- From bench/run.lua (`make bench`): require "bench.latency".run(), which returns the
+-- report's Markdown. Either way the report is also written to $BENCH_OUT/latency.md.
+--
+-- Environment (all optional):
+--   BENCH_LATENCY_REPS=3      timed repetitions per client (medians are reported); the
+--                             sequential mirror takes about a minute each
+--   BENCH_LATENCY_FILES=1000  number of 1 KiB files
+--   BENCH_LATENCY_DELAY=0.02  seconds every reply is delayed
+--   BENCH_LATENCY_PARALLEL=8  sessions of the parallel mirrors (ours and lftp's)
+--   BENCH_OUT=bench, FTPLIB_BUILD=build: as for bench/run.lua
+-- No warm-up runs: the time is spent waiting for replies, which no cache shortens.
+local lfs = require "lfs"
+local servers = require "spec.support.servers"
+local proc = require "spec.support.proc"
+
+local REPS = tonumber(os.getenv("BENCH_LATENCY_REPS") or "3")
+local FILES = tonumber(os.getenv("BENCH_LATENCY_FILES") or "1000")
+local DELAY = tonumber(os.getenv("BENCH_LATENCY_DELAY") or "0.02")
+local PARALLEL = tonumber(os.getenv("BENCH_LATENCY_PARALLEL") or "8")
+local OUT = os.getenv("BENCH_OUT") or "bench"
+local LUA = "lua5.4"
+local LFTP = "/usr/bin/lftp"
+local TIME = "/usr/bin/time"
+-- A run that takes longer than this is hung, not slow (the sequential mirror needs
+-- FILES x a few round trips).
+local RUN_TIMEOUT = 900
+local REMOTE_DIR = "/many"
+
+local q = proc.shell_quote
+
+-- File i's content: 1 KiB that differs from file to file, so that a file written under
+-- another's name is caught.
+local function content(i)
+  local bytes = {}
+  for k = 1, 1024 do bytes[k] = string.char((k * 131 + i * 7) % 251) end
+  return table.concat(bytes)
+end
+
+local function make_data(server)
+  for i = 1, FILES do
+    server:write(("%s/f%04d"):format(REMOTE_DIR:sub(2), i), content(i))
+  end
+end
+
+-- The three clients; each mirrors REMOTE_DIR into `into`, which exists and is empty.
+local function clients(server, into)
+  local login = { server.host, tostring(server.port), server.user, server.passwd }
+  local function ours(...)
+    local argv = { LUA, "bench/clients/ftplib.lua" }
+    table.move(login, 1, #login, #argv + 1, argv)
+    table.move({ "mirror", REMOTE_DIR, into, ... }, 1, 3 + select("#", ...), #argv + 1, argv)
+    return argv
+  end
+  -- No TLS (ftp:ssl-allow: lftp would try AUTH TLS first); a failed mirror makes lftp
+  -- exit non-zero (cmd:fail-exit).
+  local lftp_script = ("set ftp:ssl-allow no; set cmd:fail-exit yes; set net:max-retries 2; "
+    .. "mirror --parallel=%d %s %s; quit"):format(PARALLEL, REMOTE_DIR, into)
+  return {
+    { id = "sequential", name = "ours, sequential `ftp:mirror`", argv = ours() },
+    { id = "parallel", name = ("ours, `ftp:mirror` with `parallel = %d`"):format(PARALLEL),
+      argv = ours(tostring(PARALLEL)) },
+    { id = "lftp", name = ("`lftp mirror --parallel=%d`"):format(PARALLEL),
+      argv = { LFTP, "-u", server.user .. "," .. server.passwd, "-p", tostring(server.port),
+        "-e", lftp_script, server.host } },
+  }
+end
+
+-- nil when `into` holds every file with its content, else what is wrong.
+local function check(into)
+  local good, wrong = 0, 0
+  for name in lfs.dir(into) do
+    local i = tonumber(name:match("^f(%d+)$"))
+    if i then
+      if proc.read_file(into .. "/" .. name) == content(i) then
+        good = good + 1
+      else
+        wrong = wrong + 1
+      end
+    end
+  end
+  if good ~= FILES then
+    return ("%d of %d files right, %d with wrong content"):format(good, FILES, wrong)
+  end
+end
+
+local function last_line(text)
+  local last
+  for line in text:gmatch("[^\n]+") do
+    if line:find("%S") then last = line end
+  end
+  return last and last:gsub("^%s+", "") or "(no message)"
+end
+
+-- One run of client c under /usr/bin/time into an empty `into`. Returns {wall=, cpu=}
+-- or nil and what went wrong.
+local function measure(c, into, work)
+  os.execute("rm -rf " .. q(into))
+  assert(lfs.mkdir(into))
+  local timing, errors = work .. "/time.txt", work .. "/stderr.txt"
+  local words = {}
+  for i, word in ipairs(c.argv) do words[i] = q(word) end
+  local ok = os.execute(("timeout %d %s -f '%%e %%U %%S' -o %s %s >/dev/null 2>%s"):format(
+    RUN_TIMEOUT, TIME, q(timing), table.concat(words, " "), q(errors)))
+  local wall, user, sys = (proc.read_file(timing) or ""):match("(%S+) (%S+) (%S+)\n?$")
+  if not ok or not wall then
+    return nil, last_line(proc.read_file(errors) or "")
+  end
+  local wrong = check(into)
+  if wrong then return nil, wrong end
+  return { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys) }
+end
+
+local function median(values)
+  local sorted = table.move(values, 1, #values, 1, {})
+  table.sort(sorted)
+  local n = #sorted
+  if n % 2 == 1 then return sorted[(n + 1) // 2] end
+  return (sorted[n // 2] + sorted[n // 2 + 1]) / 2
+end
+
+-- Runs every client REPS times, interleaved, a failed client not again; fills in
+-- c.wall, c.cpu, c.wall_min, c.wall_max, or c.failure.
+local function run_clients(list, into, work)
+  for _, c in ipairs(list) do c.walls, c.cpus = {}, {} end
+  for rep = 1, REPS do
+    for _, c in ipairs(list) do
+      if not c.failure then
+        local result, why = measure(c, into, work)
+        if result then
+          c.walls[rep], c.cpus[rep] = result.wall, result.cpu
+          io.stderr:write(("bench latency: %s: %.2f s (run %d/%d)\n"):format(c.id,
+            result.wall, rep, REPS))
+        else
+          c.failure = why
+          io.stderr:write(("bench latency: %s failed: %s\n"):format(c.id, why))
+        end
+      end
+    end
+  end
+  for _, c in ipairs(list) do
+    if not c.failure then
+      c.wall, c.cpu = median(c.walls), median(c.cpus)
+      c.wall_min, c.wall_max = math.min(table.unpack(c.walls)), math.max(table.unpack(c.walls))
+    end
+  end
+end
+
+local function fmt(x, digits)
+  if x == nil then return "n/a" end
+  return ("%." .. (digits or 2) .. "f"):format(x)
+end
+
+local function versions()
+  local lftp = proc.run(LFTP .. " --version"):match("Version (%S+)") or "?"
+  local pyftpdlib = proc.run("dpkg-query -W -f='${Version}' python3-pyftpdlib")
+  return ("lftp %s, pyftpdlib %s"):format(lftp, pyftpdlib)
+end
+
+local function report(by_id, elapsed)
+  local lines = {}
+  local function add(s) lines[#lines + 1] = s end
+  add(("## Latency: %d files of 1 KiB, every reply delayed %g ms"):format(FILES, DELAY * 1000))
+  add("")
+  add(("Taken %s with %s. Each client mirrors the folder into an empty local one; "
+    .. "medians of %d runs, interleaved, no warm-up; wall and CPU (user + sys) in seconds. "
+    .. "The workload took %.0f s."):format(os.date("!%Y-%m-%d %H:%M UTC"), versions(), REPS,
+    elapsed))
+  add("")
+  add("| client | wall s | wall min–max | CPU s |")
+  add("|---|---:|---:|---:|")
+  for _, id in ipairs({ "sequential", "parallel", "lftp" }) do
+    local c = by_id[id]
+    if c.failure then
+      add(("| %s | **fails**: `%s` | | |"):format(c.name, c.failure:gsub("|", "\\|")))
+    else
+      add(("| %s | %s | %s–%s | %s |"):format(c.name, fmt(c.wall), fmt(c.wall_min),
+        fmt(c.wall_max), fmt(c.cpu)))
+    end
+  end
+  local par, seq, lftp = by_id.parallel, by_id.sequential, by_id.lftp
+  local vs_lftp = par.wall and lftp.wall and par.wall / lftp.wall
+  local speedup = par.wall and seq.wall and seq.wall / par.wall
+  add("")
+  add("| target | ours | theirs | ratio | limit | met |")
+  add("|---|---:|---:|---:|---:|---|")
+  add(("| `parallel = %d` mirror: wall vs lftp's | %s s | %s s | %sx | <= 1.0x | %s |"):format(
+    PARALLEL, fmt(par.wall), fmt(lftp.wall), fmt(vs_lftp, 3),
+    vs_lftp and vs_lftp <= 1.0 and "yes" or "**no**"))
+  add(("| `parallel = %d` mirror: speedup over our sequential mirror | %s s | %s s | %sx "
+    .. "| >= 6.0x | %s |"):format(PARALLEL, fmt(par.wall), fmt(seq.wall), fmt(speedup, 2),
+    speedup and speedup >= 6.0 and "yes" or "**no**"))
+  return table.concat(lines, "\n") .. "\n"
+end
+
+local latency = {}
+
+--- Runs the workload; returns the report (Markdown), also written to OUT/latency.md.
+function latency.run()
+  if not proc.exists(LFTP) then
+    error("bench latency: missing " .. LFTP .. ": run scripts/setup.sh", 0)
+  end
+  local started = os.time()
+  local server = servers.start("pyftpdlib", { delay = DELAY })
+  local work = proc.tempdir("bench-latency")
+  local ok, text = pcall(function()
+    io.stderr:write(("bench latency: pyftpdlib on %s:%d, %g s per reply; making %d files\n")
+      :format(server.host, server.port, DELAY, FILES))
+    make_data(server)
+    local list = clients(server, work .. "/mirror")
+    run_clients(list, work .. "/mirror", work)
+    local by_id = {}
+    for _, c in ipairs(list) do by_id[c.id] = c end
+    return report(by_id, os.time() - started)
+  end)
+  server:stop()
+  proc.rmtree(work)
+  if not ok then error(text, 0) end
+  proc.write_file(OUT .. "/latency.md", "# Benchmark results: latency\n\n" .. text)
+  return text
+end
+
+if ... == "bench.latency" then return latency end
+
+io.write(latency.run(), "\nWritten: ", OUT, "/latency.md\n")
