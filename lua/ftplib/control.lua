@@ -212,8 +212,7 @@ function FTP:_greeting()
     end
   until code >= 200
   if code ~= 220 then
-    self:_close()
-    return nil, text, code
+    return self:_lose(text, code) -- later calls: nil, "not connected: 421 ...", "closed"
   end
   self.welcome = text
   return text

@@ -201,7 +201,12 @@ function FTP:ntransfercmd(cmd, rest)
   if text and not self.passive then
     local accepted
     accepted, err, code = accept_data(self, data)
-    text = accepted and text
+    if not accepted then
+      -- The server has begun a transfer (1xx): ABOR brings the control
+      -- connection back in step, or its late 425 would answer our next command.
+      self:_abort_transfer(data)
+      return nil, err, code
+    end
   end
   if not text then
     data:_close()
