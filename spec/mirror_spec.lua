@@ -288,6 +288,21 @@ for _, kind in ipairs(KINDS) do
         assert_nothing_done(assert(ftp:mirror_up(source, "up", { delete = true })))
       end)
 
+      it("refuses to put a folder where a file is, unless delete is set", function()
+        s:write("up/clash", "a file on the server")
+        assert(lfs.mkdir(source .. "/clash"))
+        write_file(source .. "/clash/inside.txt", "inside")
+        local report = assert(ftp:mirror_up(source, "up"))
+        assert.are.same({ "clash" }, failed_paths(report))
+        assert.are.same({}, report.created)
+        report = assert(ftp:mirror_up(source, "up", { delete = true }))
+        assert.are.same({}, report.failed)
+        assert.are.same({ "clash" }, report.deleted)
+        assert.are.same({ "clash/inside.txt" }, report.created)
+        assert.are.same({ "clash" }, report.updated)
+        assert.are.equal("inside", s:read("up/clash/inside.txt"))
+      end)
+
       it("goes on past a file the server refuses", function()
         make_untouchable(s, "up/a.txt", "server's own")
         write_file(source .. "/a.txt", "a longer local version")
@@ -300,6 +315,16 @@ for _, kind in ipairs(KINDS) do
     end)
   end)
 end
+
+describe("mirror_up from a missing local folder", function()
+  it("answers nil, msg, 'io' before any command", function()
+    local ftp = ftplib.FTP()
+    local report, err, code = ftp:mirror_up("/nonexistent/ftplib-mirror", "x")
+    assert.is_nil(report)
+    assert.matches("nonexistent", err)
+    assert.are.equal("io", code)
+  end)
+end)
 
 describe("mirror arguments", function()
   it("raise on wrong types", function()

@@ -144,16 +144,23 @@ function mirror.changed(src, dst, opts, times_kept)
   return size_differs or src.size == nil or dst.size == nil
 end
 
--- True when a folder above rel is marked unreadable in the tree.
-local function under_unreadable(tree, rel)
+-- True when pred(folder) holds for a folder above rel.
+local function has_ancestor(rel, pred)
   local dir = parent_of(rel)
   while dir ~= "" do
-    if tree[dir] and tree[dir].unreadable then
+    if pred(dir) then
       return true
     end
     dir = parent_of(dir)
   end
   return false
+end
+
+-- True when a folder above rel is marked unreadable in the tree.
+local function under_unreadable(tree, rel)
+  return has_ancestor(rel, function(dir)
+    return tree[dir] ~= nil and tree[dir].unreadable
+  end)
 end
 
 local function sorted_keys(tree)
@@ -206,6 +213,7 @@ local function plan_entry(plan, src, dst, rel, opts, times_kept)
         path = rel, err = "a " .. d.type .. " is in the way (delete = true replaces it)",
         code = "io",
       }
+      plan.blocked[rel] = true -- and so is what the source has under it
       return
     end
     plan.replaced[rel] = true
@@ -241,9 +249,15 @@ end
 -- The actions that make dst like src: {items = {...}, skipped = {paths},
 -- failed = {...}}, items in phase order.
 function mirror.plan(src, dst, opts, times_kept)
-  local plan = { mkdirs = {}, transfers = {}, skipped = {}, failed = {}, replaced = {} }
+  local plan = {
+    mkdirs = {}, transfers = {}, skipped = {}, failed = {}, replaced = {}, blocked = {},
+  }
+  local function blocked(dir)
+    return plan.blocked[dir]
+  end
   for _, rel in ipairs(sorted_keys(src)) do
-    if not under_unreadable(dst, rel) and not under_unreadable(src, rel) then
+    if not (under_unreadable(dst, rel) or under_unreadable(src, rel)
+        or has_ancestor(rel, blocked)) then
       plan_entry(plan, src, dst, rel, opts, times_kept)
     end
   end
@@ -359,16 +373,15 @@ local function report_item(report, item)
   report[kind][#report[kind] + 1] = item.path
 end
 
--- Whether a folder above item failed to be made (its contents then fail too).
+-- The failure of a folder above rel that could not be made, if any: what
+-- was to go into it fails with it.
 local function failed_parent(broken, rel)
-  local dir = parent_of(rel)
-  while dir ~= "" do
-    if broken[dir] then
-      return broken[dir]
-    end
-    dir = parent_of(dir)
-  end
-  return nil
+  local cause
+  has_ancestor(rel, function(dir)
+    cause = broken[dir]
+    return cause ~= nil
+  end)
+  return cause
 end
 
 -- Runs the plan's items in order on one session. A failed action is
