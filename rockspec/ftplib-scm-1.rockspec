@@ -54,6 +54,8 @@ build = {
       ["ftplib.tls"] = "lua/ftplib/tls.lua",
       ["ftplib.transfer"] = "lua/ftplib/transfer.lua",
       ["ftplib.url"] = "lua/ftplib/url.lua",
+      ["ftplib.urlio"] = "lua/ftplib/urlio.lua",
+      ["ftplib.urlparse"] = "lua/ftplib/urlparse.lua",
       ["ftplib.util"] = "lua/ftplib/util.lua",
       ["ftplib.wait"] = "lua/ftplib/wait.lua",
       -- end files

@@ -1,0 +1,80 @@
+-- FTP URLs (RFC 1738, read as curl reads them): a pure parser, tested on
+-- text. See lua/ftplib/url.lua for what the parts mean to get and put.
+local util = require "ftplib.util"
+
+local urlparse = {}
+
+-- Percent-decoding; a % not followed by two hex digits is an error.
+local function unescape(text, what)
+  if text:gsub("%%%x%x", ""):find("%", 1, true) then
+    util.raise("malformed percent-escape in the URL's " .. what .. ": " .. text)
+  end
+  local decoded = text:gsub("%%(%x%x)", function(hex)
+    return string.char(tonumber(hex, 16))
+  end)
+  if decoded:find("[\r\n%z]") then
+    util.raise("the URL's " .. what .. " holds CR, LF or NUL")
+  end
+  return decoded
+end
+
+local DEFAULT_PORTS = { ftp = 21, ftps = 990 }
+
+-- host and port of "host", "host:port", "[v6]" or "[v6]:port".
+local function host_port(text, scheme)
+  local host, rest = text:match("^%[([%x:.]+)%](.*)$")
+  if not host then
+    host, rest = text:match("^([^:]*)(.*)$")
+  end
+  local port = rest:match("^:(%d+)$")
+  if host == "" or (rest ~= "" and not port and rest ~= ":") then
+    util.raise("malformed host in URL: " .. text)
+  end
+  return host, tonumber(port) or DEFAULT_PORTS[scheme]
+end
+
+-- The server path of the URL's path (after the / that ends the host).
+local function server_path(raw)
+  local segments, absolute = {}, false
+  local first = true
+  for segment in (raw .. "/"):gmatch("([^/]*)/") do
+    if first and segment == "" and raw ~= "" then
+      absolute = true
+    elseif segment ~= "" then
+      segments[#segments + 1] = unescape(segment, "path")
+    end
+    first = false
+  end
+  return (absolute and "/" or "") .. table.concat(segments, "/")
+end
+
+-- The parts of an ftp:// or ftps:// URL: scheme, user, password (nil when
+-- absent), host, port, path (server path, "" for the login folder),
+-- dir_only (the URL ends with /), type ("a", "i" or "d").
+function urlparse.parse(text)
+  local scheme, rest = text:match("^(%a[%w+.-]*)://(.*)$")
+  scheme = scheme and scheme:lower()
+  if not DEFAULT_PORTS[scheme] then
+    util.raise("not an ftp:// or ftps:// URL: " .. text)
+  end
+  local authority, raw_path = rest:match("^([^/]*)/?(.*)$")
+  local userinfo, hostport = authority:match("^(.*)@(.-)$")
+  local parts = { scheme = scheme }
+  parts.host, parts.port = host_port(hostport or authority, scheme)
+  if userinfo and userinfo ~= "" then
+    local user, password = userinfo:match("^([^:]*):(.*)$")
+    parts.user = unescape(user or userinfo, "user")
+    parts.password = password and unescape(password, "password")
+  end
+  local kind = raw_path:match(";[Tt][Yy][Pp][Ee]=(%a)$")
+  raw_path = raw_path:gsub(";[Tt][Yy][Pp][Ee]=%a$", "")
+  parts.type = kind and kind:lower() or "i"
+  if not (parts.type == "a" or parts.type == "i" or parts.type == "d") then
+    util.raise("unknown ;type= in URL (a, i or d): " .. kind)
+  end
+  parts.path = server_path(raw_path)
+  parts.dir_only = parts.path == "" or raw_path:sub(-1) == "/"
+  return parts
+end
+
+return urlparse
