@@ -64,7 +64,7 @@ local function apply_options(self, opts)
   self:_limits(self.maxline, self.maxreply)
   self.debuglevel = opts.debuglevel or 0
   self.debugfunc = opts.debugfunc
-  self.encoding = opts.encoding
+  self:_set_encoding(opts.encoding) -- raises for a name iconv does not know
   self.source_address = opts.source_address
   self.user, self.passwd, self.acct = opts.user, opts.passwd, opts.acct
   self.port = opts.port

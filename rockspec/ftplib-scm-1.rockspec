@@ -68,6 +68,7 @@ build = {
             "src/core.c",
             "src/core_data.c",
             "src/core_ftp.c",
+            "src/core_iconv.c",
             "src/core_tls.c",
             "src/data.c",
             "src/net.c",

@@ -237,5 +237,6 @@ int luaopen_ftplib_core(lua_State *L)
     ftp_open_ftp(L);
     ftp_open_data(L);
     ftp_open_tls(L);
+    ftp_open_iconv(L);
     return 1;
 }

@@ -46,5 +46,7 @@ void ftp_open_ftp(lua_State *L);
 void ftp_open_data(lua_State *L);
 /* Adds the TLS steps to the FTP and Data method tables (module fields). */
 void ftp_open_tls(lua_State *L);
+/* core.iconv_open: character set converters for file names (core_iconv.c). */
+void ftp_open_iconv(lua_State *L);
 
 #endif

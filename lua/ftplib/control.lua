@@ -100,8 +100,23 @@ function FTP:putcmd(line)
   if line:match("^%s*[Tt][Yy][Pp][Ee]") then
     self._type = nil -- the script changes the type itself: stop trusting ours
   end
+  local wire
+  wire, err, code = self:_to_server(line)
+  if not wire then
+    return nil, err, code
+  end
   self:_debug(1, "cmd", mask(line))
-  return self:_sent(self:_send(line))
+  return self:_sent(self:_send(wire))
+end
+
+-- Hooks for names in another encoding than UTF-8 (encoding.lua replaces
+-- them): a command line to the server's bytes, a reply's text back.
+function FTP:_to_server(line) -- luacheck: no unused args
+  return line
+end
+
+function FTP:_from_server(text) -- luacheck: no unused args
+  return text, true
 end
 
 -- The next reply, whatever its code: code, text or nil, msg, errcode.
@@ -115,6 +130,7 @@ function FTP:_readreply()
   if not code then
     return self:_lose(text, errcode)
   end
+  text = self:_from_server(text)
   self:_debug(1, "resp", text)
   self.lastresp = code
   return code, text

@@ -35,7 +35,7 @@ function FTP:_listing_lines(cmd)
   if not text then
     return nil, err, code
   end
-  return lines
+  return self:_decode_lines(lines) -- names from the server's encoding (encoding.lua)
 end
 
 -- An empty directory gives {}: servers say so with an empty listing or
@@ -55,7 +55,7 @@ function FTP:dir(path, callback)
   end
   util.check("dir", 1, path, "string|nil")
   util.check("dir", 2, callback, "function|nil")
-  return self:retrlines(with_path("LIST", path), callback or print)
+  return self:retrlines(with_path("LIST", path), self:_decoding(callback or print))
 end
 
 -- "fact=value;fact=value; name": facts have no spaces, so the name is

@@ -71,15 +71,24 @@ function fake.pattern(n)
   return unit:rep(n // #unit) .. unit:sub(1, n % #unit)
 end
 
---- The usual opening: greeting, USER, PASS, 230. Splice into a script with fake.script().
-function fake.login_steps(user)
+--- The usual opening: greeting, USER, PASS, 230, and the FEAT that ftp:login sends after
+-- it (answered with no features, so no OPTS UTF8 ON follows; `features`: FEAT lines to
+-- list instead, e.g. { "UTF8", "MLST type*;size*;" }). Splice into a script with
+-- fake.script().
+function fake.login_steps(user, features)
   user = user or "anonymous"
+  local feat = "211 no features\r\n"
+  if features and #features > 0 then
+    feat = "211-Features:\r\n " .. table.concat(features, "\r\n ") .. "\r\n211 End\r\n"
+  end
   return {
     { send = "220 fake server ready\r\n" },
     { expect = "^USER " .. user:gsub("%p", "%%%0") .. "$" },
     { send = "331 send password\r\n" },
     { expect = "^PASS " },
     { send = "230 logged in\r\n" },
+    { expect = "^FEAT$" },
+    { send = feat },
   }
 end
 

@@ -9,7 +9,7 @@ loopback address it is given only; passive ports are picked by the OS.
         [--certfile PEM [--keyfile PEM] [--tls-control-required] [--tls-data-required]
          [--tls-min TLSv1.2|TLSv1.3] [--tls-max TLSv1.2|TLSv1.3]
          [--require-client-cert --cafile PEM]]
-        [--log-level debug|info|warning]
+        [--encoding NAME] [--log-level debug|info|warning]
 
 --delay SECONDS holds back every reply (the greeting too) by that long, to emulate a
 distant server in latency benchmarks. Each connection then gets its own thread, so one
@@ -18,6 +18,9 @@ client's delays do not stall another's.
 needs python3-openssl. --tls-min/--tls-max bound the TLS versions; --require-client-cert
 makes the client present a certificate signed by --cafile. pyftpdlib does not require
 data connections to resume the control connection's TLS session (vsftpd does).
+--encoding NAME (a Python codec, e.g. gbk) makes the server speak NAME on the wire
+(commands, replies, listings) while its files keep UTF-8 names on disk, as a Windows
+server with GBK names does.
 """
 
 import argparse
@@ -53,6 +56,7 @@ def parse_args(argv):
     parser.add_argument("--tls-max", choices=sorted(TLS_VERSIONS))
     parser.add_argument("--require-client-cert", action="store_true")
     parser.add_argument("--cafile")
+    parser.add_argument("--encoding")
     parser.add_argument("--log-level", default="debug",
                         choices=["debug", "info", "warning"])
     args = parser.parse_args(argv)
@@ -100,10 +104,14 @@ def make_handler(args):
         attributes["tls_data_required"] = args.tls_data_required
         attributes["ssl_context"] = make_ssl_context(args)
         attributes["dtp_handler"] = early_handshake_dtp_handler()
+    mixins = ()
+    if args.encoding:
+        attributes["wire_encoding"] = args.encoding
+        mixins += (EncodingMixin,)
     if args.delay > 0:
         attributes["reply_delay"] = args.delay
-        return type("DelayedHandler", (DelayingMixin, base_handler(args)), attributes)
-    return type("SpecHandler", (base_handler(args),), attributes)
+        return type("DelayedHandler", mixins + (DelayingMixin, base_handler(args)), attributes)
+    return type("SpecHandler", mixins + (base_handler(args),), attributes)
 
 
 def make_ssl_context(args):
@@ -152,6 +160,43 @@ class DelayingMixin:
     def respond(self, resp, logfun=logging.debug):
         time.sleep(self.reply_delay)
         super().respond(resp, logfun)
+
+
+class EncodingMixin:
+    """Speaks wire_encoding on the control and listing connections; pyftpdlib 1.5.7
+    hard-codes UTF-8 (2.0 has an `encoding` attribute). Names stay str inside, so the
+    file system sees them in its own encoding (UTF-8)."""
+
+    wire_encoding = "utf8"
+    LISTINGS = ("LIST", "NLST", "MLSD")
+
+    def decode(self, data):
+        return data.decode(self.wire_encoding, self.unicode_errors)
+
+    def push(self, s):
+        # FTPHandler.push encodes in UTF-8: skip it for the byte-level push below it.
+        super(FTPHandler, self).push(s.encode(self.wire_encoding, "replace"))
+
+    def transcode(self, data):
+        return data.decode("utf8", "replace").encode(self.wire_encoding, "replace")
+
+    def push_dtp_data(self, data, isproducer=False, file=None, cmd=None):
+        if cmd in self.LISTINGS and isproducer:
+            data = TranscodingProducer(data, self.transcode)
+        elif cmd in self.LISTINGS:
+            data = self.transcode(data)
+        super().push_dtp_data(data, isproducer, file, cmd)
+
+
+class TranscodingProducer:
+    """A listing producer whose chunks are recoded. pyftpdlib's listing producers
+    give whole lines per chunk, so no character is cut in two."""
+
+    def __init__(self, producer, transcode):
+        self.producer, self.transcode = producer, transcode
+
+    def more(self):
+        return self.transcode(self.producer.more())
 
 
 def main(argv):

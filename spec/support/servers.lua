@@ -8,6 +8,8 @@
 --   local s = servers.start(kind, opts)  -- raises, with the server's log tail, on failure
 --   -- opts.ipv6 = true: listen on ::1 only; opts.delay = seconds: every reply delayed
 --   -- (pyftpdlib only, for latency benchmarks); opts.tls = {...}: FTPS, see below
+--   -- opts.encoding = "gbk" (pyftpdlib only): names in that encoding on the wire,
+--   -- UTF-8 on disk (a Windows server with GBK names)
 --   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
 --   -- address: clients still connect from 127.0.0.1)
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
@@ -359,7 +361,9 @@ end
 
 kinds.pyftpdlib = {
   -- pyftpdlib has no implicit FTPS.
-  features = { ipv6 = true, delay = true, tls = { explicit = true }, client_cert = true },
+  features = {
+    ipv6 = true, delay = true, tls = { explicit = true }, client_cert = true, encoding = true,
+  },
   failure_files = {},
 }
 
@@ -407,6 +411,9 @@ function kinds.pyftpdlib.command(s, opts)
   }
   if opts.delay then
     append(argv, { "--delay", tostring(opts.delay) })
+  end
+  if opts.encoding then
+    append(argv, { "--encoding", opts.encoding })
   end
   if s.tls then append(argv, pyftpdlib_tls_args(s)) end
   return argv
@@ -910,7 +917,7 @@ local function check_options(kind, opts)
   if not definition.available() then
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
-  for _, feature in ipairs({ "ipv6", "tls", "delay" }) do
+  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end
