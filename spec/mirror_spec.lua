@@ -22,19 +22,7 @@ local function random_bytes(n)
   return table.concat(bytes)
 end
 
-local function read_file(path)
-  local file = io.open(path, "rb")
-  if not file then return nil end
-  local content = file:read("a")
-  file:close()
-  return content
-end
-
-local function write_file(path, content)
-  local file = assert(io.open(path, "wb"))
-  assert(file:write(content))
-  file:close()
-end
+local read_file, write_file = proc.read_file, proc.write_file
 
 -- Everything under root: { ["a/b.txt"] = content, ["a"] = true (a folder) }.
 local function snapshot(root, rel, into)
@@ -334,6 +322,9 @@ describe("mirror arguments", function()
     end, "ftplib: bad argument #1 to 'mirror' (string expected, got number)")
     assert.has_error(function()
       ftp:mirror_up("x", "y", { delete = "yes" })
-    end, "ftplib: bad argument #3 to 'mirror_up' (boolean or nil expected, got string)")
+    end, "ftplib: bad argument #3 to 'mirror_up' (boolean expected, got string)")
+    assert.has_error(function()
+      ftp:mirror("x", "y", { dryrun = true })
+    end, "ftplib: unknown option 'dryrun' to 'mirror'")
   end)
 end)

@@ -414,41 +414,33 @@ end
 ---------------------------------------------------------------------------
 -- The methods
 
+local OPTION_TYPES = {
+  delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
+  retry_delay = "number", progress = "function", parallel = "number",
+}
+
 local function check_opts(fname, opts)
   opts = util.check(fname, 3, opts or {}, "table")
-  for _, key in ipairs { "delete", "dry_run", "newer_only" } do
-    util.check(fname, 3, opts[key], "boolean|nil")
+  for key, value in pairs(opts) do
+    local types = OPTION_TYPES[key]
+    if not types then
+      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
+    end
+    util.check(fname, 3, value, types)
   end
-  util.check(fname, 3, opts.retries, "number|nil")
-  util.check(fname, 3, opts.progress, "function|nil")
   return opts
 end
 
--- Gives each item the paths and the side that executes it.
-local function bind_items(plan, side, source_path, target_path)
-  for _, item in ipairs(plan.items) do
-    item.side = side
-    item.source = source_path(item.path)
-    item.target = target_path(item.path)
-  end
+local function remote_path(root, rel)
+  return list.join(root, rel)
 end
 
-local function new_report(plan, failed)
-  local report = { created = {}, updated = {}, skipped = plan.skipped, deleted = {}, failed = {} }
-  table.move(failed, 1, #failed, 1, report.failed)
-  table.move(plan.failed, 1, #plan.failed, #report.failed + 1, report.failed)
-  return report
-end
-
-local function execute(ftp, plan, opts, report)
-  if opts.parallel and mirror.parallel_execute then
-    return mirror.parallel_execute(ftp, plan, opts, report)
-  end
-  return mirror.execute(ftp, plan, opts, report)
+local function local_path(root, rel)
+  return root .. "/" .. rel
 end
 
 -- The local root, made when missing (not in a dry run): its tree.
-local function local_target_tree(local_dir, failed, opts)
+local function local_target_tree(_, local_dir, failed, opts)
   if lfs.attributes(local_dir, "mode") == nil then
     if opts.dry_run then
       return {}
@@ -459,30 +451,6 @@ local function local_target_tree(local_dir, failed, opts)
     end
   end
   return mirror.local_tree(local_dir, failed)
-end
-
--- Makes local_dir like remote_dir: the report of what was done.
-function FTP:mirror(remote_dir, local_dir, opts)
-  util.check("mirror", 1, remote_dir, "string")
-  util.check("mirror", 2, local_dir, "string")
-  opts = check_opts("mirror", opts)
-  local failed = {}
-  local src, err, code = mirror.remote_tree(self, remote_dir, failed)
-  if not src then
-    return nil, err, code
-  end
-  local dst
-  dst, err, code = local_target_tree(local_dir, failed, opts)
-  if not dst then
-    return nil, err, code
-  end
-  local plan = mirror.plan(src, dst, opts, true)
-  bind_items(plan, down, function(rel)
-    return list.join(remote_dir, rel)
-  end, function(rel)
-    return local_dir .. "/" .. rel
-  end)
-  return execute(self, plan, opts, new_report(plan, failed))
 end
 
 -- The remote root, made when missing (not in a dry run): its tree.
@@ -497,29 +465,73 @@ local function remote_target_tree(ftp, remote_dir, failed, opts)
   return {}
 end
 
--- Makes remote_dir like local_dir: the report of what was done.
-function FTP:mirror_up(local_dir, remote_dir, opts)
-  util.check("mirror_up", 1, local_dir, "string")
-  util.check("mirror_up", 2, remote_dir, "string")
-  opts = check_opts("mirror_up", opts)
+down.source_tree = mirror.remote_tree
+down.target_tree = local_target_tree
+down.source_path, down.target_path = remote_path, local_path
+-- Local times are set from the listing after each download.
+function down.times_kept()
+  return true
+end
+
+up.source_tree = function(_, local_dir, failed)
+  return mirror.local_tree(local_dir, failed)
+end
+up.target_tree = remote_target_tree
+up.source_path, up.target_path = local_path, remote_path
+-- Remote times are the local ones only where the server lets us set them.
+function up.times_kept(ftp)
+  return ftp:_features().MFMT ~= nil
+end
+
+local function new_report(plan, failed)
+  local report = { created = {}, updated = {}, skipped = plan.skipped, deleted = {}, failed = {} }
+  table.move(failed, 1, #failed, 1, report.failed)
+  table.move(plan.failed, 1, #plan.failed, #report.failed + 1, report.failed)
+  return report
+end
+
+-- A scheduler may set mirror.parallel_execute(ftp, plan, opts, report) for
+-- opts.parallel; it has the same contract as mirror.execute.
+local function execute(ftp, plan, opts, report)
+  if opts.parallel and mirror.parallel_execute then
+    return mirror.parallel_execute(ftp, plan, opts, report)
+  end
+  return mirror.execute(ftp, plan, opts, report)
+end
+
+-- Both directions: read, plan, give each item its paths and side, execute.
+local function run(ftp, side, source_root, target_root, opts)
   local failed = {}
-  local src, err, code = mirror.local_tree(local_dir, failed)
+  local src, err, code = side.source_tree(ftp, source_root, failed)
   if not src then
     return nil, err, code
   end
   local dst
-  dst, err, code = remote_target_tree(self, remote_dir, failed, opts)
+  dst, err, code = side.target_tree(ftp, target_root, failed, opts)
   if not dst then
     return nil, err, code
   end
-  -- Remote times are the local ones only where the server lets us set them.
-  local plan = mirror.plan(src, dst, opts, self:_features().MFMT ~= nil)
-  bind_items(plan, up, function(rel)
-    return local_dir .. "/" .. rel
-  end, function(rel)
-    return list.join(remote_dir, rel)
-  end)
-  return execute(self, plan, opts, new_report(plan, failed))
+  local plan = mirror.plan(src, dst, opts, side.times_kept(ftp))
+  for _, item in ipairs(plan.items) do
+    item.side = side
+    item.source = side.source_path(source_root, item.path)
+    item.target = side.target_path(target_root, item.path)
+  end
+  return execute(ftp, plan, opts, new_report(plan, failed))
+end
+
+-- Makes local_dir like remote_dir: the report of what was done.
+function FTP:mirror(remote_dir, local_dir, opts)
+  util.check("mirror", 1, remote_dir, "string")
+  util.check("mirror", 2, local_dir, "string")
+  return run(self, down, remote_dir, local_dir, check_opts("mirror", opts))
+end
+
+-- Makes remote_dir like local_dir: the report of what was done.
+function FTP:mirror_up(local_dir, remote_dir, opts)
+  util.check("mirror_up", 1, local_dir, "string")
+  util.check("mirror_up", 2, remote_dir, "string")
+  return run(self, up, local_dir, remote_dir, check_opts("mirror_up", opts))
 end
 
 return mirror
