@@ -238,5 +238,6 @@ int luaopen_ftplib_core(lua_State *L)
     ftp_open_data(L);
     ftp_open_tls(L);
     ftp_open_iconv(L);
+    ftp_open_poll(L);
     return 1;
 }

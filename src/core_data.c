@@ -150,13 +150,15 @@ static int l_send(lua_State *L)
     return 1;
 }
 
-/* Result of a file pump: moved, "r"|"w"|"done" | nil, msg, code */
+/* Result of a file pump: moved, "r"|"w"|"done"|"more" | nil, msg, code.
+ * "more": ready to go on, but the step moved its share (see data.h). */
 static int push_pump(lua_State *L, ftp_data *d, int st, size_t moved)
 {
-    if (st != FTP_OK && st != FTP_WANT_READ && st != FTP_WANT_WRITE)
+    static const char *const states[] = {"done", "r", "w", "more"};
+    if (st < FTP_OK || st > FTP_MORE)
         return push_step(L, d, st);
     lua_pushinteger(L, (lua_Integer)moved);
-    lua_pushstring(L, st == FTP_OK ? "done" : st == FTP_WANT_READ ? "r" : "w");
+    lua_pushstring(L, states[st]);
     return 2;
 }
 

@@ -13,6 +13,10 @@
 enum {
     CHUNK = 1 << 20,      /* one splice or sendfile call */
     COPY_CHUNK = 1 << 18, /* one read and write when the kernel cannot splice */
+    /* Bytes one pump step moves at most, even when more is ready: the step
+     * then answers FTP_MORE, so that other sessions of the same thread get
+     * their turn during a long fast transfer (a few ms on loopback). */
+    STEP_BUDGET = 4 << 20,
 };
 
 void ftp_data_init(ftp_data *d)
@@ -167,6 +171,8 @@ static int splice_to_file(ftp_data *d, int file_fd, size_t *moved)
         int st = drain_pipe(d, file_fd, (size_t)n, moved);
         if (st != FTP_OK)
             return st;
+        if (*moved >= STEP_BUDGET)
+            return FTP_MORE;
     }
 }
 
@@ -184,6 +190,8 @@ static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
             return local_error(d);
         *moved += got;
         d->bytes += (long long)got;
+        if (*moved >= STEP_BUDGET)
+            return FTP_MORE;
     }
 }
 
@@ -233,7 +241,10 @@ static int sendfile_from(ftp_data *d, FILE *f, size_t *moved)
         if (n > 0) {
             *moved += (size_t)n;
             d->bytes += n;
-            continue;
+            if (*moved < STEP_BUDGET)
+                continue;
+            st = FTP_MORE;
+            break;
         }
         if (n == 0)
             break;
@@ -268,6 +279,8 @@ static int copy_from_file(ftp_data *d, FILE *f, size_t *moved)
             return ferror(f) ? local_error(d) : FTP_OK;
         d->pending.len += got;
         *moved += got;
+        if (*moved >= STEP_BUDGET)
+            return FTP_MORE; /* the next step sends it first */
     }
 }
 

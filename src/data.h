@@ -31,11 +31,12 @@ int ftp_data_listen(ftp_data *d, const ftp_addr *host, int lo, int hi,
  * server are closed and not counted. FTP_OK, FTP_WANT_READ or FTP_ESYS. */
 int ftp_data_accept(ftp_data *d, const ftp_addr *server);
 
-/* Socket to file until the socket has nothing more now (FTP_WANT_READ) or
- * reached its end (FTP_OK). *moved counts bytes written to f. */
+/* Socket to file until the socket has nothing more now (FTP_WANT_READ),
+ * reached its end (FTP_OK) or the step moved its share (FTP_MORE: call
+ * again, after letting others run). *moved counts bytes written to f. */
 int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved);
-/* File to socket until the socket is full (FTP_WANT_WRITE) or the file has
- * been sent to its end (FTP_OK). */
+/* File to socket until the socket is full (FTP_WANT_WRITE), the file has
+ * been sent to its end (FTP_OK) or the step moved its share (FTP_MORE). */
 int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved);
 /* Sends the rest of d->pending: FTP_OK when empty, or FTP_WANT_WRITE. */
 int ftp_data_flush(ftp_data *d);

@@ -7,6 +7,7 @@ enum ftp_status {
     FTP_OK = 0,
     FTP_WANT_READ = 1,
     FTP_WANT_WRITE = 2,
+    FTP_MORE = 3,     /* ready for more, but this step's share is spent */
     FTP_CLOSED = -1,  /* the peer closed the connection */
     FTP_EPROTO = -2,  /* the peer sent something that is not FTP */
     FTP_ELIMIT = -3,  /* a size limit was hit */

@@ -1,2 +1,248 @@
--- Placeholder: filled in by its issue.
-return { exports = {} }
+-- Many sessions at once in one thread: ftplib.spawn(fn, ...) makes a task,
+-- ftplib.run() runs the tasks until all are done. Inside a task every wait
+-- of the library yields (see wait.lua) and run() waits for all the tasks'
+-- descriptors and deadlines in one poll().
+--
+-- A task that raises does not stop the others: run() finishes them, then
+-- raises the first such error (task:result() re-raises a task's own error,
+-- and an error seen that way is not raised again by run()).
+--
+-- Hosts with their own event loop use ftplib.coroutine(fn) instead: a
+-- coroutine whose waits yield wait.WAIT, fd, dir, timeout to its resumer.
+local core = require "ftplib.core"
+local wait = require "ftplib.wait"
+local util = require "ftplib.util"
+
+local now = wait.now
+local WAIT = wait.WAIT
+
+-- What a task yields to wait for another task's end (task:result()).
+local JOIN = {}
+
+-- A task: task.status is "ready", "waiting", "joining" (another task's
+-- end), "done" or "failed"; task.error and task.traceback tell a failure.
+local Task = {}
+Task.__index = Task
+
+-- The tasks not yet finished, in the order they were spawned, and the tasks
+-- by coroutine (to know whether the running coroutine is one of ours).
+local live = {}
+local by_coroutine = setmetatable({}, { __mode = "k" })
+-- Failed tasks whose error nobody has seen yet: run() raises the first.
+local unseen_failures = {}
+local running = false
+
+local function current_task()
+  local co, main = coroutine.running()
+  if not main then
+    return by_coroutine[co]
+  end
+end
+
+-- The task's function under xpcall, keeping the traceback of an error.
+local function body(task, fn, ...)
+  return xpcall(fn, function(err)
+    task.traceback = debug.traceback(tostring(err), 2)
+    return err
+  end, ...)
+end
+
+local function spawn(fn, ...)
+  util.check("spawn", 1, fn, "function")
+  local task = setmetatable({ status = "ready" }, Task)
+  local args = table.pack(...)
+  task.co = wait.mark(coroutine.create(function()
+    return body(task, fn, table.unpack(args, 1, args.n))
+  end))
+  by_coroutine[task.co] = task
+  live[#live + 1] = task
+  return task
+end
+
+local function finish(task, results)
+  if results[2] then
+    task.status, task.results = "done", table.pack(table.unpack(results, 3, results.n))
+  else
+    task.status, task.error = "failed", results[3]
+    unseen_failures[#unseen_failures + 1] = task
+  end
+  for _, joiner in ipairs(task.joiners or {}) do
+    joiner.status, joiner.wake_value = "ready", nil
+  end
+  task.joiners = nil
+end
+
+-- What the task yielded says what it waits for.
+local function note_wait(task, what, a, b, c)
+  if what == WAIT then
+    task.fd, task.dir, task.wake_at = a, b, now() + c
+    task.status = "waiting"
+  elseif what == JOIN then
+    task.status, task.fd, task.wake_at = "joining", nil, nil
+    a.joiners = a.joiners or {}
+    table.insert(a.joiners, task)
+  else -- a plain coroutine.yield(): the others get a turn
+    task.status = "ready"
+  end
+end
+
+local function resume(task)
+  local value = task.wake_value
+  task.wake_value, task.fd, task.dir, task.wake_at = nil, nil, nil, nil
+  local results = table.pack(coroutine.resume(task.co, value))
+  if coroutine.status(task.co) == "dead" then
+    if not results[1] then -- outside body's xpcall: should not happen
+      results = { n = 3, true, false, results[2] }
+    end
+    finish(task, results)
+  else
+    note_wait(task, table.unpack(results, 2, results.n))
+  end
+end
+
+-- Resumes every task ready at the start of the round, once.
+local function run_ready()
+  local round = table.move(live, 1, #live, 1, {})
+  for _, task in ipairs(round) do
+    if task.status == "ready" then
+      resume(task)
+    end
+  end
+  local kept = {}
+  for _, task in ipairs(live) do
+    if task.status ~= "done" and task.status ~= "failed" then
+      kept[#kept + 1] = task
+    end
+  end
+  live = kept
+end
+
+-- One poll() for every waiting task, bounded by the nearest deadline (and
+-- by stop_at); then wakes the tasks whose descriptor or time has come.
+local function poll_waiting(stop_at)
+  local fds, dirs, owners = {}, {}, {}
+  local nearest = stop_at or math.huge
+  for _, task in ipairs(live) do
+    if task.status == "ready" then
+      nearest = 0
+    elseif task.status == "waiting" then
+      nearest = math.min(nearest, task.wake_at)
+      if task.fd then
+        fds[#fds + 1], dirs[#dirs + 1], owners[#owners + 1] = task.fd, task.dir, task
+      end
+    end
+  end
+  if nearest == math.huge then
+    error("ftplib.run: every task waits for another task", 0)
+  end
+  local ready, err = core.poll(fds, dirs, math.max(nearest - now(), 0))
+  if not ready then
+    error("ftplib.run: poll failed: " .. err, 0)
+  end
+  for _, i in ipairs(ready) do
+    owners[i].status, owners[i].wake_value = "ready", true
+  end
+  local t = now()
+  for _, task in ipairs(live) do
+    if task.status == "waiting" and task.wake_at <= t then
+      task.status = "ready"
+    end
+  end
+end
+
+-- Raises the first error no one has seen, saying how many others failed.
+local function raise_failures()
+  local first = table.remove(unseen_failures, 1)
+  if not first then
+    return
+  end
+  local others = #unseen_failures
+  unseen_failures = {}
+  local err = first.error
+  if others > 0 and type(err) == "string" then
+    err = string.format("%s (and %d more failed task%s)", err, others, others > 1 and "s" or "")
+  end
+  error(err, 0)
+end
+
+-- Drives the tasks until done() is true, or until stop_at: true when done.
+local function drive(done, stop_at)
+  if running then
+    util.raise("ftplib.run is already running (inside a task, use task:result())")
+  end
+  running = true
+  local ok, err = pcall(function()
+    while not done() do
+      run_ready()
+      if done() or (stop_at and now() >= stop_at) then
+        break
+      end
+      poll_waiting(stop_at)
+    end
+  end)
+  running = false
+  if not ok then
+    error(err, 0)
+  end
+  return done()
+end
+
+-- ftplib.run([timeout]): runs the spawned tasks until all are done. true,
+-- or nil, "timed out", "timeout" when timeout seconds passed first (the
+-- tasks left go on at the next run). A task's unseen error is raised once
+-- all the others are done (or the timeout passed).
+local function run(timeout)
+  util.check("run", 1, timeout, "number|nil")
+  local finished = drive(function() return #live == 0 end, timeout and now() + timeout)
+  raise_failures()
+  if not finished then
+    return nil, "timed out", "timeout"
+  end
+  return true
+end
+
+-- task:result(): the values the task's function returned, once it is done;
+-- re-raises its error if it raised. Inside a task it waits for the other
+-- task; outside, it runs the scheduler until that task is done.
+function Task:result()
+  if self.status ~= "done" and self.status ~= "failed" then
+    local me = current_task()
+    if me == self then
+      util.raise("a task cannot wait for its own result")
+    elseif me then
+      coroutine.yield(JOIN, self)
+    else
+      drive(function() return self.status == "done" or self.status == "failed" end)
+    end
+  end
+  if self.status == "failed" then
+    for i, task in ipairs(unseen_failures) do
+      if task == self then
+        table.remove(unseen_failures, i)
+        break
+      end
+    end
+    error(self.error, 0)
+  end
+  return table.unpack(self.results, 1, self.results.n)
+end
+
+-- ftplib.coroutine(fn): a coroutine whose library waits yield to a host's
+-- event loop (see wait.lua for what it yields and how to resume it).
+local function host_coroutine(fn)
+  util.check("coroutine", 1, fn, "function")
+  return wait.mark(coroutine.create(fn))
+end
+
+return {
+  exports = {
+    spawn = spawn,
+    run = run,
+    sleep = function(seconds)
+      wait.sleep(util.check("sleep", 1, seconds, "number"))
+    end,
+    now = now,
+    coroutine = host_coroutine,
+    WAIT = WAIT,
+  },
+}

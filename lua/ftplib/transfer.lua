@@ -125,6 +125,7 @@ local function receive_chunks(self, data, write, blocksize)
       elseif go == nil then
         return nil, werr, wcode
       end
+      wait.pass() -- data may always be ready: let other sessions run
     elseif chunk == false then
       local ok, werr, wcode = wait_data(self, data, "r")
       if not ok then
@@ -138,6 +139,7 @@ end
 
 -- Runs a C file pump (data._to_file or data._from_file) to the end,
 -- waiting in the direction it asks for: under TLS a read may need to write.
+-- "more": the step moved its share of ready data; others get a turn.
 local function pump_file(self, data, pump, file)
   while true do
     local moved, state, code = pump(data, file)
@@ -145,10 +147,13 @@ local function pump_file(self, data, pump, file)
       return nil, state, code
     elseif state == "done" then
       return "done"
-    end
-    local ok, err, ecode = wait_data(self, data, state)
-    if not ok then
-      return nil, err, ecode
+    elseif state == "more" then
+      wait.pass()
+    else
+      local ok, err, ecode = wait_data(self, data, state)
+      if not ok then
+        return nil, err, ecode
+      end
     end
   end
 end
@@ -326,6 +331,7 @@ local function send_chunks(_, data, read, callback)
     if callback and callback(chunk) == false then
       return "stopped"
     end
+    wait.pass()
   end
 end
 

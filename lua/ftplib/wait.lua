@@ -1,6 +1,19 @@
 -- Every wait of the library passes through here. The C core only takes
--- non-blocking steps; this module decides how to wait between them, so that
--- a scheduler can later make the same steps yield instead of block.
+-- non-blocking steps; this module decides how to wait between them.
+--
+-- Two modes, one API. In a plain call (the main thread, or any coroutine
+-- not marked below) a wait blocks in poll(). In a coroutine marked as
+-- yielding (the tasks of ftplib.run, or a host's ftplib.coroutine) a wait
+-- yields instead:
+--
+--   coroutine.yield(wait.WAIT, fd, dir, timeout)
+--
+-- fd: the descriptor to watch, dir: "r" or "w" (both nil for a plain
+-- sleep or a turn given to others), timeout: seconds from now after which
+-- the coroutine wants to be resumed anyway (0: as soon as others had a
+-- turn). Whoever drives the coroutine resumes it with true once fd is ready,
+-- or with nothing when the time is up; a resume with nothing before that
+-- time is harmless (the wait yields again for the time left).
 local core = require "ftplib.core"
 
 local wait = {}
@@ -8,20 +21,88 @@ local wait = {}
 local now = core.now
 
 wait.now = now
+wait.WAIT = "ftplib.wait"
 
--- Waits until fd is ready for dir ("r" or "w") or the deadline passes.
+-- How long a yielding coroutine may move ready data before it gives the
+-- others a turn (see wait.pass).
+local SLICE = 0.01
+
+-- Coroutines whose waits yield. Weak keys: they are forgotten with them.
+local yielding = setmetatable({}, { __mode = "k" })
+-- When each yielding coroutine was last resumed from a wait.
+local slice_start = setmetatable({}, { __mode = "k" })
+
+-- Marks co: its waits yield from now on. Returns co.
+function wait.mark(co)
+  yielding[co] = true
+  return co
+end
+
+-- The running coroutine when its waits should yield; nil when they block.
+-- A marked coroutine inside a C call that cannot yield (a metamethod or
+-- callback of some C function) blocks: correct, if not concurrent.
+local function yielder()
+  local co, main = coroutine.running()
+  if not main and yielding[co] and coroutine.isyieldable() then
+    return co
+  end
+end
+
+local function yield_wait(co, fd, dir, timeout)
+  local ready = coroutine.yield(wait.WAIT, fd, dir, math.max(timeout, 0))
+  slice_start[co] = now()
+  return ready
+end
+
+-- Waits until fd is ready for dir ("r" or "w") or the deadline passes:
+-- true, or nil, "timed out", "timeout".
 function wait.fd(fd, dir, deadline)
   local left = deadline - now()
   if left <= 0 then
     return nil, "timed out", "timeout"
   end
-  return core.wait(fd, dir, left)
+  local co = yielder()
+  if not co then
+    return core.wait(fd, dir, left)
+  end
+  repeat
+    if yield_wait(co, fd, dir, left) then
+      return true
+    end
+    left = deadline - now()
+  until left <= 0
+  return nil, "timed out", "timeout"
 end
 
--- Sleeps for the given seconds (retry backoff); a scheduler yields here too.
+-- Sleeps for the given seconds (retry backoff).
 function wait.sleep(seconds)
-  if seconds > 0 then
+  if seconds <= 0 then
+    return
+  end
+  local co = yielder()
+  if not co then
     core.wait(-1, "r", seconds)
+    return
+  end
+  local deadline = now() + seconds
+  repeat
+    yield_wait(co, nil, nil, deadline - now())
+  until now() >= deadline
+end
+
+-- Called between chunks of a transfer whose data is always ready (a fast
+-- server on loopback): in a yielding coroutine that has run for its slice,
+-- gives the others a turn. Elsewhere it does nothing.
+function wait.pass()
+  local co = yielder()
+  if not co then
+    return
+  end
+  local started = slice_start[co]
+  if not started then
+    slice_start[co] = now()
+  elseif now() - started >= SLICE then
+    yield_wait(co, nil, nil, 0)
   end
 end
 
