@@ -248,6 +248,23 @@ local function check_session(argn, ftp)
   end
 end
 
+local OPTION_TYPES = {
+  fxp = "boolean", relay = "boolean", timeout = "number", progress = "function",
+  blocksize = "number",
+}
+
+local function check_options(opts)
+  for key, value in pairs(opts) do
+    if not OPTION_TYPES[key] then
+      util.raise(("unknown option '%s' to 'copy'"):format(tostring(key)))
+    end
+    util.check("copy", 5, value, OPTION_TYPES[key])
+  end
+  if opts.fxp == false and opts.relay == false then
+    util.raise("copy: opts.fxp and opts.relay are both false")
+  end
+end
+
 local function check_arguments(src, src_path, dst, dst_path, opts)
   check_session(1, src)
   util.check("copy", 2, src_path, "string")
@@ -257,9 +274,7 @@ local function check_arguments(src, src_path, dst, dst_path, opts)
   if rawequal(src, dst) then
     util.raise("copy needs two sessions: one control connection cannot run two transfers")
   end
-  if opts.fxp == false and opts.relay == false then
-    util.raise("copy: opts.fxp and opts.relay are both false")
-  end
+  check_options(opts)
   for _, ftp in ipairs { src, dst } do
     local usable, err, code = ftp:_usable()
     if not usable then
