@@ -419,18 +419,6 @@ local OPTION_TYPES = {
   retry_delay = "number", progress = "function", parallel = "number",
 }
 
-local function check_opts(fname, opts)
-  opts = util.check(fname, 3, opts or {}, "table")
-  for key, value in pairs(opts) do
-    local types = OPTION_TYPES[key]
-    if not types then
-      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
-    end
-    util.check(fname, 3, value, types)
-  end
-  return opts
-end
-
 local function remote_path(root, rel)
   return list.join(root, rel)
 end
@@ -524,14 +512,16 @@ end
 function FTP:mirror(remote_dir, local_dir, opts)
   util.check("mirror", 1, remote_dir, "string")
   util.check("mirror", 2, local_dir, "string")
-  return run(self, down, remote_dir, local_dir, check_opts("mirror", opts))
+  opts = util.check_options("mirror", 3, opts, OPTION_TYPES)
+  return run(self, down, remote_dir, local_dir, opts)
 end
 
 -- Makes remote_dir like local_dir: the report of what was done.
 function FTP:mirror_up(local_dir, remote_dir, opts)
   util.check("mirror_up", 1, local_dir, "string")
   util.check("mirror_up", 2, remote_dir, "string")
-  return run(self, up, local_dir, remote_dir, check_opts("mirror_up", opts))
+  opts = util.check_options("mirror_up", 3, opts, OPTION_TYPES)
+  return run(self, up, local_dir, remote_dir, opts)
 end
 
 return mirror

@@ -41,6 +41,20 @@ function util.check(fname, argn, value, types)
     argn, fname, types:gsub("|", " or "), actual))
 end
 
+-- Checks an options table (argument argn of fname) against {key = types}:
+-- an unknown or mistyped option raises instead of being ignored.
+function util.check_options(fname, argn, opts, option_types)
+  opts = util.check(fname, argn, opts or {}, "table")
+  for key, value in pairs(opts) do
+    local types = option_types[key]
+    if not types then
+      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
+    end
+    util.check(fname, argn, value, types)
+  end
+  return opts
+end
+
 local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\" }
 
 -- One printable line for debug output, whatever bytes the server sent.
