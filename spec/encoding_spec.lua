@@ -324,6 +324,30 @@ local function gbk_round_trip(kind, start_opts, on_disk)
       ftp:close()
     end)
 
+    it("gives UTF-8 names to ftp:list and takes them in ftp:download and ftp:upload",
+      function()
+      local ftp = login(s, { encoding = "gbk" })
+      local entry
+      for _, e in ipairs(assert(ftp:list())) do
+        if e.name == NAME_UTF8 then entry = e end
+      end
+      assert.is_table(entry)
+      assert.equal("file", entry.type)
+      assert.equal(12, entry.size)
+      local dir = os.tmpname()
+      os.remove(dir)
+      assert(lfs.mkdir(dir))
+      finally(function()
+        os.remove(dir .. "/copy.txt")
+        os.remove(dir)
+      end)
+      assert.equal(12, ftp:download(NAME_UTF8, dir .. "/copy.txt"))
+      assert.equal(12, ftp:upload(dir .. "/copy.txt", "again-" .. NAME_UTF8))
+      assert.equal("gbk content\n", s:read(on_disk("again-" .. NAME_UTF8, "again-" .. NAME_GBK)))
+      assert.truthy(ftp:delete("again-" .. NAME_UTF8))
+      ftp:close()
+    end)
+
     it("shows the server's GBK bytes to a session without encoding", function()
       local ftp = login(s)
       assert.truthy(contains(assert(ftp:nlst()), NAME_GBK))
