@@ -325,6 +325,32 @@ describe("ftplib.copy", function()
     assert_usable(dst, b)
   end)
 
+  it("gives up on an FXP target that never answers after opts.timeout", function()
+    local a = running.vsftpd
+    a:write("slow.txt", "to a silent target")
+    -- The target takes the data, then never sends its final reply.
+    local srv = fake.start(fake.script({
+      { send = "220 fake target\r\n" },
+      { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
+      { expect = "^PORT " }, { send = "200 PORT ok\r\n" },
+      { expect = "^STOR out%.txt$" }, { send = "150 go ahead\r\n" },
+      { connect = true }, { data_recv = true }, { sleep = 2 },
+    }))
+    finally(function() srv:stop() end)
+    local src = session(a)
+    local dst = assert(ftplib.FTP(srv.host, { port = srv.port, timeout = 10 }))
+    finally(function() src:close(); dst:close() end)
+    local started = require("socket").gettime()
+    local result, _, code = ftplib.copy(src, "slow.txt", dst, "out.txt", { timeout = 1 })
+    assert.is_nil(result)
+    assert.equal("timeout", code)
+    assert.is_true(require("socket").gettime() - started < 4)
+    assert.is_true(srv:wait())
+    assert.same({ "to a silent target" }, srv:received())
+    -- The source's own final reply was read: it is still in step.
+    assert_usable(src, a)
+  end)
+
   it("raises for one session used as both ends, and for wrong arguments", function()
     local ftp = session(running.vsftpd)
     finally(function() ftp:close() end)

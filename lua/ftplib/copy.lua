@@ -40,7 +40,7 @@ end
 -- data, so the session's own timeout would cut a long transfer short.
 local function patient_reply(ftp, seconds)
   local saved = ftp.timeout
-  ftp.timeout = math.max(saved, seconds)
+  ftp.timeout = seconds
   local code, text, errcode = ftp:_readreply()
   ftp.timeout = saved
   return code, text, errcode
