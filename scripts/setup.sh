@@ -20,6 +20,8 @@ PACKAGES=(
     curl python3 time gnuplot-nox
     # make bench's latency workload: lftp's parallel mirror is the bar
     lftp
+    # spec/cli_spec.lua runs the command-line tool in a terminal to see its progress bar
+    tmux
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

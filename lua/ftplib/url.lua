@@ -216,4 +216,20 @@ local function put(url_text, source, opts)
   return urlio.put(ftp, parts, remote, source)
 end
 
-return { exports = { get = get, put = put } }
+-- ftplib.open(url, opts) --> ftp, path: a logged-in session for the URL
+-- (credentials as for get and put) and the server path it names, for
+-- scripts and the command-line tool that do more than one transfer.
+local function open(url_text, opts)
+  util.check("open", 1, url_text, "string")
+  local session_opts, file_opts
+  opts, session_opts, file_opts = split_options("open", opts)
+  check_file_options("open", file_opts, false)
+  local parts = urlparse.parse(url_text)
+  local ftp, err, code = open_session(parts, opts, session_opts)
+  if not ftp then
+    return nil, err, code
+  end
+  return ftp, parts.path
+end
+
+return { exports = { get = get, put = put, open = open } }

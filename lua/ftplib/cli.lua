@@ -1,0 +1,305 @@
+-- The command-line tool (bin/ftplib): ls, get, put, cat, mirror, rm and
+-- mkdir on ftp:// and ftps:// URLs. bin/ftplib only calls cli.main; all of
+-- the tool is here, on top of the library's helpers.
+local cliargs = require "ftplib.cliargs"
+local progressbar = require "ftplib.progressbar"
+
+local cli = {}
+
+-- Exit codes scripts can test.
+local EXIT = {
+  ok = 0, usage = 1, network = 2, login = 3, refused = 4, io = 5, tls = 6,
+  proto = 7, partial = 8,
+}
+cli.EXIT = EXIT
+
+local NETWORK_CODES = { timeout = true, closed = true, refused = true, aborted = true }
+
+-- The exit code for a failure's code (see the usage text).
+local function exit_code(code)
+  if code == 530 or code == 331 or code == 332 then
+    return EXIT.login
+  elseif type(code) == "number" then
+    return EXIT.refused
+  elseif NETWORK_CODES[code] then
+    return EXIT.network
+  end
+  return EXIT[code] or EXIT.proto
+end
+cli.exit_code = exit_code
+
+-- A failure: the message on stderr, and its exit code.
+local function failed(env, what, msg, code)
+  env.stderr:write("ftplib: ", what, ": ", tostring(msg), "\n")
+  return exit_code(code)
+end
+
+-- Options of the library taken from the command line.
+local function session_options(opts)
+  local session = { timeout = opts.timeout, passive = not opts.active,
+    encoding = opts.encoding }
+  if opts.verbose then
+    session.debuglevel = 1
+  end
+  if opts.insecure or opts.cacert or opts.tls then
+    session.tls = { verify = not opts.insecure, cafile = opts.cacert }
+  end
+  return session
+end
+
+local function open(env, url)
+  local ftplib = require "ftplib"
+  local ftp, path_or_err, code = ftplib.open(url, session_options(env.opts))
+  if not ftp then
+    return nil, path_or_err, code
+  end
+  return ftp, path_or_err
+end
+
+-- A progress function for ftp:download/upload, drawing a bar on a
+-- terminal only.
+local function progress_for(env, label)
+  if not env.show_progress then
+    return nil, function() end
+  end
+  local bar = progressbar.new(label, env.stderr, env.columns)
+  local last_done, last_total = 0, nil
+  local function progress(done, total)
+    last_done, last_total = done, total
+    bar:draw(done, total)
+  end
+  return progress, function()
+    bar:finish(last_done, last_total)
+  end
+end
+
+local function basename(path)
+  return path:match("([^/]+)/*$") or path
+end
+
+local function isdir(path)
+  return require("lfs").attributes(path, "mode") == "directory"
+end
+
+-- A session for the URL, or the exit code of the failure.
+local function session(env, url)
+  local ftp, path, code = open(env, url)
+  if not ftp then
+    return nil, failed(env, url, path, code)
+  end
+  return ftp, path
+end
+
+local commands = {}
+
+local TYPE_LETTER = { file = "-", dir = "d", link = "l" }
+
+function commands.ls(env, args)
+  local ftp, path = session(env, args[1])
+  if not ftp then
+    return path
+  end
+  local entries, err, code = ftp:list(path ~= "" and path or nil)
+  ftp:quit()
+  if not entries then
+    return failed(env, "ls " .. args[1], err, code)
+  end
+  table.sort(entries, function(a, b) return (a.name or "") < (b.name or "") end)
+  for _, e in ipairs(entries) do
+    if e.type == "unknown" then
+      env.stdout:write(e.raw, "\n")
+    else
+      local when = e.modify and os.date("!%Y-%m-%d %H:%M", e.modify) or "                "
+      local name = e.target and (e.name .. " -> " .. e.target) or e.name
+      env.stdout:write(string.format("%s %12s %s %s\n", TYPE_LETTER[e.type] or "?",
+        e.size or "", when, name))
+    end
+  end
+  return EXIT.ok
+end
+
+function commands.get(env, args)
+  local ftp, path = session(env, args[1])
+  if not ftp then
+    return path
+  end
+  local target = args[2] or basename(path)
+  if isdir(target) then
+    target = target .. "/" .. basename(path)
+  end
+  local progress, finish = progress_for(env, basename(path))
+  local bytes, err, code = ftp:download(path, target, {
+    resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+  finish()
+  ftp:quit()
+  if not bytes then
+    return failed(env, "get " .. args[1], err, code)
+  end
+  return EXIT.ok
+end
+
+function commands.cat(env, args)
+  local ftp, path = session(env, args[1])
+  if not ftp then
+    return path
+  end
+  local ok, err, code = ftp:retrbinary("RETR " .. path, env.stdout)
+  ftp:quit()
+  if not ok then
+    return failed(env, "cat " .. args[1], err, code)
+  end
+  return EXIT.ok
+end
+
+function commands.put(env, args)
+  local source, url = args[1], args[2]
+  if not io.open(source, "rb") then
+    return failed(env, "put", "cannot read " .. source, "io")
+  end
+  local ftp, path = session(env, url)
+  if not ftp then
+    return path
+  end
+  if path == "" or url:sub(-1) == "/" then
+    path = (path == "" and "" or path:gsub("/*$", "/")) .. basename(source)
+  end
+  local progress, finish = progress_for(env, basename(source))
+  local bytes, err, code = ftp:upload(source, path, {
+    resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+  finish()
+  ftp:quit()
+  if not bytes then
+    return failed(env, "put " .. url, err, code)
+  end
+  return EXIT.ok
+end
+
+local function report_line(report)
+  return string.format("%d created, %d updated, %d skipped, %d deleted, %d failed",
+    #report.created, #report.updated, #report.skipped, #report.deleted, #report.failed)
+end
+
+function commands.mirror(env, args)
+  local url, local_dir = args[1], args[2]
+  if env.opts.reverse then
+    url, local_dir = args[2], args[1]
+  end
+  local ftp, path = session(env, url)
+  if not ftp then
+    return path
+  end
+  local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
+    parallel = env.opts.parallel, retries = env.opts.retries }
+  local report, err, code
+  if env.opts.reverse then
+    report, err, code = ftp:mirror_up(local_dir, path ~= "" and path or ".", mirror_opts)
+  else
+    report, err, code = ftp:mirror(path ~= "" and path or ".", local_dir, mirror_opts)
+  end
+  ftp:quit()
+  if not report then
+    return failed(env, "mirror " .. url, err, code)
+  end
+  for _, failure in ipairs(report.failed) do
+    env.stderr:write("ftplib: mirror: ", failure.path, ": ", tostring(failure.err), "\n")
+  end
+  if env.opts.dry_run or not env.opts.quiet and (env.interactive or env.opts.verbose) then
+    for _, kind in ipairs { "created", "updated", "deleted" } do
+      for _, p in ipairs(report[kind]) do
+        env.stdout:write(kind, " ", p, "\n")
+      end
+    end
+    env.stdout:write(report_line(report), "\n")
+  end
+  return #report.failed > 0 and EXIT.partial or EXIT.ok
+end
+
+function commands.rm(env, args)
+  local status = EXIT.ok
+  for _, url in ipairs(args) do
+    local ftp, path = session(env, url)
+    if not ftp then
+      return path
+    end
+    local ok, err, code = ftp:delete(path)
+    ftp:quit()
+    if not ok then
+      status = failed(env, "rm " .. url, err, code)
+    end
+  end
+  return status
+end
+
+-- mkdir -p: every folder on the way; one that exists already (MKD refused,
+-- CWD into it works) is no failure.
+local function make_parents(ftp, path)
+  local prefix = path:sub(1, 1) == "/" and "/" or ""
+  local start = ftp:pwd()
+  for segment in path:gmatch("[^/]+") do
+    prefix = prefix .. segment
+    local made, err, code = ftp:mkd(prefix)
+    if not made then
+      if not ftp:cwd(prefix) then
+        return nil, err, code
+      end
+      ftp:cwd(start or "/")
+    end
+    prefix = prefix .. "/"
+  end
+  return true
+end
+
+function commands.mkdir(env, args)
+  local ftp, path = session(env, args[1])
+  if not ftp then
+    return path
+  end
+  local ok, err, code
+  if env.opts.parents then
+    ok, err, code = make_parents(ftp, path)
+  else
+    ok, err, code = ftp:mkd(path)
+  end
+  ftp:quit()
+  if not ok then
+    return failed(env, "mkdir " .. args[1], err, code)
+  end
+  return EXIT.ok
+end
+
+-- How many arguments each command takes: min, max (nil: any).
+local ARITY = { ls = { 1, 1 }, get = { 1, 2 }, cat = { 1, 1 }, put = { 2, 2 },
+  mirror = { 2, 2 }, rm = { 1 }, mkdir = { 1, 1 } }
+
+-- cli.main(argv, env) --> exit code. env: stdout, stderr, interactive (stderr
+-- is a terminal), columns; the defaults are the process's.
+function cli.main(argv, env)
+  env = env or {}
+  env.stdout, env.stderr = env.stdout or io.stdout, env.stderr or io.stderr
+  local parsed, err = cliargs.parse(argv)
+  if not parsed then
+    env.stderr:write("ftplib: ", err, "\n", "Try 'ftplib --help'.\n")
+    return EXIT.usage
+  elseif parsed.opts.help then
+    env.stdout:write(cliargs.USAGE)
+    return EXIT.ok
+  end
+  local command, args = parsed.command, parsed.args
+  local arity = ARITY[command]
+  if not arity or #args < arity[1] or (arity[2] and #args > arity[2]) then
+    env.stderr:write("ftplib: ", arity and ("wrong number of arguments to " .. command)
+      or ("unknown command " .. tostring(command)), "\n", "Try 'ftplib --help'.\n")
+    return EXIT.usage
+  end
+  env.opts = parsed.opts
+  env.show_progress = env.interactive and not parsed.opts.quiet
+  local ok, status = pcall(commands[command], env, args)
+  if not ok then
+    -- Programming errors of the library's arguments: a malformed URL, say.
+    env.stderr:write(tostring(status):gsub("^ftplib: ", "ftplib: " .. command .. ": "), "\n")
+    return EXIT.usage
+  end
+  return status
+end
+
+return cli

@@ -1,0 +1,155 @@
+-- The command line of bin/ftplib: options anywhere, a command, its
+-- arguments. A pure function of argv, tested on tables.
+local cliargs = {}
+
+cliargs.USAGE = [[
+Usage: ftplib [options] <command> [arguments]
+
+Commands (URL: ftp://[user[:password]@]host[:port]/path or ftps://... for
+implicit TLS; credentials from ~/.netrc when the URL has none):
+  ls URL                  list a folder: type, size, time (UTC), name
+  get URL [LOCAL]         download a file (LOCAL: a path or a folder)
+  cat URL                 write a file to standard output
+  put LOCAL URL           upload a file (a URL ending in / keeps the name)
+  mirror URL LOCALDIR     make LOCALDIR a copy of the remote folder
+  mirror -R LOCALDIR URL  make the remote folder a copy of LOCALDIR
+  rm URL...               delete files
+  mkdir URL               create a folder
+
+Options:
+  -q, --quiet             no progress bar and no report, errors only
+  -v, --verbose           show the FTP dialogue (passwords masked)
+  -c, --continue          resume a partial download or upload
+  -R, --reverse           mirror: upload LOCALDIR to URL
+      --delete            mirror: delete what the source no longer has
+      --dry-run           mirror: report what would be done, do nothing
+  -P, --parallel N        mirror: N sessions at once
+      --retries N         reconnect and resume a dropped transfer N times
+      --timeout SECONDS   give up on a silent server (default 60)
+      --active            active mode (PORT/EPRT) instead of passive
+      --tls               explicit TLS (AUTH TLS) on ftp:// URLs
+      --cacert FILE       trust the certificates this CA file signed
+      --insecure          do not verify TLS certificates
+      --encoding NAME     the server's file name encoding (gbk, latin1, ...)
+  -p, --parents           mkdir: create the parent folders too
+  -h, --help              this text
+
+A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
+2 network (refused, timeout, closed), 3 login refused, 4 the server refused
+(4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror finished
+with failures.
+]]
+
+-- Options: long name -> { short letter, kind } where kind is "flag",
+-- "number" or "string".
+local OPTIONS = {
+  quiet = { "q", "flag" }, verbose = { "v", "flag" }, continue = { "c", "flag" },
+  reverse = { "R", "flag" }, delete = { nil, "flag" }, ["dry-run"] = { nil, "flag" },
+  parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
+  active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
+  insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
+  help = { "h", "flag" },
+}
+
+local BY_LETTER = {}
+for long, spec in pairs(OPTIONS) do
+  if spec[1] then
+    BY_LETTER[spec[1]] = long
+  end
+end
+
+-- The value of option `long` from its text, or nil, error.
+local function option_value(long, text)
+  local kind = OPTIONS[long][2]
+  if kind == "number" then
+    local n = tonumber(text)
+    if not n or n < 0 then
+      return nil, "--" .. long .. " needs a number, got '" .. tostring(text) .. "'"
+    end
+    return n
+  end
+  if text == nil then
+    return nil, "--" .. long .. " needs a value"
+  end
+  return text
+end
+
+-- Takes option `long` (its value from `inline` or the next argument).
+local function take(opts, long, inline, argv, i)
+  local key = long:gsub("-", "_")
+  if OPTIONS[long][2] == "flag" then
+    if inline then
+      return nil, "--" .. long .. " takes no value"
+    end
+    opts[key] = true
+    return i
+  end
+  local text = inline
+  if text == nil then
+    i = i + 1
+    text = argv[i]
+  end
+  local value, err = option_value(long, text)
+  if value == nil then
+    return nil, err
+  end
+  opts[key] = value
+  return i
+end
+
+-- One argument starting with "-": returns the index of the last argument
+-- used, or nil, error.
+local function parse_option(opts, argv, i)
+  local arg = argv[i]
+  local long, inline = arg:match("^%-%-([^=]+)=(.*)$")
+  long = long or arg:match("^%-%-(.+)$")
+  if long then
+    if not OPTIONS[long] then
+      return nil, "unknown option --" .. long
+    end
+    return take(opts, long, inline, argv, i)
+  end
+  -- Short options, maybe grouped (-qc); one taking a value ends the group.
+  for pos = 2, #arg do
+    local name = BY_LETTER[arg:sub(pos, pos)]
+    if not name then
+      return nil, "unknown option -" .. arg:sub(pos, pos)
+    end
+    local rest = arg:sub(pos + 1)
+    if OPTIONS[name][2] ~= "flag" then
+      return take(opts, name, rest ~= "" and rest or nil, argv, i)
+    end
+    take(opts, name, nil, argv, i)
+  end
+  return i
+end
+
+-- {command=, args={...}, opts={...}} or nil, error. "--" ends the options.
+function cliargs.parse(argv)
+  local opts, words = {}, {}
+  local i, options_done = 1, false
+  while i <= #argv do
+    local arg = argv[i]
+    if options_done or arg == "-" or arg:sub(1, 1) ~= "-" then
+      words[#words + 1] = arg
+    elseif arg == "--" then
+      options_done = true
+    else
+      local last, err = parse_option(opts, argv, i)
+      if not last then
+        return nil, err
+      end
+      i = last
+    end
+    i = i + 1
+  end
+  if opts.parallel and (opts.parallel < 1 or opts.parallel % 1 ~= 0) then
+    return nil, "--parallel needs a whole number of sessions, 1 or more"
+  end
+  if not words[1] and not opts.help then
+    return nil, "no command given"
+  end
+  return { command = words[1], args = { table.unpack(words, 2) }, opts = opts }
+end
+
+return cliargs
