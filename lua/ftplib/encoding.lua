@@ -11,8 +11,9 @@
 --   the command before anything is sent: nil, message, "proto".
 -- * A reply or listing line the server sent in bytes invalid in its
 --   encoding is kept as those raw bytes, never dropped and never failing
---   the listing. nlst and mlsd tables mark them: lines.undecoded lists the
---   indices of the raw lines (absent when every line decoded).
+--   the listing. nlst's table marks them: its field undecoded lists the
+--   indices of the raw lines (absent when every line decoded). A converted
+--   name is valid UTF-8, so utf8.len(name) == nil also tells a raw one.
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 
