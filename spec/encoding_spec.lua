@@ -368,6 +368,11 @@ end
 
 gbk_round_trip("vsftpd", nil, function(_, gbk) return gbk end)
 gbk_round_trip("pyftpdlib", { encoding = "gbk" }, function(utf8_name) return utf8_name end)
+-- proftpd where it can start (it is opt-in elsewhere): it stores the bytes it gets.
+local PROFTPD = servers.available("proftpd")
+if PROFTPD then
+  gbk_round_trip("proftpd", nil, function(_, gbk) return gbk end)
+end
 
 describe("GBK names on pyftpdlib (--encoding gbk)", function()
   local s
@@ -413,6 +418,12 @@ describe("OPTS UTF8 ON against real servers", function()
     assert.same({ "PASS ****", "FEAT", "NOOP" },
       commands_of_login("vsftpd"))
   end)
+
+  if PROFTPD then
+    it("is asked of proftpd, which accepts it", function()
+      assert.same({ "PASS ****", "FEAT", "OPTS UTF8 ON", "NOOP" }, commands_of_login("proftpd"))
+    end)
+  end
 
   it("costs no round trip when opts.encoding names another encoding", function()
     assert.same({ "PASS ****", "NOOP" },
