@@ -69,7 +69,7 @@ static int l_connected(lua_State *L)
 {
     ftp_data *d = check_connected(L);
     int st = ftp_net_connect_result(d->conn.fd, &d->conn.err);
-    if (st != FTP_OK)
+    if (st != FTP_OK && st != FTP_WANT_WRITE)
         ftp_data_close(d);
     return push_step(L, d, st);
 }

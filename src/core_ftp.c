@@ -73,6 +73,8 @@ static int l_connected(lua_State *L)
     ftp_session *s = check_open(L);
     int err = 0;
     int st = ftp_net_connect_result(s->conn.fd, &err);
+    if (st == FTP_WANT_WRITE)
+        return push_step(L, s, st);
     if (st != FTP_OK) {
         ftp_session_close(s);
         return ftp_push_status(L, st, err);

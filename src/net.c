@@ -48,7 +48,18 @@ int ftp_net_connect_result(int fd, int *err)
         *err = errno;
         return FTP_ESYS;
     }
-    return *err == 0 ? FTP_OK : FTP_ESYS;
+    if (*err != 0)
+        return FTP_ESYS;
+    /* Woken before the connection is made (a host loop's stale event, an
+     * early resume): no peer yet, so wait for it again. */
+    ftp_addr peer;
+    if (ftp_net_peer(fd, &peer) < 0) {
+        if (errno == ENOTCONN)
+            return FTP_WANT_WRITE;
+        *err = errno;
+        return FTP_ESYS;
+    }
+    return FTP_OK;
 }
 
 double ftp_net_now(void)

@@ -14,7 +14,8 @@ typedef struct ftp_addr {
 /* Starts a non-blocking connect from src (if src->len > 0). Returns FTP_OK,
  * FTP_WANT_WRITE (in progress) or FTP_ESYS with *err set. */
 int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err);
-/* After the socket turned writable: FTP_OK or FTP_ESYS with *err set. */
+/* After the socket turned writable: FTP_OK, FTP_WANT_WRITE (not connected
+ * yet: woken early) or FTP_ESYS with *err set. */
 int ftp_net_connect_result(int fd, int *err);
 
 /* Waits until fd is readable (or writable if want_write). 1 ready, 0 timed

@@ -207,10 +207,7 @@ local function connect_one(self, addr, source_address)
   local ok
   ok, err, code = self:_connect(addr.sa, src)
   if ok == false then
-    ok, err, code = wait.fd(self:_fd(), "w", self:_deadline())
-    if ok then
-      ok, err, code = self:_connected()
-    end
+    ok, err, code = wait.until_done(self, self:_deadline(), self._connected)
   end
   if not ok then
     self:_close()

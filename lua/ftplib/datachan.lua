@@ -51,10 +51,7 @@ local function connect_data(self, host, port)
   local ok
   ok, err, code = data:_connect(addrs[1].sa)
   if ok == false then
-    ok, err, code = wait.fd(data:_fd(), "w", self:_deadline())
-    if ok then
-      ok, err, code = data:_connected()
-    end
+    ok, err, code = wait.until_done(data, self:_deadline(), data._connected)
   end
   if not ok then
     data:_close()

@@ -11,9 +11,11 @@
 -- fd: the descriptor to watch, dir: "r" or "w" (both nil for a plain
 -- sleep or a turn given to others), timeout: seconds from now after which
 -- the coroutine wants to be resumed anyway (0: as soon as others had a
--- turn). Whoever drives the coroutine resumes it with true once fd is ready,
--- or with nothing when the time is up; a resume with nothing before that
--- time is harmless (the wait yields again for the time left).
+-- turn). Whoever drives the coroutine resumes it once fd is ready or the
+-- time is up, whichever comes first; no values are needed. A resume too
+-- early is harmless: the step that asked for the wait runs again and, not
+-- ready, asks again for the time left (every wait is followed by a
+-- non-blocking step that tells for itself whether it can go on).
 local core = require "ftplib.core"
 
 local wait = {}
@@ -65,12 +67,10 @@ function wait.fd(fd, dir, deadline)
   if not co then
     return core.wait(fd, dir, left)
   end
-  repeat
-    if yield_wait(co, fd, dir, left) then
-      return true
-    end
-    left = deadline - now()
-  until left <= 0
+  -- Resumed with true (ready) or before the deadline: let the step look.
+  if yield_wait(co, fd, dir, left) or now() < deadline then
+    return true
+  end
   return nil, "timed out", "timeout"
 end
 
