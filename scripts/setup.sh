@@ -13,6 +13,8 @@ PACKAGES=(
     # test and lint tools
     lua-busted lua-check luarocks
     lua-filesystem lua-socket
+    # a host event loop driving sessions: spec/hostloop_spec.lua, examples/luv_parallel.lua
+    lua-luv
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
     # make bench: the clients compared, the timer and the chart (curl also proves
