@@ -44,6 +44,7 @@ build = {
       ["ftplib.datachan"] = "lua/ftplib/datachan.lua",
       ["ftplib.encoding"] = "lua/ftplib/encoding.lua",
       ["ftplib.files"] = "lua/ftplib/files.lua",
+      ["ftplib.keepalive"] = "lua/ftplib/keepalive.lua",
       ["ftplib.list"] = "lua/ftplib/list.lua",
       ["ftplib.listing"] = "lua/ftplib/listing.lua",
       ["ftplib.listparse"] = "lua/ftplib/listparse.lua",

@@ -6,6 +6,7 @@ local wait = require "ftplib.wait"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
 local tls = require "ftplib.tls"
+local keepalive = require "ftplib.keepalive"
 
 local FTP = core.FTP_methods
 
@@ -19,7 +20,7 @@ function FTP:_finish_transfer(data)
   local whole, err, code = tls.check_download_end(data)
   data:close()
   self._transfer = nil
-  local text, rcode, errcode = control.only_2xx(self:_readreply())
+  local text, rcode, errcode = control.only_2xx(keepalive.final_reply(self))
   if text and not whole then
     return nil, err, code
   end
@@ -28,18 +29,23 @@ end
 
 -- Reads replies up to the 200 of our NOOP: the transfer's own final reply
 -- (426 or 226) and ABOR's (226 or 225) come first, as many as the server
--- sends. Returns the reply before the 200, ABOR's.
+-- sends, and the 200s of keepalive NOOPs still unanswered. Returns the
+-- reply before the 200, ABOR's.
 function FTP:_read_to_noop()
   local last_code, last_text
-  for _ = 1, 5 do
+  local keepalive_200s = keepalive.unanswered(self)
+  for _ = 1, 5 + keepalive_200s do
     local code, text, errcode = self:_readreply()
     if not code then
       return nil, text, errcode
     end
-    if code == 200 then
+    if code == 200 and keepalive_200s == 0 then
       return last_text or text, last_code or code
+    elseif code == 200 then
+      keepalive_200s = keepalive_200s - 1
+    else
+      last_code, last_text = code, text
     end
-    last_code, last_text = code, text
   end
   return self:_lose("control connection out of step after ABOR", "proto")
 end
@@ -88,11 +94,10 @@ local function stopped(text, code, errcode)
   return nil, "transfer stopped by the sink or source (" .. text .. ")", "aborted"
 end
 
--- Runs a transfer loop and ends the transfer the way the loop ended:
--- "done" reads the final reply, "stopped" (a sink said false) aborts, a
--- failure aborts and reports the failure, a raise aborts and re-raises.
-function FTP:_run_transfer(data, loop, ...)
-  local called, state, err, code = pcall(loop, self, data, ...)
+-- Ends a transfer the way its loop ended: "done" reads the final reply,
+-- "stopped" (a sink said false) aborts, a failure aborts and reports the
+-- failure, a raise aborts and re-raises.
+function FTP:_end_transfer(data, called, state, err, code)
   if not called then
     self:_abort_transfer(data)
     error(state, 0)
@@ -106,14 +111,45 @@ function FTP:_run_transfer(data, loop, ...)
   return nil, err, code
 end
 
+-- Runs a transfer loop, with keepalive NOOPs while it waits (see
+-- keepalive.lua): their replies are all read by the time it ends.
+function FTP:_run_transfer(data, loop, ...)
+  keepalive.start(self)
+  local results = table.pack(pcall(self._end_transfer, self, data, pcall(loop, self, data, ...)))
+  keepalive.stop(self)
+  if not results[1] then
+    error(results[2], 0)
+  end
+  return table.unpack(results, 2, results.n)
+end
+
 -- Receiving --------------------------------------------------------------
 
+-- The one place a transfer waits for its data connection, and so where
+-- keepalive NOOPs go out: the wait is cut where they are due, its timeout
+-- still counting from its start.
 local function wait_data(self, data, dir)
-  return wait.fd(data:_fd(), dir, self:_deadline())
+  local deadline = self:_deadline()
+  local due = keepalive.due(self)
+  while due and due < deadline do
+    local ok, err, code = wait.fd(data:_fd(), dir, due)
+    if ok or code ~= "timeout" then
+      return ok, err, code
+    end
+    ok, err, code = keepalive.tick(self)
+    if not ok then
+      return nil, err, code
+    end
+    due = keepalive.due(self)
+  end
+  return wait.fd(data:_fd(), dir, deadline)
 end
 
 -- write(chunk) answers true to go on, false to stop, nil, err, code to fail.
+-- A slow sink may keep the data from ever running dry, so that wait_data
+-- is never reached: with keepalive on, each chunk also looks at the clock.
 local function receive_chunks(self, data, write, blocksize)
+  local ticking = self._ka ~= nil
   while true do
     local chunk, err, code = data:_recv(blocksize)
     if chunk == "" then
@@ -124,6 +160,11 @@ local function receive_chunks(self, data, write, blocksize)
         return "stopped"
       elseif go == nil then
         return nil, werr, wcode
+      elseif ticking then
+        go, werr, wcode = keepalive.tick(self)
+        if not go then
+          return nil, werr, wcode
+        end
       end
       wait.pass() -- data may always be ready: let other sessions run
     elseif chunk == false then
@@ -311,8 +352,28 @@ local function send_file(self, data, file)
   return pump_file(self, data, data._from_file, file)
 end
 
+-- Sends all of chunk, waiting in wait_data (keepalive) when the socket is full.
+local function send_all(self, data, chunk)
+  local i = 1
+  while i <= #chunk do
+    local sent, err, code = data:_send(chunk, i)
+    if sent then
+      i = i + sent
+    elseif sent == false then
+      sent, err, code = wait_data(self, data, err)
+      if not sent then
+        return nil, err, code
+      end
+    else
+      return nil, err, code
+    end
+  end
+  return true
+end
+
 -- read() gives the next chunk, nil at the end, or nil, err on failure.
-local function send_chunks(_, data, read, callback)
+local function send_chunks(self, data, read, callback)
+  local ticking = self._ka ~= nil
   while true do
     local chunk, rerr = read()
     if chunk == nil then
@@ -324,7 +385,10 @@ local function send_chunks(_, data, read, callback)
     if type(chunk) ~= "string" then
       util.raise("source gave a " .. type(chunk) .. ", not a string")
     end
-    local ok, err, code = data:send(chunk)
+    local ok, err, code = send_all(self, data, chunk)
+    if ok and ticking then
+      ok, err, code = keepalive.tick(self)
+    end
     if not ok then
       return nil, err, code
     end

@@ -20,7 +20,15 @@
 --     { data_send_size = 1048576 },      -- send N bytes of fake.pattern()
 --     { data_recv = true },              -- read the data connection to EOF (see srv:received())
 --     { data_close = true },             -- close the data connection
---   }, { timeout = 30, ipv6 = false })
+--     { answer_for = 0.5 },              -- for 0.5 s, answer each line "200 NOOP ok" at once
+--     { queue_for = 0.5 },               -- for 0.5 s, count the lines received (no answer)
+--     { answer_queued = "200 ok\r\n" },  -- send that text once per line counted, then reset
+--     { tls = "good" },                  -- TLS server handshake on the control connection
+--                                        --   ("good" | "wrong" | "unknown" certificate, see
+--                                        --   spec/support/certs.lua; needs opts.certs)
+--     { data_tls = "good" },             -- the same on the data connection; a data_close
+--                                        --   after it sends a bare FIN, no close_notify
+--   }, { timeout = 30, ipv6 = false, certs = certs.get() })
 --
 -- Any step may also carry `timeout = seconds` to bound its own wait. A mismatch or a
 -- failed step is recorded (srv:errors()) and the script goes on; the script stops when
@@ -60,6 +68,11 @@ local STEP_TYPES = {
   data_send_size = "number",
   data_recv = "boolean",
   data_close = "boolean",
+  answer_for = "number",
+  queue_for = "number",
+  answer_queued = "string",
+  tls = "string",
+  data_tls = "string",
 }
 
 --- `n` bytes of the deterministic pattern that `data_send_size` sends.
@@ -193,7 +206,12 @@ function fake.start(steps, opts)
     stderr = dir .. "/stderr.log",
   }
   proc.write_file(paths.script,
-    "return " .. serialize({ steps = steps, timeout = opts.timeout or 30, host = host }) .. "\n")
+    "return " .. serialize({ steps = steps, timeout = opts.timeout or 30, host = host,
+      certs = opts.certs and {
+        server_cert = opts.certs.server_cert, server_key = opts.certs.server_key,
+        wrong_cert = opts.certs.wrong_cert, wrong_key = opts.certs.wrong_key,
+        unknown_cert = opts.certs.unknown_cert, unknown_key = opts.certs.unknown_key,
+      } }) .. "\n")
   local process = proc.spawn({ LUA, FAKEFTP, paths.script, paths.log, paths.portfile },
     { log = paths.stderr, cleanup = dir })
   local port = proc.wait_for_file(paths.portfile, 10, function() return not process:alive() end)

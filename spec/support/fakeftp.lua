@@ -81,14 +81,17 @@ local function wait_readable(sock, until_time)
   return ready[1] ~= nil
 end
 
--- Reads what is available now: at least one byte, or "closed"/"timeout".
+-- Reads what is available now: at least one byte, or "closed"/"timeout". Under TLS
+-- (LuaSec) a readable socket may hold only part of a record: wait again.
 local function read_some(sock, until_time)
-  if not wait_readable(sock, until_time) then return nil, "timeout" end
-  sock:settimeout(0)
-  local bytes, err, partial = sock:receive(CHUNK)
-  bytes = bytes or partial
-  if bytes and bytes ~= "" then return bytes end
-  return nil, err == "timeout" and "timeout" or "closed"
+  while true do
+    if not wait_readable(sock, until_time) then return nil, "timeout" end
+    sock:settimeout(0)
+    local bytes, err, partial = sock:receive(CHUNK)
+    bytes = bytes or partial
+    if bytes and bytes ~= "" then return bytes end
+    if err ~= "timeout" and err ~= "wantread" then return nil, "closed" end
+  end
 end
 
 -- One control line without its terminator. A line not ending in CRLF is an error of
@@ -205,9 +208,21 @@ local function last_active_address()
   return nil, "no PORT or EPRT command received"
 end
 
+-- A TLS data connection is ended with a bare FIN: LuaSec's close would send
+-- close_notify, and the point of data_tls is a server that never does. Its
+-- object is kept, never closed, so that no finalizer sends one later.
 local function close_data()
-  if state.data then state.data:close() end
-  state.data = nil
+  if state.data and state.data_tls then
+    local raw = state.data_tls -- the TCP object LuaSec took the descriptor from
+    raw:setfd(state.data:getfd())
+    raw:shutdown("both")
+    raw:setfd(socket._SOCKETINVALID)
+    state.kept = state.kept or {}
+    state.kept[#state.kept + 1] = state.data
+  elseif state.data then
+    state.data:close()
+  end
+  state.data, state.data_tls = nil, nil
 end
 
 local function need_control(step_name)
@@ -337,6 +352,86 @@ end
 function actions.data_close()
   close_data()
   record("note", "data connection closed by the script")
+end
+
+-- Keepalive NOOPs during a transfer: for `seconds`, every line received is
+-- recorded and answered at once (answer_for, as pyftpdlib does) or counted
+-- (queue_for), to be answered later by answer_queued (as vsftpd does, after
+-- the transfer's final reply).
+local function read_lines_for(seconds, on_line)
+  local until_time = math.min(deadline, socket.gettime() + seconds)
+  while true do
+    local line = read_line(until_time)
+    if not line then return end
+    on_line(line)
+  end
+end
+
+function actions.answer_for(step)
+  if not need_control("answer_for") then return end
+  read_lines_for(step.answer_for, function()
+    send_all(state.control, "200 NOOP ok\r\n", deadline)
+  end)
+end
+
+function actions.queue_for(step)
+  if not need_control("queue_for") then return end
+  state.queued = state.queued or 0
+  read_lines_for(step.queue_for, function() state.queued = state.queued + 1 end)
+end
+
+function actions.answer_queued(step)
+  if not need_control("answer_queued") then return end
+  record("note", (state.queued or 0) .. " queued lines answered")
+  send_all(state.control, substitute(step.answer_queued):rep(state.queued or 0), deadline)
+  state.queued = 0
+end
+
+-- TLS with LuaSec, as a server: `tls` secures the control connection,
+-- `data_tls` the data connection, each with the certificate named ("good":
+-- for 127.0.0.1; "wrong": for wrong.example; "unknown": self-signed) from the
+-- script's certs table. A data_close after data_tls sends no close_notify (see
+-- close_data): a server that never sends one.
+local function tls_wrap(step, sock, name)
+  local ssl = require "ssl"
+  local certs = script.certs or {}
+  local which = step[name]
+  local files = { good = "server", wrong = "wrong", unknown = "unknown" }
+  local prefix = files[which]
+  if not prefix or not certs[prefix .. "_cert"] then
+    fail(name .. ": no certificate " .. tostring(which) .. " (fake.start opts.certs)")
+    return nil
+  end
+  local conn, err = ssl.wrap(sock, { mode = "server", protocol = "any",
+    certificate = certs[prefix .. "_cert"], key = certs[prefix .. "_key"] })
+  if not conn then fail(name .. ": " .. tostring(err)); return nil end
+  local until_time = step_deadline(step, DEFAULT_STEP_TIMEOUT)
+  while true do
+    conn:settimeout(math.max(0, until_time - socket.gettime()))
+    local ok, herr = conn:dohandshake()
+    if ok then break end
+    if herr ~= "wantread" and herr ~= "wantwrite" or socket.gettime() >= until_time then
+      record("note", name .. " handshake failed: " .. tostring(herr))
+      conn:close()
+      return nil
+    end
+  end
+  record("note", name .. " handshake done")
+  return conn
+end
+
+function actions.tls(step)
+  if not need_control("tls") then return end
+  local conn = tls_wrap(step, state.control, "tls")
+  state.control = conn
+  if not conn then return "stop" end
+end
+
+function actions.data_tls(step)
+  if not need_data("data_tls") then return end
+  local tcp = state.data
+  state.data = tls_wrap(step, tcp, "data_tls")
+  state.data_tls = state.data and tcp
 end
 
 local function step_name(step)
