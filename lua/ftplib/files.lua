@@ -54,23 +54,22 @@ local function remote_size(self, name)
   return nil
 end
 
--- Progress reports for a transfer that starts at byte `done`: step(n) after
--- n more bytes, finish() once the file is whole. Reports never go back, and
--- the last one is (size, total). progress may answer false to stop.
-local function progress_reporter(progress, done, total)
-  local reported
-  local reporter = {}
-  function reporter.step(n)
-    done = done + n
-    reported = done
-    return progress(done, reporter.total or total)
+-- Progress reports never go back: a retry that resumes from less than was
+-- already reported (bytes in flight when the connection dropped) reports
+-- again once it passes that point. progress may answer false to stop.
+local function report(job, done, total)
+  if done > (job.reported or -1) then
+    job.reported = done
+    return job.opts.progress(done, total)
   end
-  function reporter.finish(size)
-    if reported ~= size then
-      progress(size, reporter.total or total or size)
-    end
+end
+
+-- The last report, (size, total), once the file is whole.
+local function report_end(job, size, total)
+  if job.opts.progress and job.reported ~= size then
+    job.reported = size
+    job.opts.progress(size, total or size)
   end
-  return reporter
 end
 
 -- Downloads -------------------------------------------------------------------
@@ -96,18 +95,18 @@ local function download_sink(self, job, file, offset)
   if not job.opts.progress then
     return file
   end
-  local reporter = progress_reporter(job.opts.progress, offset, job.total)
-  job.reporter = reporter
+  local done, total = offset, job.total
   return {
     write = function(_, chunk)
       local ok, err = file:write(chunk)
       if not ok then
         return nil, err
       end
-      if reporter.total == nil and offset == 0 then
-        reporter.total = announced_size(self) or false -- false: asked, none
+      if total == nil and offset == 0 then
+        total = announced_size(self) or false -- false: asked, none given
       end
-      return reporter.step(#chunk) ~= false
+      done = done + #chunk
+      return report(job, done, total or nil) ~= false
     end,
   }
 end
@@ -197,9 +196,7 @@ local function download_try(self, job)
   if not size then
     return nil, err, code
   end
-  if job.opts.progress then
-    (job.reporter or progress_reporter(job.opts.progress, size, total)).finish(size)
-  end
+  report_end(job, size, total)
   if job.opts.preserve_time then
     ok, err, code = set_local_time(self, job)
     if not ok then
@@ -238,13 +235,13 @@ end
 -- The storbinary callback reporting progress, nil when nobody watches (the
 -- C core then sends the file with sendfile).
 local function upload_callback(job, offset)
-  local progress = job.opts.progress
-  if not progress then
+  if not job.opts.progress then
     return nil
   end
-  job.reporter = progress_reporter(progress, offset, job.size)
+  local done = offset
   return function(chunk)
-    return job.reporter.step(#chunk)
+    done = done + #chunk
+    return report(job, done, job.size)
   end
 end
 
@@ -322,9 +319,7 @@ local function upload_try(self, job)
       return nil, err, code
     end
   end
-  if job.opts.progress then
-    (job.reporter or progress_reporter(job.opts.progress, offset, job.size)).finish(job.size)
-  end
+  report_end(job, job.size, job.size)
   local ok = true
   if job.target ~= job.remote then
     ok, err, code = move_into_place(self, job)
