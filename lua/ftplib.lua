@@ -12,6 +12,7 @@ require "ftplib.encoding"
 require "ftplib.list"
 require "ftplib.files"
 require "ftplib.mirror"
+require "ftplib.parallel"
 
 local ftplib = {
   _VERSION = "ftplib scm",
@@ -138,6 +139,7 @@ function ftplib.FTP_TLS(host, opts)
     return nil, err, code
   end
   self._tls_ctx, self._tls_implicit = ctx, tls.implicit or false
+  self._tls_opts = tls -- for sessions cloned from this one (parallel mirror)
   self._tls_servername = tls.servername
   self._want_prot_p = true
   if self._tls_implicit and not opts.port then

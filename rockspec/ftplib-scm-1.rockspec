@@ -50,6 +50,7 @@ build = {
       ["ftplib.listparse"] = "lua/ftplib/listparse.lua",
       ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
       ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
+      ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
       ["ftplib.retry"] = "lua/ftplib/retry.lua",
       ["ftplib.sched"] = "lua/ftplib/sched.lua",
       ["ftplib.tls"] = "lua/ftplib/tls.lua",

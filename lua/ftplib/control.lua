@@ -289,6 +289,9 @@ function FTP:login(user, passwd, acct)
   if code and code // 100 == 3 then
     code, text, errcode = self:_cmd("ACCT " .. acct)
   end
+  if code and code // 100 == 2 then
+    self._login_args = { user, passwd, acct } -- for sessions cloned from this one
+  end
   return only_2xx(code, text, errcode)
 end
 

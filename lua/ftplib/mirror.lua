@@ -385,9 +385,10 @@ local function failed_parent(broken, rel)
 end
 
 -- Runs the plan's items in order on one session. A failed action is
--- reported and the others go on.
-function mirror.execute(ftp, plan, opts, report)
-  local broken = {}
+-- reported and the others go on. broken (folders not made: path -> failure)
+-- may be shared by several calls that run parts of one plan.
+function mirror.execute(ftp, plan, opts, report, broken)
+  broken = broken or {}
   for _, item in ipairs(plan.items) do
     local cause = item.op ~= "delete" and failed_parent(broken, item.path)
     local ok, err, code

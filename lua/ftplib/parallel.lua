@@ -1,0 +1,140 @@
+-- mirror and mirror_up with opts.parallel = N: the file transfers of the
+-- plan run on N sessions at once, the first one and N - 1 clones of it
+-- (same server, login, options, TLS settings and current folder), each
+-- taking the next transfer when done with its last. Folders are made and
+-- deletes done on the first session, before and after, in the plan's order.
+-- A failed transfer, a clone that cannot log in or a session lost on the
+-- way does not stop the others; the report lists items in plan order.
+local mirror = require "ftplib.mirror"
+local sched = require "ftplib.sched"
+local util = require "ftplib.util"
+
+local spawn = sched.exports.spawn
+
+local CLONED_OPTIONS = {
+  "timeout", "passive", "use_epsv", "trust_server_pasv_ipv4_address", "maxline",
+  "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
+  "keepalive", "maxlisting",
+}
+
+local function clone_options(ftp)
+  local opts = { port = ftp.port }
+  for _, key in ipairs(CLONED_OPTIONS) do
+    opts[key] = ftp[key]
+  end
+  local login = ftp._login_args or {}
+  opts.user = login[1] or ftp.user or "anonymous"
+  opts.passwd, opts.acct = login[2] or ftp.passwd, login[3] or ftp.acct
+  if ftp._tls_ctx then
+    opts.tls = ftp._tls_opts
+  end
+  return opts
+end
+
+-- A new session like ftp, in folder: the session, or nil, msg, code.
+local function clone(ftp, folder)
+  local ftplib = require "ftplib"
+  local opts = clone_options(ftp)
+  local copy, err, code = (ftp._tls_ctx and ftplib.FTP_TLS or ftplib.FTP)(ftp.host, opts)
+  if not copy then
+    return nil, err, code
+  end
+  local ok = true
+  if ftp._tls_ctx and not ftp._prot_p then -- the script chose clear data
+    ok, err, code = copy:prot_c()
+  end
+  if ok then
+    ok, err, code = copy:cwd(folder)
+  end
+  if not ok then
+    copy:close()
+    return nil, err, code
+  end
+  return copy
+end
+
+local function empty_report()
+  return { created = {}, updated = {}, skipped = {}, deleted = {}, failed = {} }
+end
+
+local function merge(report, part)
+  for key, list in pairs(part) do
+    table.move(list, 1, #list, #report[key] + 1, report[key])
+  end
+end
+
+-- Runs the transfers on up to n sessions; outcomes[i] is the report part of
+-- items[i]. Returns the first error a worker raised, if any.
+local function run_workers(ftp, items, opts, broken, n, outcomes)
+  local taken = 0
+  local function work(session)
+    while taken < #items and session:_isopen() do
+      taken = taken + 1
+      local i = taken
+      outcomes[i] = empty_report()
+      mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], broken)
+    end
+  end
+  local folder = ftp:pwd()
+  local tasks, clones = { spawn(work, ftp) }, {}
+  for _ = 2, folder and math.min(n, #items) or 1 do
+    tasks[#tasks + 1] = spawn(function()
+      local copy = clone(ftp, folder)
+      if copy then -- else the others do its share
+        clones[#clones + 1] = copy
+        work(copy)
+        copy:quit()
+      end
+    end)
+  end
+  local first_error
+  for _, task in ipairs(tasks) do
+    local ok, err = pcall(task.result, task)
+    first_error = first_error or (not ok and err) or nil
+  end
+  for _, copy in ipairs(clones) do
+    copy:close()
+  end
+  return first_error
+end
+
+local function transfers_run(ftp, items, opts, report, broken, n)
+  local outcomes = {}
+  local err = run_workers(ftp, items, opts, broken, n, outcomes)
+  if err ~= nil then
+    error(err, 0)
+  end
+  for i, item in ipairs(items) do
+    if not outcomes[i] then -- every session was lost: the first one reports it
+      outcomes[i] = empty_report()
+      mirror.execute(ftp, { items = { item } }, opts, outcomes[i], broken)
+    end
+    merge(report, outcomes[i])
+  end
+end
+
+-- mirror.execute's contract, with the transfers on opts.parallel sessions.
+local function parallel_execute(ftp, plan, opts, report)
+  local n = math.tointeger(opts.parallel)
+  if not n or n < 1 then
+    util.raise("parallel must be a positive integer")
+  end
+  if n == 1 or opts.dry_run then
+    return mirror.execute(ftp, plan, opts, report)
+  end
+  local before, transfers, after = {}, {}, {}
+  for _, item in ipairs(plan.items) do
+    local phase = item.phase < 3 and before or item.phase == 3 and transfers or after
+    phase[#phase + 1] = item
+  end
+  local broken = {}
+  mirror.execute(ftp, { items = before }, opts, report, broken)
+  if #transfers > 0 then
+    transfers_run(ftp, transfers, opts, report, broken, n)
+  end
+  return mirror.execute(ftp, { items = after }, opts, report, broken)
+end
+
+mirror.parallel_execute = parallel_execute
+
+return {}
