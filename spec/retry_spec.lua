@@ -52,14 +52,27 @@ local function assert_monotonic(calls, size)
   assert.equal(size, calls[#calls])
 end
 
--- Debug lines of the retries ("*retry* '...'"), collected from the object's debugfunc.
+-- Debug lines of the retries ("*retry* '...'"), collected from the object's debugfunc,
+-- and the offsets of the REST commands sent (.rests).
 local function retry_log(ftp)
-  local lines = {}
+  local lines = { rests = {} }
   ftp:set_debuglevel(1)
   ftp:set_debugfunc(function(line)
     if line:find("^%*retry%*") then lines[#lines + 1] = line end
+    local rest = line:match("^%*cmd%* 'REST (%d+)'")
+    if rest then lines.rests[#lines.rests + 1] = tonumber(rest) end
   end)
   return lines
+end
+
+-- The transfer went on from where it stopped, not from the start: one REST, at an
+-- offset past what had gone through before the stop (downloads: what was written; the
+-- socket buffers still held more), or (uploads) past a quarter of it (what was sent, less
+-- what the server had not written yet).
+local function assert_resumed(log, stop, at_least)
+  assert.equal(1, #log.rests)
+  assert.is_true(log.rests[1] >= at_least and log.rests[1] < BIG,
+    ("REST %d after a stop at %d"):format(log.rests[1], stop.at))
 end
 
 local function plain_kinds()
@@ -134,6 +147,7 @@ for _, variant in ipairs(plain_kinds()) do
       assert.equal(BIG, ftp:download("big.bin", target, with_retry({ progress = stop.progress })))
       assert.is_true(stop.stopped)
       assert.is_true(#retries >= 1, "no retry was logged")
+      assert_resumed(retries, stop, stop.at)
       assert_monotonic(stop.calls, BIG)
       assert.is_true(proc.read_file(target) == content)
       assert.is_false(proc.exists(target .. ".part"))
@@ -149,6 +163,7 @@ for _, variant in ipairs(plain_kinds()) do
       assert.equal(BIG, ftp:upload(source, "up.bin", with_retry({ progress = stop.progress })))
       assert.is_true(stop.stopped)
       assert.is_true(#retries >= 1, "no retry was logged")
+      assert_resumed(retries, stop, stop.at // 4)
       assert_monotonic(stop.calls, BIG)
       assert.is_true(s:read("sub/up.bin") == content)
     end)
@@ -182,7 +197,7 @@ for _, variant in ipairs(plain_kinds()) do
         { retries = 3, retry_delay = 5 })
       assert.is_nil(ok)
       assert.equal(550, code)
-      assert.same({}, retries)
+      assert.equal(0, #retries)
       assert.is_true(socket.gettime() - started < 2)
     end)
 

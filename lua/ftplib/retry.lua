@@ -35,6 +35,16 @@ function retry.transient(code)
   return math.type(code) == "integer" and code >= 400 and code < 500
 end
 
+-- Whether a failure is worth another try: a transient one, or a 5xx after
+-- which the session no longer answers (vsftpd's "500 OOPS: ..." when its
+-- session processes fail, or are killed, is a dropped connection).
+local function worth_retry(ftp, code)
+  if retry.transient(code) then
+    return true
+  end
+  return math.type(code) == "integer" and not (ftp:_isopen() and ftp:voidcmd("NOOP"))
+end
+
 -- Brings the session back: a connection that still answers NOOP goes on;
 -- otherwise connect to the same host and port, log in as before and return
 -- to `folder` (when known). A failure leaves the object closed, remembering
@@ -68,7 +78,7 @@ function retry.run(ftp, opts, attempt)
   local folder = tries > 0 and ftp:pwd() or nil
   local result, err, code = attempt(1)
   for n = 2, tries + 1 do
-    if result or not retry.transient(code) then
+    if result or not worth_retry(ftp, code) then
       break
     end
     ftp:_debug(1, "retry", string.format("%s; try %d of %d in %g s", err, n, tries + 1, delay))
