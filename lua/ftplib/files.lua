@@ -11,6 +11,9 @@ local retry = require "ftplib.retry"
 local FTP = core.FTP_methods
 
 local PART = ".part"
+-- Blocks for transfers watched by a progress callback: one Lua call and one
+-- string per block, so bigger than the default 64 KiB.
+local PROGRESS_BLOCK = 256 * 1024
 
 -- Replies saying the server does not know a command at all (RFC 959):
 -- REST, MDTM or SIZE missing is not a failure of the file.
@@ -122,7 +125,7 @@ local function fetch(self, job, offset)
     file:seek("set", offset)
   end
   local sink = download_sink(self, job, file, offset)
-  local ok, rerr, code = self:retrbinary("RETR " .. job.remote, sink, nil,
+  local ok, rerr, code = self:retrbinary("RETR " .. job.remote, sink, PROGRESS_BLOCK,
     offset > 0 and offset or nil)
   local closed, cerr = file:close()
   if ok and not closed then
@@ -260,14 +263,14 @@ local function send(self, job, offset)
   local callback = upload_callback(job, offset)
   local ok, code
   if offset > 0 and job.use_appe then
-    return self:storbinary("APPE " .. job.target, file, nil, callback)
+    return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
   end
-  ok, err, code = self:storbinary("STOR " .. job.target, file, nil, callback,
+  ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
     offset > 0 and offset or nil)
   if not ok and offset > 0 and math.type(code) == "integer" and code ~= 421
     and file:seek() == offset then
     job.use_appe = true
-    return self:storbinary("APPE " .. job.target, file, nil, callback)
+    return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
   end
   return ok, err, code
 end
