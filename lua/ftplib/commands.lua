@@ -6,8 +6,14 @@ local control = require "ftplib.control"
 local FTP = core.FTP_methods
 local only_2xx = control.only_2xx
 
+-- Checked before any command goes out (size sends TYPE first), so that a
+-- name putcmd would refuse sets nothing up.
 local function check_name(fname, name)
-  return util.check(fname, 1, name, "string")
+  util.check(fname, 1, name, "string")
+  if name:find("[\r\n%z]") then
+    util.raise("command contains CR, LF or NUL")
+  end
+  return name
 end
 
 -- A 257 reply's quoted path (pwd, mkd).

@@ -12,6 +12,15 @@ local FTP = core.FTP_methods
 
 local DEFAULT_BLOCKSIZE = 65536
 
+-- A transfer command is checked before TYPE, EPSV or PASV go out: a line
+-- that putcmd would refuse must not leave half a transfer set up.
+local function check_cmd(fname, cmd)
+  util.check(fname, 1, cmd, "string")
+  if cmd:find("[\r\n%z]") then
+    util.raise("command contains CR, LF or NUL")
+  end
+end
+
 -- Ending a transfer ------------------------------------------------------
 
 -- The data is all through: close it and read the final reply, which must
@@ -284,7 +293,7 @@ local function rewinder(source)
 end
 
 function FTP:retrbinary(cmd, sink, blocksize, rest)
-  util.check("retrbinary", 1, cmd, "string")
+  check_cmd("retrbinary", cmd)
   check_sink("retrbinary", sink)
   blocksize = util.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   if io.type(sink) == "file" then
@@ -341,7 +350,7 @@ local function receive_lines(self, data, callback)
 end
 
 function FTP:retrlines(cmd, callback)
-  util.check("retrlines", 1, cmd, "string")
+  check_cmd("retrlines", cmd)
   callback = util.check("retrlines", 2, callback or print, "function")
   return self:_download("A", cmd, nil, receive_lines, callback)
 end
@@ -452,7 +461,7 @@ function FTP:_upload(kind, cmd, rest, source, make)
 end
 
 function FTP:storbinary(cmd, source, blocksize, callback, rest)
-  util.check("storbinary", 1, cmd, "string")
+  check_cmd("storbinary", cmd)
   check_source("storbinary", source)
   blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   util.check("storbinary", 4, callback, "function|nil")
@@ -508,7 +517,7 @@ local function crlf_reader(source, callback)
 end
 
 function FTP:storlines(cmd, source, callback)
-  util.check("storlines", 1, cmd, "string")
+  check_cmd("storlines", cmd)
   check_source("storlines", source)
   util.check("storlines", 3, callback, "function|nil")
   return self:_upload("A", cmd, nil, source, function()
