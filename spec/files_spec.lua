@@ -396,6 +396,22 @@ describe("against a scripted server", function()
     assert.equal(N, calls[1].total)
   end)
 
+  it("preserve_time skips a server without MDTM: the file is what counts", function()
+    local target = temp_path("no-mdtm")
+    local srv, ftp = start_fake(
+      { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
+        { expect = "^SIZE f$" }, { send = "213 5\r\n" } },
+      epsv_steps(),
+      { { expect = "^RETR f$" }, { send = "150 here\r\n" },
+        { data_send = "hello" }, { data_close = true },
+        { send = "226 done\r\n" },
+        { expect = "^MDTM f$" }, { send = "502 MDTM not implemented\r\n" } })
+    assert.equal(5, ftp:download("f", target, { preserve_time = true }))
+    finish_fake(srv, ftp)
+    assert.equal("hello", proc.read_file(target))
+    assert.is_true(mtime(target) > PAST)
+  end)
+
   it("a refused REST starts the download over", function()
     local target = temp_path("no-rest")
     write_file(target .. ".part", fake.pattern(CUT))

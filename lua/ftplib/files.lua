@@ -275,16 +275,6 @@ local function send(self, job, offset)
   return ok, err, code
 end
 
--- RNFR/RNTO of the temporary onto the final name. A server refusing to
--- rename onto an existing file gets it deleted first.
-local function move_into_place(self, job)
-  local ok, err, code = self:rename(job.target, job.remote)
-  if not ok and math.type(code) == "integer" and code >= 500 and self:delete(job.remote) then
-    ok, err, code = self:rename(job.target, job.remote)
-  end
-  return ok, err, code
-end
-
 -- MFMT (draft-somers-ftp-mfxx) with the local file's time, when FEAT lists
 -- it; a server without it is skipped silently, as a time is not data.
 local function set_remote_time(self, job)
@@ -325,7 +315,9 @@ local function upload_try(self, job)
   report_end(job, job.size, job.size)
   local ok = true
   if job.target ~= job.remote then
-    ok, err, code = move_into_place(self, job)
+    -- RNFR/RNTO only: a server refusing to rename onto an existing file
+    -- fails the upload rather than see the old version deleted first.
+    ok, err, code = self:rename(job.target, job.remote)
   end
   if ok and job.opts.preserve_time then
     ok, err, code = set_remote_time(self, job)
@@ -345,7 +337,7 @@ function FTP:upload(localpath, remote, opts)
   util.check("upload", 2, remote, "string")
   opts = check_options("upload", opts, UPLOAD_OPTIONS)
   if lfs.attributes(localpath, "mode") ~= "file" then
-    return nil, localpath .. ": no such file", "io"
+    return nil, localpath .. ": not a regular file", "io"
   end
   local job = {
     localpath = localpath, remote = remote, opts = opts,
