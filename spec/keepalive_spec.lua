@@ -132,6 +132,43 @@ for _, entry in ipairs(kinds) do
   end
 end
 
+-- Over FTPS the NOOPs and their replies travel inside the control connection's TLS
+-- while the data connection has its own.
+for _, variant in ipairs(servers.tls_kinds()) do
+  if variant.tls.mode == "explicit" then
+    describe("keepalive over " .. variant.name, function()
+      local s
+      local payload = random_bytes(SIZE // 2)
+
+      lazy_setup(function()
+        s = servers.start(variant.kind, { tls = variant.tls })
+        s:write("slow.bin", payload)
+      end)
+
+      lazy_teardown(function()
+        if s then s:stop() end
+      end)
+
+      it("sends NOOPs during a slow protected download and stays in step", function()
+        local lines = {}
+        local ftp = assert(ftplib.FTP_TLS(s.host, { port = s.port, user = s.user,
+          passwd = s.passwd, timeout = 10, keepalive = INTERVAL, debuglevel = 1,
+          tls = { cafile = s.ca },
+          debugfunc = function(line) lines[#lines + 1] = line end }))
+        local parts = {}
+        assert.matches("^226", (assert(ftp:retrbinary("RETR slow.bin", slow_sink(parts),
+          BLOCK))))
+        assert.is_true(payload == table.concat(parts), "the download differs")
+        local noops, replies = count_after(lines, "*cmd* 'RETR slow.bin'")
+        assert.is_true(noops >= 2, noops .. " NOOPs sent")
+        assert.equal(noops, replies)
+        assert_in_step(ftp)
+        ftp:close()
+      end)
+    end)
+  end
+end
+
 describe("keepalive option", function()
   it("is off by default: no NOOP during a transfer", function()
     local ftp = ftplib.FTP()
