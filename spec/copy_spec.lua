@@ -232,9 +232,10 @@ describe("ftplib.copy", function()
       assert.equal("relay", result.method)
       assert.equal(BIG, result.bytes)
       assert.equal(sha, sha256_file(b:path("big.bin")))
-      -- One block at a time: the heap grows by garbage blocks, never by the file.
+      -- One block at a time: the heap grows by garbage blocks not yet collected
+      -- (the collector lets the heap double between cycles), never by the file.
       local growth_kib = peak - before
-      assert.is_true(growth_kib < 4 * 1024, ("heap grew by %.0f KiB"):format(growth_kib))
+      assert.is_true(growth_kib < 8 * 1024, ("heap grew by %.0f KiB"):format(growth_kib))
       assert_usable(src, foreign)
       assert_usable(dst, b)
     end)

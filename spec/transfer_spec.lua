@@ -600,6 +600,18 @@ describe("transfers", function()
   end)
 
   describe("against a scripted server", function()
+    it("abort() with no transfer under way sends ABOR and answers its reply", function()
+      with_fake({
+        { expect = "ABOR$" }, -- after Telnet IP and Synch
+        { send = "225 No transfer to ABOR.\r\n" },
+        { expect = "^NOOP$" },
+        { send = "200 NOOP ok.\r\n" },
+      }, nil, function(ftp)
+        assert.equal("225 No transfer to ABOR.", ftp:abort())
+        assert.equal("200 NOOP ok.", ftp:sendcmd("NOOP"))
+      end)
+    end)
+
     it("a 150 then a 226 is a success", function()
       with_fake(fake.script(
         { { expect = "^TYPE I$" }, { send = "200 Type set to I\r\n" } },

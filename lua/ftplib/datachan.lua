@@ -209,7 +209,7 @@ function FTP:ntransfercmd(cmd, rest)
     data:_close()
     return nil, err, code
   end
-  self._transfer = data -- its final reply is still to come
+  self._data_open = data -- its final reply is still to come
   if self._prot_p then
     local ok
     ok, err, code = self:_secure_data(data)

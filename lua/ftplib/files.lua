@@ -81,12 +81,10 @@ local function local_size(path)
   return lfs.attributes(path, "size")
 end
 
--- The size announced by the 150 reply of the transfer under way. Read from
--- the object's own fields: FTP:_transfer, a method, shadows the field
--- datachan.lua keeps the open data connection in.
+-- The size announced by the 150 reply of the transfer under way (the data
+-- connection datachan.lua keeps in _data_open until its final reply).
 local function announced_size(self)
-  local fields = debug.getuservalue(self, 1)
-  local data = type(fields) == "table" and fields._transfer
+  local data = self._data_open
   return data and data._size
 end
 

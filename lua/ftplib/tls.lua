@@ -146,7 +146,7 @@ function FTP:_secure_data(data)
     return true
   end
   data:_close()
-  self._transfer = nil
+  self._data_open = nil
   local rcode, text = self:_readreply()
   if rcode then
     err = err .. " (server: " .. text .. ")"

@@ -28,7 +28,7 @@ end
 function FTP:_finish_transfer(data)
   local whole, err, code = tls.check_download_end(data)
   data:close()
-  self._transfer = nil
+  self._data_open = nil
   local text, rcode, errcode = control.only_2xx(keepalive.final_reply(self))
   if text and not whole then
     return nil, err, code
@@ -72,7 +72,7 @@ end
 -- Stops a transfer and brings the control connection back in step.
 function FTP:_abort_transfer(data)
   data:_close()
-  self._transfer = nil
+  self._data_open = nil
   local ok, err, code = self:_send_abor()
   if ok then
     ok, err, code = self:putcmd("NOOP")
@@ -84,8 +84,8 @@ function FTP:_abort_transfer(data)
 end
 
 function FTP:abort()
-  if self._transfer then
-    return self:_abort_transfer(self._transfer)
+  if self._data_open then
+    return self:_abort_transfer(self._data_open)
   end
   local ok, err, code = self:_send_abor()
   if not ok then
