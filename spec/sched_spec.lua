@@ -61,7 +61,7 @@ describe("the scheduler without sessions", function()
     end
     assert.is_true(ftplib.run())
     local wall = ftplib.now() - t0
-    assert.is_true(wall >= 0.6 and wall < 0.9, "wall " .. wall)
+    assert.is_true(wall >= 0.6 and wall < 1.2, "wall " .. wall)
     assert.same({ 1, 1, 2, 3, 2, 3 }, order)
     for i, task in ipairs(tasks) do
       assert.equal("done", task.status)
@@ -153,7 +153,9 @@ describe("sessions in tasks", function()
     for i = 1, 4 do
       assert.equal(small, tasks[i]:result())
     end
-    assert.is_true(wall < one * 1.5, ("4 sessions %.2f s, one alone %.2f s"):format(wall, one))
+    -- One after another would take 4x; pyftpdlib greets one connection at a time
+    -- (DELAY each), the rest overlaps.
+    assert.is_true(wall < one * 2, ("4 sessions %.2f s, one alone %.2f s"):format(wall, one))
     -- Every session logged in before any had downloaded: they went together.
     for k = 1, 4 do
       assert.matches("^logged in", events[k])
@@ -260,7 +262,7 @@ describe("sessions in tasks", function()
     assert.is_nil(ok)
     assert.equal("timeout", code)
     assert.matches("timed out", err)
-    assert.is_true(waited >= 1 and waited < 1.5, "timeout after " .. waited .. " s")
+    assert.is_true(waited >= 1 and waited < 1.8, "timeout after " .. waited .. " s")
     assert.is_true(transfers_while_waiting >= 5,
       transfers_while_waiting .. " transfers during the wait")
   end)
