@@ -76,7 +76,7 @@ describe("parallel mirror", function()
     assert.same({}, four.failed)
     -- Listing the tree and logging the clones in are not parallel: with 16 files,
     -- four round trips each, that leaves about 2x.
-    assert.is_true(parallel < sequential / 1.6,
+    assert.is_true(parallel < sequential / 1.5,
       ("parallel %.2f s, sequential %.2f s"):format(parallel, sequential))
   end)
 
