@@ -223,19 +223,26 @@ describe("ftplib.copy", function()
       local sha = random_file(foreign, "big.bin", BIG)
       local src, dst = session(foreign), session(b)
       finally(function() src:close(); dst:close() end)
+      -- What the relay keeps alive, measured after a full collection every
+      -- 2 MiB: garbage blocks waiting for the collector are not held memory, and
+      -- how many wait depends on the whole suite's heap, not on the relay.
       collectgarbage("collect")
       local before = collectgarbage("count")
-      local peak = before
+      local peak, next_check = before, 0
       local result = assert(ftplib.copy(src, "big.bin", dst, "big.bin", {
-        progress = function() peak = math.max(peak, collectgarbage("count")) end,
+        progress = function(done)
+          if done >= next_check then
+            next_check = done + 2 * 1024 * 1024
+            collectgarbage("collect")
+            peak = math.max(peak, collectgarbage("count"))
+          end
+        end,
       }))
       assert.equal("relay", result.method)
       assert.equal(BIG, result.bytes)
       assert.equal(sha, sha256_file(b:path("big.bin")))
-      -- One block at a time: the heap grows by garbage blocks not yet collected
-      -- (the collector lets the heap double between cycles), never by the file.
       local growth_kib = peak - before
-      assert.is_true(growth_kib < 8 * 1024, ("heap grew by %.0f KiB"):format(growth_kib))
+      assert.is_true(growth_kib < 1024, ("the relay held %.0f KiB"):format(growth_kib))
       assert_usable(src, foreign)
       assert_usable(dst, b)
     end)
