@@ -38,6 +38,8 @@ build = {
    modules = {
       ftplib = "lua/ftplib.lua",
       -- files: lua/ftplib/*.lua
+      ["ftplib.cli"] = "lua/ftplib/cli.lua",
+      ["ftplib.cliargs"] = "lua/ftplib/cliargs.lua",
       ["ftplib.commands"] = "lua/ftplib/commands.lua",
       ["ftplib.control"] = "lua/ftplib/control.lua",
       ["ftplib.copy"] = "lua/ftplib/copy.lua",
@@ -51,6 +53,7 @@ build = {
       ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
       ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
       ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
+      ["ftplib.progressbar"] = "lua/ftplib/progressbar.lua",
       ["ftplib.retry"] = "lua/ftplib/retry.lua",
       ["ftplib.sched"] = "lua/ftplib/sched.lua",
       ["ftplib.tls"] = "lua/ftplib/tls.lua",
@@ -89,6 +92,7 @@ build = {
    install = {
       bin = {
          -- files: bin/*
+         ["ftplib"] = "bin/ftplib",
          -- end files
       },
    },
