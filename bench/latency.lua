@@ -226,6 +226,7 @@ function latency.run()
   server:stop()
   proc.rmtree(work)
   if not ok then error(text, 0) end
+  os.execute("mkdir -p " .. q(OUT))
   proc.write_file(OUT .. "/latency.md", "# Benchmark results: latency\n\n" .. text)
   return text
 end

@@ -8,8 +8,10 @@
  * HOST PORT USER PASSWD CAFILE|- thread<i>.bin; with a CAFILE the sessions
  * are explicit FTPS trusting it. The script may call the global sync(), which
  * returns once every thread has called it (a pthread barrier): both threads
- * log in first, then transfer together. Prints one line per thread; exit
- * status 0 when both scripts returned, 1 otherwise.
+ * log in first, then transfer together, each thread on two sessions driven
+ * by its own ftplib.run(). Prints one line per thread; exit status 0 when
+ * both scripts returned, 1 otherwise. A thread that fails before sync()
+ * leaves the other one waiting there: run it under a timeout.
  *
  * Nothing is shared between the threads but the barrier: the point is that
  * the module keeps no global mutable state, so separate Lua states need no
