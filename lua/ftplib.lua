@@ -13,6 +13,7 @@ require "ftplib.list"
 require "ftplib.files"
 require "ftplib.mirror"
 require "ftplib.parallel"
+require "ftplib.many"
 
 local ftplib = {
   _VERSION = "ftplib scm",

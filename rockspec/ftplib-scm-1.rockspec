@@ -50,6 +50,7 @@ build = {
       ["ftplib.list"] = "lua/ftplib/list.lua",
       ["ftplib.listing"] = "lua/ftplib/listing.lua",
       ["ftplib.listparse"] = "lua/ftplib/listparse.lua",
+      ["ftplib.many"] = "lua/ftplib/many.lua",
       ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
       ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
       ["ftplib.parallel"] = "lua/ftplib/parallel.lua",

@@ -444,4 +444,31 @@ describe("against a scripted server", function()
     finish_fake(srv, ftp)
     assert.is_true(srv:received()[1] == fake.pattern(N):sub(CUT + 1))
   end)
+
+  it("a size given by the caller spares SIZE", function()
+    local target = temp_path("given")
+    local srv, ftp = start_fake(
+      { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+      epsv_steps(),
+      { { expect = "^RETR f$" }, { send = "150 here\r\n" },
+        { data_send_size = N }, { data_close = true },
+        { send = "226 done\r\n" } })
+    assert.equal(N, ftp:download("f", target, { size = N }))
+    finish_fake(srv, ftp)
+    assert.is_true(proc.read_file(target) == fake.pattern(N))
+  end)
+
+  it("a stale size from the caller is checked with SIZE, which has the last word", function()
+    local target = temp_path("stale")
+    local srv, ftp = start_fake(
+      { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+      epsv_steps(),
+      { { expect = "^RETR f$" }, { send = "150 here\r\n" },
+        { data_send_size = N }, { data_close = true },
+        { send = "226 done\r\n" },
+        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" } })
+    assert.equal(N, ftp:download("f", target, { size = CUT }))
+    finish_fake(srv, ftp)
+    assert.is_true(proc.read_file(target) == fake.pattern(N))
+  end)
 end)

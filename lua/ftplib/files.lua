@@ -20,7 +20,7 @@ local PROGRESS_BLOCK = 256 * 1024
 local UNKNOWN_COMMAND = { [500] = true, [501] = true, [502] = true, [504] = true }
 
 local DOWNLOAD_OPTIONS = {
-  resume = "boolean", progress = "function", verify = "boolean",
+  size = "number", resume = "boolean", progress = "function", verify = "boolean",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
 }
 local UPLOAD_OPTIONS = {
@@ -134,8 +134,17 @@ end
 
 -- The .part is whole when it has the size SIZE gave. Short is a transfer
 -- cut early ("closed": worth resuming); longer is not the file we think.
-local function check_download_size(job)
+-- A size the caller gave (from a listing) may be stale: on a mismatch SIZE
+-- has the last word.
+local function check_download_size(self, job)
   local size = local_size(job.part) or 0
+  if job.verify and job.total and size ~= job.total and job.total == job.opts.size then
+    local total, err, code = remote_size(self, job.remote)
+    if err then
+      return nil, err, code
+    end
+    job.total = total
+  end
   if job.verify and job.total and size ~= job.total then
     return nil, string.format("%s: %d bytes received, the server's SIZE is %d",
       job.remote, size, job.total), size < job.total and "closed" or "proto"
@@ -179,10 +188,14 @@ local function fill_part(self, job, resume)
   return ok, err, code
 end
 
--- One try: SIZE, RETR (resumed when asked or when an earlier try of this
--- call left data), checks, time, rename. Answers the bytes this call added.
+-- One try: SIZE (unless opts.size saves the round trip), RETR (resumed
+-- when asked or when an earlier try of this call left data), checks, time,
+-- rename. Answers the bytes this call added.
 local function download_try(self, job)
-  local total, err, code = remote_size(self, job.remote)
+  local total, err, code = job.opts.size, nil, nil
+  if not total then
+    total, err, code = remote_size(self, job.remote)
+  end
   if err then
     return nil, err, code
   end
@@ -193,7 +206,7 @@ local function download_try(self, job)
     return nil, err, code
   end
   local size
-  size, err, code = check_download_size(job)
+  size, err, code = check_download_size(self, job)
   if not size then
     return nil, err, code
   end

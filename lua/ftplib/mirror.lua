@@ -316,8 +316,10 @@ function down.mkdir(_, item)
 end
 
 function down.transfer(ftp, item, opts)
+  -- The listing's size spares a SIZE round trip per file (download asks
+  -- SIZE only when the file turns out different).
   local bytes, err, code = ftp:download(item.source, item.target, {
-    retries = opts.retries, retry_delay = opts.retry_delay,
+    size = item.size, retries = opts.retries, retry_delay = opts.retry_delay,
     progress = progress_for(opts, item.path),
   })
   if not bytes then

@@ -11,6 +11,8 @@ local util = require "ftplib.util"
 
 local spawn = sched.exports.spawn
 
+local parallel = {}
+
 local CLONED_OPTIONS = {
   "timeout", "passive", "use_epsv", "trust_server_pasv_ipv4_address", "maxline",
   "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
@@ -63,21 +65,21 @@ local function merge(report, part)
   end
 end
 
--- Runs the transfers on up to n sessions; outcomes[i] is the report part of
--- items[i]. Returns the first error a worker raised, if any.
-local function run_workers(ftp, items, opts, broken, n, outcomes)
+-- Runs run_item(session, i) for i = 1..count on up to n sessions: ftp and
+-- clones of it in ftp's current folder, each taking the next item when done
+-- with its last. Items whose every session was lost are left undone: the
+-- caller sees no call for them. Returns the first error a worker raised.
+local function run_workers(ftp, count, n, run_item)
   local taken = 0
   local function work(session)
-    while taken < #items and session:_isopen() do
+    while taken < count and session:_isopen() do
       taken = taken + 1
-      local i = taken
-      outcomes[i] = empty_report()
-      mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], broken)
+      run_item(session, taken)
     end
   end
   local folder = ftp:pwd()
   local tasks, clones = { spawn(work, ftp) }, {}
-  for _ = 2, folder and math.min(n, #items) or 1 do
+  for _ = 2, folder and math.min(n, count) or 1 do
     tasks[#tasks + 1] = spawn(function()
       local copy = clone(ftp, folder)
       if copy then -- else the others do its share
@@ -97,10 +99,14 @@ local function run_workers(ftp, items, opts, broken, n, outcomes)
   end
   return first_error
 end
+parallel.run_workers = run_workers
 
 local function transfers_run(ftp, items, opts, report, broken, n)
   local outcomes = {}
-  local err = run_workers(ftp, items, opts, broken, n, outcomes)
+  local err = run_workers(ftp, #items, n, function(session, i)
+    outcomes[i] = empty_report()
+    mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], broken)
+  end)
   if err ~= nil then
     error(err, 0)
   end
@@ -115,10 +121,7 @@ end
 
 -- mirror.execute's contract, with the transfers on opts.parallel sessions.
 local function parallel_execute(ftp, plan, opts, report)
-  local n = math.tointeger(opts.parallel)
-  if not n or n < 1 then
-    util.raise("parallel must be a positive integer")
-  end
+  local n = parallel.sessions(opts.parallel)
   if n == 1 or opts.dry_run then
     return mirror.execute(ftp, plan, opts, report)
   end
@@ -137,4 +140,13 @@ end
 
 mirror.parallel_execute = parallel_execute
 
-return {}
+-- A positive integer number of sessions from opts.parallel (nil: 1).
+function parallel.sessions(value)
+  local n = math.tointeger(value or 1)
+  if not n or n < 1 then
+    util.raise("parallel must be a positive integer")
+  end
+  return n
+end
+
+return parallel

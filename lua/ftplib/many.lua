@@ -1,0 +1,85 @@
+-- ftp:download_many(files, opts): several files in one call, on
+-- opts.parallel sessions at once (ftp and clones of it, see parallel.lua).
+-- Each file goes through ftp:download, so .part files, resume, verify and
+-- retries apply to each; a failed file does not stop the others.
+local core = require "ftplib.core"
+local util = require "ftplib.util"
+local parallel = require "ftplib.parallel"
+
+local FTP = core.FTP_methods
+
+local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay" }
+
+local OPTION_TYPES = {
+  parallel = "number", dir = "string", progress = "function", resume = "boolean",
+  verify = "boolean", preserve_time = "boolean", retries = "number", retry_delay = "number",
+}
+
+-- {remote, localpath} for one element of files: a remote path (saved under
+-- opts.dir with its own name) or a pair {remote, localpath}.
+local function job_for(file, dir, index)
+  if type(file) == "string" then
+    local name = file:match("([^/]+)/*$")
+    if not name then
+      util.raise(("download_many: file #%d (%q) has no name to save it under"):format(index, file))
+    end
+    return { remote = file, localpath = (dir or ".") .. "/" .. name }
+  elseif type(file) == "table" and type(file[1]) == "string" and type(file[2]) == "string" then
+    return { remote = file[1], localpath = file[2] }
+  end
+  util.raise(("download_many: file #%d must be a remote path or {remote, localpath}"):format(index))
+end
+
+-- The options of ftp:download for one job; progress gets the remote path
+-- as its third argument, to tell the files apart.
+local function download_options(opts, job)
+  local each = {}
+  for _, key in ipairs(DOWNLOAD_KEYS) do
+    each[key] = opts[key]
+  end
+  if opts.progress then
+    each.progress = function(done, total)
+      return opts.progress(done, total, job.remote)
+    end
+  end
+  return each
+end
+
+-- --> report {done = {remote paths}, failed = { {path=, err=, code=} },
+-- bytes = total}, in the order of files.
+function FTP:download_many(files, opts)
+  util.check("download_many", 1, files, "table")
+  opts = util.check_options("download_many", 2, opts or {}, OPTION_TYPES)
+  local n = parallel.sessions(opts.parallel)
+  local jobs = {}
+  for i, file in ipairs(files) do
+    jobs[i] = job_for(file, opts.dir, i)
+  end
+  local function run_job(session, i)
+    local job = jobs[i]
+    job.bytes, job.err, job.code = session:download(job.remote, job.localpath,
+      download_options(opts, job))
+  end
+  local err
+  if n == 1 then
+    for i = 1, #jobs do run_job(self, i) end
+  else
+    err = parallel.run_workers(self, #jobs, n, run_job)
+  end
+  if err ~= nil then
+    error(err, 0)
+  end
+  local report = { done = {}, failed = {}, bytes = 0 }
+  for _, job in ipairs(jobs) do
+    if job.bytes then
+      report.done[#report.done + 1] = job.remote
+      report.bytes = report.bytes + job.bytes
+    else
+      report.failed[#report.failed + 1] = { path = job.remote,
+        err = job.err or "not attempted: every session was lost", code = job.code or "closed" }
+    end
+  end
+  return report
+end
+
+return {}
