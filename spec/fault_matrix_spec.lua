@@ -414,6 +414,10 @@ describe("security", function()
       function(x) return ftp:retrbinary("RETR " .. x, print) end,
       function(x) return ftp:storbinary("STOR " .. x, "data") end,
       function(x) return ftp:login(x, "pw") end,
+      function(x) return ftp:login("bob", x) end, -- refused before USER goes out
+      function(x) return ftp:login("bob", "pw", x) end,
+      function(x) return ftp:transfercmd("RETR " .. x) end, -- before EPSV goes out
+      function(x) return ftp:ntransfercmd("RETR f", x) end, -- the REST argument
       function(x) return ftp:_send(x) end, -- the C core refuses too, whatever Lua let by
     }
     for i, call in ipairs(calls) do

@@ -9,11 +9,7 @@ local only_2xx = control.only_2xx
 -- Checked before any command goes out (size sends TYPE first), so that a
 -- name putcmd would refuse sets nothing up.
 local function check_name(fname, name)
-  util.check(fname, 1, name, "string")
-  if name:find("[\r\n%z]") then
-    util.raise("command contains CR, LF or NUL")
-  end
-  return name
+  return util.check_line(fname, 1, name)
 end
 
 -- A 257 reply's quoted path (pwd, mkd).

@@ -89,10 +89,7 @@ function FTP:_sent(ok, err, code)
 end
 
 function FTP:putcmd(line)
-  util.check("putcmd", 1, line, "string")
-  if line:find("[\r\n%z]") then
-    util.raise("command contains CR, LF or NUL")
-  end
+  util.check_line("putcmd", 1, line)
   local ok, err, code = self:_usable()
   if not ok then
     return nil, err, code
@@ -276,9 +273,11 @@ function FTP:getwelcome()
 end
 
 function FTP:login(user, passwd, acct)
-  user = util.check("login", 1, user or self.user or "anonymous", "string")
-  passwd = util.check("login", 2, passwd or self.passwd or "", "string")
-  acct = util.check("login", 3, acct or self.acct or "", "string")
+  -- All three checked before USER goes out: a bad password must not leave
+  -- the server waiting for one.
+  user = util.check_line("login", 1, user or self.user or "anonymous")
+  passwd = util.check_line("login", 2, passwd or self.passwd or "")
+  acct = util.check_line("login", 3, acct or self.acct or "")
   if user:lower() == "anonymous" and (passwd == "" or passwd == "-") then
     passwd = "anonymous@" -- what servers expect of anonymous users
   end

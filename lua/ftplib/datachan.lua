@@ -179,8 +179,11 @@ local function expect_1xx(code, text, errcode)
 end
 
 function FTP:ntransfercmd(cmd, rest)
-  util.check("ntransfercmd", 1, cmd, "string")
+  util.check_line("ntransfercmd", 1, cmd) -- before EPSV/PASV/PORT go out
   util.check("ntransfercmd", 2, rest, "number|string|nil")
+  if type(rest) == "string" then
+    util.check_line("ntransfercmd", 2, rest)
+  end
   local data, err, code = self:_open_data()
   if not data then
     return nil, err, code

@@ -15,10 +15,7 @@ local DEFAULT_BLOCKSIZE = 65536
 -- A transfer command is checked before TYPE, EPSV or PASV go out: a line
 -- that putcmd would refuse must not leave half a transfer set up.
 local function check_cmd(fname, cmd)
-  util.check(fname, 1, cmd, "string")
-  if cmd:find("[\r\n%z]") then
-    util.raise("command contains CR, LF or NUL")
-  end
+  util.check_line(fname, 1, cmd)
 end
 
 -- Ending a transfer ------------------------------------------------------

@@ -55,6 +55,17 @@ function util.check_options(fname, argn, opts, option_types)
   return opts
 end
 
+-- Checks a command or an argument bound for the control connection: a CR,
+-- LF or NUL would end the line early and smuggle in a command of the
+-- server's choosing. Raised before anything is sent.
+function util.check_line(fname, argn, text)
+  util.check(fname, argn, text, "string")
+  if text:find("[\r\n%z]") then
+    util.raise("command contains CR, LF or NUL")
+  end
+  return text
+end
+
 local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\" }
 
 -- One printable line for debug output, whatever bytes the server sent.
