@@ -51,7 +51,12 @@ void ftp_buf_take(ftp_buf *b, size_t n)
 
 size_t ftp_buf_size(const ftp_buf *b) { return b->len - b->off; }
 
-const char *ftp_buf_head(const ftp_buf *b) { return b->data + b->off; }
+/* A buffer that never held anything has no memory: NULL + 0 is undefined in C
+ * (UBSan under clang, found by fuzz/fuzz_session.c), so say NULL. */
+const char *ftp_buf_head(const ftp_buf *b)
+{
+    return b->data != NULL ? b->data + b->off : NULL;
+}
 
 void ftp_buf_clear(ftp_buf *b) { b->off = b->len = 0; }
 
