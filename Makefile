@@ -10,6 +10,10 @@
 #   make embed      build $(BUILD)/embed/host: a C program embedding Lua with the module
 #   make tsan-threads  build $(BUILD)/tsan/threads: two threads, two Lua states, TSan
 #   make bench-latency  only the bench's latency workload (1000 files, 20 ms replies)
+#   make asan       the whole suite, core under AddressSanitizer + UBSan ($(BUILD)-asan)
+#   make valgrind   the whole suite under valgrind memcheck: no errors, no definite leaks
+#   make fuzz       build the libFuzzer targets (fuzz/, clang) and run each FUZZ_SECONDS
+#                   (default 60), FUZZ_JOBS (2) at a time; `make fuzz-build` only builds
 #
 # Everything is overridable from the command line or environment, e.g. a sanitizer build:
 #   make BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address' EXTRA_LDFLAGS='-fsanitize=address'
@@ -70,6 +74,67 @@ setup:
 test: setup
 	@$(MAKE) --no-print-directory -s build
 	@$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
+
+# The whole suite with the core built by gcc under ASan and UBSan. The ASan runtime must
+# be the process's first library, so it is preloaded into lua5.4; spec/support/
+# child_env.lua keeps it away from the programs the specs start. A sanitizer report
+# ends the run at once (no summary line). LeakSanitizer stays on: the Lua state is
+# closed at exit, so anything left is a leak.
+ASAN_BUILD ?= $(BUILD)-asan
+ASAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
+              -fno-omit-frame-pointer
+ASAN_ENV    = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" \
+              ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:$(ASAN_OPTIONS) \
+              LSAN_OPTIONS=suppressions=$(CURDIR)/spec/support/lsan.supp:print_suppressions=0 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+
+.PHONY: asan valgrind
+# (Some specs run scripts with the module of build/: that one is made too.)
+asan: setup
+	@$(MAKE) --no-print-directory -s build
+	@$(MAKE) --no-print-directory -s BUILD='$(ASAN_BUILD)' CFLAGS='-O1 -g' \
+		EXTRA_CFLAGS='$(ASAN_FLAGS)' EXTRA_LDFLAGS='$(ASAN_FLAGS)' build
+	@$(ASAN_ENV) $(BUSTED) --cpath='$(ASAN_BUILD)/?.so' $(BUSTED_ARGS)
+
+# The whole suite under memcheck, the core as `make build` makes it. Only definite leaks
+# count (Lua and OpenSSL keep reachable memory until exit); spec/support/valgrind.supp
+# holds the suppressions, each for something not ours, with why. FTPLIB_TEST_SCALE
+# shrinks the specs' big files (spec/support/scale.lua): same tests, fewer bytes.
+VALGRIND       ?= valgrind
+VALGRIND_SCALE ?= 0.0625
+VALGRIND_FLAGS ?= --quiet --error-exitcode=99 --leak-check=full \
+                  --show-leak-kinds=definite --errors-for-leak-kinds=definite \
+                  --suppressions=spec/support/valgrind.supp
+
+valgrind: setup
+	@$(MAKE) --no-print-directory -s build
+	@FTPLIB_TEST_SCALE='$(VALGRIND_SCALE)' $(VALGRIND) $(VALGRIND_FLAGS) \
+		$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
+
+# libFuzzer targets: fuzz/fuzz_NAME.c is built into $(BUILD)/fuzz/NAME with clang, ASan
+# and UBSan, linked with the core's Lua-free files (those that do not include core.h).
+# fuzz/run.sh runs each on a working corpus in $(BUILD)/fuzz/corpus/NAME seeded from
+# fuzz/corpus/NAME, and ends with "N passed, N failed" (one test per target). A crash
+# leaves its input in $(BUILD)/fuzz/NAME-crash-*; replay it with `$(BUILD)/fuzz/NAME FILE`.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_JOBS    ?= 2
+FUZZ_DIR     := $(BUILD)/fuzz
+FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
+FUZZ_SRCS    := $(shell grep -L '"core.h"' $(SRCS))
+FUZZ_CFLAGS  ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
+                -fno-sanitize-recover=all
+
+.PHONY: fuzz fuzz-build
+fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh '$(FUZZ_DIR)' '$(FUZZ_SECONDS)' '$(FUZZ_JOBS)' $(FUZZ_TARGETS)
+
+$(FUZZ_DIR)/%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard fuzz/*.h src/*.h)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror $(FUZZ_CFLAGS) -Isrc \
+		$(OPENSSL_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(OPENSSL_LIBS)
 
 rockspec:
 	$(LUA) scripts/update-rockspec.lua

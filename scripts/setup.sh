@@ -24,6 +24,9 @@ PACKAGES=(
     lftp
     # spec/cli_spec.lua runs the command-line tool in a terminal to see its progress bar
     tmux
+    # make fuzz (clang's libFuzzer runtime), make valgrind; make asan uses gcc's
+    # libasan8 and libubsan1, which gcc already depends on
+    clang libclang-rt-dev valgrind
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
