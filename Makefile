@@ -134,7 +134,12 @@ fuzz: fuzz-build
 $(FUZZ_DIR)/%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard fuzz/*.h src/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror $(FUZZ_CFLAGS) -Isrc \
-		$(OPENSSL_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(OPENSSL_LIBS)
+		$(OPENSSL_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_EXTRA) $(OPENSSL_LIBS)
+
+# The name converter is part of the Lua binding: its target runs it in a Lua state.
+$(FUZZ_DIR)/iconv: src/core_iconv.c
+$(FUZZ_DIR)/iconv: FUZZ_EXTRA = src/core_iconv.c $(LUA_CFLAGS) \
+	$(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 
 rockspec:
 	$(LUA) scripts/update-rockspec.lua
