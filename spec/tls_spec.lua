@@ -3,6 +3,7 @@
 -- check on), with certificates made at test time.
 local ftplib = require "ftplib"
 local servers = require "spec.support.servers"
+local scaled = require "spec.support.scale" -- FTPLIB_TEST_SCALE (make valgrind)
 
 local function random_bytes(n)
   local f = assert(io.open("/dev/urandom", "rb"))
@@ -37,7 +38,7 @@ end
 for _, variant in ipairs(servers.tls_kinds()) do
   describe("FTPS to " .. variant.name, function()
     local s
-    local payload = random_bytes(3 * 1024 * 1024 + 17)
+    local payload = random_bytes(scaled(3 * 1024 * 1024 + 17))
 
     setup(function()
       s = servers.start(variant.kind, { tls = variant.tls })

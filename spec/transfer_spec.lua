@@ -10,8 +10,9 @@ local servers = require "spec.support.servers"
 local fake = require "spec.support.fake"
 local proc = require "spec.support.proc"
 
-local BIG_SIZE = 64 * 1024 * 1024
-local MEDIUM_SIZE = 8 * 1024 * 1024
+local scaled = require "spec.support.scale" -- FTPLIB_TEST_SCALE (make valgrind)
+local BIG_SIZE = scaled(64 * 1024 * 1024)
+local MEDIUM_SIZE = scaled(8 * 1024 * 1024)
 local SMALL_SIZE = 300000
 
 local MODES = { "passive", "active" }
