@@ -6,8 +6,7 @@ local servers = require "spec.support.servers"
 local fake = require "spec.support.fake"
 
 local DELAY = 0.2
-local scaled = require "spec.support.scale" -- FTPLIB_TEST_SCALE (make valgrind)
-local BIG_SIZE = scaled(32 * 1024 * 1024)
+local BIG_SIZE = 32 * 1024 * 1024
 
 local function random_bytes(n)
   local f = assert(io.open("/dev/urandom", "rb"))
