@@ -18,8 +18,8 @@
 
 typedef struct {
     iconv_t cd;    /* (iconv_t)-1 once closed */
-    char to[48];   /* the names, for messages and __tostring */
-    char from[48];
+    char to[64];   /* the names, for messages, __tostring and restart */
+    char from[64];
 } converter;
 
 static converter *check_converter(lua_State *L)
@@ -35,6 +35,8 @@ static int l_iconv_open(lua_State *L)
 {
     const char *to = luaL_checkstring(L, 1);
     const char *from = luaL_checkstring(L, 2);
+    luaL_argcheck(L, strlen(to) < sizeof ((converter *)0)->to, 1, "encoding name too long");
+    luaL_argcheck(L, strlen(from) < sizeof ((converter *)0)->from, 2, "encoding name too long");
     converter *cv = lua_newuserdatauv(L, sizeof *cv, 0);
     cv->cd = (iconv_t)-1; /* __gc is safe whatever happens next */
     luaL_setmetatable(L, ICONV_MT);
@@ -72,6 +74,21 @@ static size_t step(converter *cv, luaL_Buffer *b, char **in, size_t *inleft, int
     return rc;
 }
 
+/* A fresh descriptor for each string. iconv(cd, NULL, ...) resets the shift
+ * state, but glibc's UTF-16 and UTF-32 decoders keep the byte order of the
+ * first BOM they saw: a string would convert differently after another one
+ * (found by fuzz/fuzz_iconv.c). Opening costs under a microsecond. */
+static void restart(lua_State *L, converter *cv)
+{
+    iconv_t cd = iconv_open(cv->to, cv->from);
+    if (cd == (iconv_t)-1) {
+        char msg[128];
+        luaL_error(L, "ftplib: iconv_open failed: %s", strerror_r(errno, msg, sizeof msg));
+    }
+    iconv_close(cv->cd);
+    cv->cd = cd;
+}
+
 /* iconv writes straight into a luaL_Buffer, grown as it asks (E2BIG). */
 static int l_convert(lua_State *L)
 {
@@ -83,7 +100,7 @@ static int l_convert(lua_State *L)
     int err = 0;
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    iconv(cv->cd, NULL, NULL, NULL, NULL); /* each string starts in the initial state */
+    restart(L, cv); /* each string starts in the initial state */
     while (inleft > 0) {
         if (step(cv, &b, &in, &inleft, &err) != (size_t)-1 || err == E2BIG)
             continue;
