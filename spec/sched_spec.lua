@@ -50,10 +50,13 @@ describe("the scheduler without sessions", function()
     local t0 = ftplib.now()
     local order = {}
     local tasks = {}
+    -- Wake-ups at 0.1, 0.2 (task 1), 0.3, 0.6 (task 2), 0.5, 1.0 (task 3): at
+    -- least 0.1 s apart, so a slow machine cannot swap two of them.
+    local naps = { 0.1, 0.3, 0.5 }
     for i = 1, 3 do
       tasks[i] = ftplib.spawn(function(n)
         for _ = 1, 2 do
-          ftplib.sleep(0.1 * n)
+          ftplib.sleep(naps[n])
           order[#order + 1] = n
         end
         return n * 10, "x"
@@ -61,7 +64,8 @@ describe("the scheduler without sessions", function()
     end
     assert.is_true(ftplib.run())
     local wall = ftplib.now() - t0
-    assert.is_true(wall >= 0.6 and wall < 1.2, "wall " .. wall)
+    -- One after another they would take 1.8 s.
+    assert.is_true(wall >= 1.0 and wall < 1.6, "wall " .. wall)
     assert.same({ 1, 1, 2, 3, 2, 3 }, order)
     for i, task in ipairs(tasks) do
       assert.equal("done", task.status)
