@@ -43,16 +43,6 @@ local option_types = {
   port_range = "table", keepalive = "number", maxlisting = "number",
 }
 
-local function check_options(fname, opts)
-  for key, value in pairs(opts) do
-    local types = option_types[key]
-    if not types then
-      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
-    end
-    util.check(fname, 2, value, types)
-  end
-end
-
 local function apply_options(self, opts)
   self.timeout = opts.timeout or 60
   if self.timeout <= 0 then
@@ -97,9 +87,7 @@ local function arguments(fname, host, opts)
     host, opts = host.host, host
   end
   util.check(fname, 1, host, "string|nil")
-  opts = util.check(fname, 2, opts or {}, "table")
-  check_options(fname, opts)
-  return host, opts
+  return host, util.check_options(fname, 2, opts, option_types)
 end
 
 -- With a host, connects; with a user too, logs in.

@@ -81,97 +81,87 @@ local function isdir(path)
   return require("lfs").attributes(path, "mode") == "directory"
 end
 
--- A session for the URL, or the exit code of the failure.
-local function session(env, url)
+-- Runs work(ftp, path) on a logged-in session for url, then QUITs. A
+-- failure of either is reported as "verb url: message" with its exit code;
+-- the second result is false when no session could be opened.
+local function with_session(env, verb, url, work)
   local ftp, path, code = open(env, url)
   if not ftp then
-    return nil, failed(env, url, path, code)
+    return failed(env, url, path, code), false
   end
-  return ftp, path
+  local ok, err, errcode = work(ftp, path)
+  ftp:quit()
+  if not ok then
+    return failed(env, verb .. " " .. url, err, errcode)
+  end
+  return EXIT.ok
 end
 
 local commands = {}
 
 local TYPE_LETTER = { file = "-", dir = "d", link = "l" }
 
-function commands.ls(env, args)
-  local ftp, path = session(env, args[1])
-  if not ftp then
-    return path
-  end
-  local entries, err, code = ftp:list(path ~= "" and path or nil)
-  ftp:quit()
-  if not entries then
-    return failed(env, "ls " .. args[1], err, code)
-  end
+local function print_entries(out, entries)
   table.sort(entries, function(a, b) return (a.name or "") < (b.name or "") end)
   for _, e in ipairs(entries) do
     if e.type == "unknown" then
-      env.stdout:write(e.raw, "\n")
+      out:write(e.raw, "\n")
     else
       local when = e.modify and os.date("!%Y-%m-%d %H:%M", e.modify) or "                "
       local name = e.target and (e.name .. " -> " .. e.target) or e.name
-      env.stdout:write(string.format("%s %12s %s %s\n", TYPE_LETTER[e.type] or "?",
+      out:write(string.format("%s %12s %s %s\n", TYPE_LETTER[e.type] or "?",
         e.size or "", when, name))
     end
   end
-  return EXIT.ok
+end
+
+function commands.ls(env, args)
+  return with_session(env, "ls", args[1], function(ftp, path)
+    local entries, err, code = ftp:list(path ~= "" and path or nil)
+    if entries then
+      print_entries(env.stdout, entries)
+    end
+    return entries, err, code
+  end)
 end
 
 function commands.get(env, args)
-  local ftp, path = session(env, args[1])
-  if not ftp then
-    return path
-  end
-  local target = args[2] or basename(path)
-  if isdir(target) then
-    target = target .. "/" .. basename(path)
-  end
-  local progress, finish = progress_for(env, basename(path))
-  local bytes, err, code = ftp:download(path, target, {
-    resume = env.opts.continue, progress = progress, retries = env.opts.retries })
-  finish()
-  ftp:quit()
-  if not bytes then
-    return failed(env, "get " .. args[1], err, code)
-  end
-  return EXIT.ok
+  return with_session(env, "get", args[1], function(ftp, path)
+    local target = args[2] or basename(path)
+    if isdir(target) then
+      target = target .. "/" .. basename(path)
+    end
+    local progress, finish = progress_for(env, basename(path))
+    local bytes, err, code = ftp:download(path, target, {
+      resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+    finish()
+    return bytes, err, code
+  end)
 end
 
 function commands.cat(env, args)
-  local ftp, path = session(env, args[1])
-  if not ftp then
-    return path
-  end
-  local ok, err, code = ftp:retrbinary("RETR " .. path, env.stdout)
-  ftp:quit()
-  if not ok then
-    return failed(env, "cat " .. args[1], err, code)
-  end
-  return EXIT.ok
+  return with_session(env, "cat", args[1], function(ftp, path)
+    return ftp:retrbinary("RETR " .. path, env.stdout)
+  end)
 end
 
 function commands.put(env, args)
   local source, url = args[1], args[2]
-  if not io.open(source, "rb") then
+  local readable = io.open(source, "rb")
+  if not readable then
     return failed(env, "put", "cannot read " .. source, "io")
   end
-  local ftp, path = session(env, url)
-  if not ftp then
-    return path
-  end
-  if path == "" or url:sub(-1) == "/" then
-    path = (path == "" and "" or path:gsub("/*$", "/")) .. basename(source)
-  end
-  local progress, finish = progress_for(env, basename(source))
-  local bytes, err, code = ftp:upload(source, path, {
-    resume = env.opts.continue, progress = progress, retries = env.opts.retries })
-  finish()
-  ftp:quit()
-  if not bytes then
-    return failed(env, "put " .. url, err, code)
-  end
-  return EXIT.ok
+  readable:close()
+  return with_session(env, "put", url, function(ftp, path)
+    if path == "" or url:sub(-1) == "/" then
+      path = (path == "" and "" or path:gsub("/*$", "/")) .. basename(source)
+    end
+    local progress, finish = progress_for(env, basename(source))
+    local bytes, err, code = ftp:upload(source, path, {
+      resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+    finish()
+    return bytes, err, code
+  end)
 end
 
 local function report_line(report)
@@ -179,27 +169,7 @@ local function report_line(report)
     #report.created, #report.updated, #report.skipped, #report.deleted, #report.failed)
 end
 
-function commands.mirror(env, args)
-  local url, local_dir = args[1], args[2]
-  if env.opts.reverse then
-    url, local_dir = args[2], args[1]
-  end
-  local ftp, path = session(env, url)
-  if not ftp then
-    return path
-  end
-  local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
-    parallel = env.opts.parallel, retries = env.opts.retries }
-  local report, err, code
-  if env.opts.reverse then
-    report, err, code = ftp:mirror_up(local_dir, path ~= "" and path or ".", mirror_opts)
-  else
-    report, err, code = ftp:mirror(path ~= "" and path or ".", local_dir, mirror_opts)
-  end
-  ftp:quit()
-  if not report then
-    return failed(env, "mirror " .. url, err, code)
-  end
+local function print_report(env, report)
   for _, failure in ipairs(report.failed) do
     env.stderr:write("ftplib: mirror: ", failure.path, ": ", tostring(failure.err), "\n")
   end
@@ -211,21 +181,43 @@ function commands.mirror(env, args)
     end
     env.stdout:write(report_line(report), "\n")
   end
-  return #report.failed > 0 and EXIT.partial or EXIT.ok
+end
+
+function commands.mirror(env, args)
+  local url, local_dir = args[1], args[2]
+  if env.opts.reverse then
+    url, local_dir = args[2], args[1]
+  end
+  local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
+    parallel = env.opts.parallel, retries = env.opts.retries }
+  local some_failed = false
+  local status = with_session(env, "mirror", url, function(ftp, path)
+    local remote = path ~= "" and path or "."
+    local report, err, code
+    if env.opts.reverse then
+      report, err, code = ftp:mirror_up(local_dir, remote, mirror_opts)
+    else
+      report, err, code = ftp:mirror(remote, local_dir, mirror_opts)
+    end
+    if report then
+      print_report(env, report)
+      some_failed = #report.failed > 0
+    end
+    return report, err, code
+  end)
+  return some_failed and EXIT.partial or status
 end
 
 function commands.rm(env, args)
   local status = EXIT.ok
   for _, url in ipairs(args) do
-    local ftp, path = session(env, url)
-    if not ftp then
-      return path
+    local this, opened = with_session(env, "rm", url, function(ftp, path)
+      return ftp:delete(path)
+    end)
+    if opened == false then
+      return this
     end
-    local ok, err, code = ftp:delete(path)
-    ftp:quit()
-    if not ok then
-      status = failed(env, "rm " .. url, err, code)
-    end
+    status = this ~= EXIT.ok and this or status
   end
   return status
 end
@@ -250,21 +242,12 @@ local function make_parents(ftp, path)
 end
 
 function commands.mkdir(env, args)
-  local ftp, path = session(env, args[1])
-  if not ftp then
-    return path
-  end
-  local ok, err, code
-  if env.opts.parents then
-    ok, err, code = make_parents(ftp, path)
-  else
-    ok, err, code = ftp:mkd(path)
-  end
-  ftp:quit()
-  if not ok then
-    return failed(env, "mkdir " .. args[1], err, code)
-  end
-  return EXIT.ok
+  return with_session(env, "mkdir", args[1], function(ftp, path)
+    if env.opts.parents then
+      return make_parents(ftp, path)
+    end
+    return ftp:mkd(path)
+  end)
 end
 
 -- How many arguments each command takes: min, max (nil: any).

@@ -289,7 +289,8 @@ function FTP:login(user, passwd, acct)
     code, text, errcode = self:_cmd("ACCT " .. acct)
   end
   if code and code // 100 == 2 then
-    self._login_args = { user, passwd, acct } -- for sessions cloned from this one
+    -- For clones (parallel.lua) and reconnects (retry.lua).
+    self._login_args = { user, passwd, acct }
   end
   return only_2xx(code, text, errcode)
 end

@@ -254,15 +254,11 @@ local OPTION_TYPES = {
 }
 
 local function check_options(opts)
-  for key, value in pairs(opts) do
-    if not OPTION_TYPES[key] then
-      util.raise(("unknown option '%s' to 'copy'"):format(tostring(key)))
-    end
-    util.check("copy", 5, value, OPTION_TYPES[key])
-  end
+  opts = util.check_options("copy", 5, opts, OPTION_TYPES)
   if opts.fxp == false and opts.relay == false then
     util.raise("copy: opts.fxp and opts.relay are both false")
   end
+  return opts
 end
 
 local function check_arguments(src, src_path, dst, dst_path, opts)
@@ -270,11 +266,10 @@ local function check_arguments(src, src_path, dst, dst_path, opts)
   util.check("copy", 2, src_path, "string")
   check_session(3, dst)
   util.check("copy", 4, dst_path, "string")
-  opts = util.check("copy", 5, opts or {}, "table")
   if rawequal(src, dst) then
     util.raise("copy needs two sessions: one control connection cannot run two transfers")
   end
-  check_options(opts)
+  opts = check_options(opts)
   for _, ftp in ipairs { src, dst } do
     local usable, err, code = ftp:_usable()
     if not usable then

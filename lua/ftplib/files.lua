@@ -29,14 +29,7 @@ local UPLOAD_OPTIONS = {
 }
 
 local function check_options(fname, opts, types)
-  opts = util.check(fname, 3, opts or {}, "table")
-  for key, value in pairs(opts) do
-    local wanted = types[key]
-    if not wanted then
-      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
-    end
-    util.check(fname, 3, value, wanted)
-  end
+  opts = util.check_options(fname, 3, opts, types)
   retry.check_options(fname, opts)
   return opts
 end

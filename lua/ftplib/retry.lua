@@ -11,18 +11,6 @@ local retry = {}
 
 local MAX_DELAY = 30 -- seconds: the backoff doubles up to this
 
--- Login remembers its arguments, so that a session opened again logs in the
--- same way (and, for FTP_TLS, secures itself again: login does AUTH TLS and
--- PROT P). The arguments are kept as given: nil still means "the object's".
-local login = FTP.login
-function FTP:login(user, passwd, acct)
-  local text, code, errcode = login(self, user, passwd, acct)
-  if text then
-    self._credentials = { user = user, passwd = passwd, acct = acct }
-  end
-  return text, code, errcode
-end
-
 -- Transport failures and 4xx replies (RFC 959: transient negative
 -- completion) are worth another try; 5xx replies, local file errors,
 -- malformed replies, limits and stops by the caller are not.
@@ -55,9 +43,11 @@ function FTP:_restore(folder)
   end
   self:close()
   local ok, err, code = self:connect(self.host, self.port)
-  local credentials = self._credentials
+  -- login keeps what it logged in with; for FTP_TLS it also secures the
+  -- session again (AUTH TLS, PROT P).
+  local credentials = self._login_args
   if ok and credentials then
-    ok, err, code = self:login(credentials.user, credentials.passwd, credentials.acct)
+    ok, err, code = self:login(table.unpack(credentials, 1, 3))
   end
   if ok and folder then
     ok, err, code = self:cwd(folder)
