@@ -269,6 +269,15 @@ local MATRIX = {
       assert.equal("226 done", ok)
       return ok, err, code
     end, want = "ok", after = "usable" },
+  -- The first 500 is read when the second NOOP is due, the 501 only after ABOR: both
+  -- answer a NOOP, so ABOR's own NOOP is the 200 after 426 and 226.
+  { name = "keepalive NOOPs refused with 500 and 501, then an abort", login = true,
+    opts = { keepalive = 0.3 },
+    steps = S(retr_open(), { { expect = "^NOOP$" }, { send = "500 not during a transfer\r\n" },
+      { expect = "^NOOP$" }, { send = "501 still not\r\n" }, { data_send = "one" } },
+      ABOR_ANSWERED, STILL_HERE),
+    act = function(ftp) return ftp:retrbinary("RETR f", function() return false end) end,
+    want = "aborted", after = "usable" },
 
   -- FTPS ---------------------------------------------------------------------------------
   { name = "a server that never sends TLS close_notify (whole file)", tls = true, login = true,

@@ -106,14 +106,17 @@ function FTP:putcmd(line)
   return self:_sent(self:_send(wire))
 end
 
--- Hooks for names in another encoding than UTF-8 (encoding.lua replaces
--- them): a command line to the server's bytes, a reply's text back.
-function FTP:_to_server(line) -- luacheck: no unused args
-  return line
-end
-
-function FTP:_from_server(text) -- luacheck: no unused args
-  return text, true
+-- What a reply step gave (code, text, or nil, msg, errcode), taken as the
+-- next reply: a failure loses the connection; a reply's text is decoded
+-- (encoding.lua's _from_server), shown and its code kept in lastresp.
+function FTP:_took_reply(code, text, errcode)
+  if not code then
+    return self:_lose(text, errcode)
+  end
+  text = self:_from_server(text)
+  self:_debug(1, "resp", text)
+  self.lastresp = code
+  return code, text
 end
 
 -- The next reply, whatever its code: code, text or nil, msg, errcode.
@@ -122,15 +125,7 @@ function FTP:_readreply()
   if not ok then
     return nil, err, errcode
   end
-  local code, text
-  code, text, errcode = wait.until_done(self, self:_deadline(), self._reply)
-  if not code then
-    return self:_lose(text, errcode)
-  end
-  text = self:_from_server(text)
-  self:_debug(1, "resp", text)
-  self.lastresp = code
-  return code, text
+  return self:_took_reply(wait.until_done(self, self:_deadline(), self._reply))
 end
 
 -- Reply classes: code, text (or nil, msg, errcode for a transport failure)

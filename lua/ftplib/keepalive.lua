@@ -21,6 +21,7 @@ local keepalive = {}
 local function is_noop_answer(code)
   return code == 200 or (code >= 500 and code <= 502)
 end
+keepalive.is_noop_answer = is_noop_answer
 
 -- Starts the bookkeeping for one transfer; nothing when keepalive is off.
 function keepalive.start(self)
@@ -47,11 +48,8 @@ local function reply_now(self)
   code, text, errcode = self:_reply()
   if code == false then
     return false
-  elseif not code then
-    return self:_lose(text, errcode)
   end
-  self:_debug(1, "resp", text)
-  return code, text
+  return self:_took_reply(code, text, errcode)
 end
 
 -- Takes the replies already there, never more than this transfer is owed:
@@ -131,7 +129,8 @@ function keepalive.final_reply(self)
 end
 
 -- How many NOOPs sent are still unanswered (for ABOR, which must read past
--- their replies to reach its own NOOP's).
+-- their replies to reach its own NOOP's). A 500-502 answers a NOOP as a 200
+-- does.
 function keepalive.unanswered(self)
   local ka = self._ka
   if not ka then
@@ -139,7 +138,7 @@ function keepalive.unanswered(self)
   end
   local answered = 0
   for _, reply in ipairs(ka.replies) do
-    if reply.code == 200 then
+    if is_noop_answer(reply.code) then
       answered = answered + 1
     end
   end

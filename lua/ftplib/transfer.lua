@@ -35,20 +35,20 @@ end
 
 -- Reads replies up to the 200 of our NOOP: the transfer's own final reply
 -- (426 or 226) and ABOR's (226 or 225) come first, as many as the server
--- sends, and the 200s of keepalive NOOPs still unanswered. Returns the
--- reply before the 200, ABOR's.
+-- sends, and the answers (200, or 500-502) of keepalive NOOPs still
+-- unanswered. Returns the reply before the 200, ABOR's.
 function FTP:_read_to_noop()
   local last_code, last_text
-  local keepalive_200s = keepalive.unanswered(self)
-  for _ = 1, 5 + keepalive_200s do
+  local keepalive_answers = keepalive.unanswered(self)
+  for _ = 1, 5 + keepalive_answers do
     local code, text, errcode = self:_readreply()
     if not code then
       return nil, text, errcode
     end
-    if code == 200 and keepalive_200s == 0 then
+    if code == 200 and keepalive_answers == 0 then
       return last_text or text, last_code or code
-    elseif code == 200 then
-      keepalive_200s = keepalive_200s - 1
+    elseif keepalive_answers > 0 and keepalive.is_noop_answer(code) then
+      keepalive_answers = keepalive_answers - 1
     else
       last_code, last_text = code, text
     end
