@@ -120,7 +120,7 @@ function listparse.unix(line, now)
   local rest = line:sub(start)
   local first, after, modify, precision = find_iso_date(rest)
   if not first then
-    first, after, modify, precision = find_month_date(rest, 1, now or os.time())
+    first, after, modify, precision = find_month_date(rest, 1, now)
   end
   if not first then
     return nil
@@ -235,6 +235,8 @@ end
 
 local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
 local user_parsers = {}
+-- Tried in this order; add_parser changes user_parsers in place.
+local PARSER_LISTS = { user_parsers, builtin_parsers }
 
 -- Something to call an unknown line by: the text after a time of day
 -- (NetWare), a first word with a version (VMS "NAME.EXT;1"), else the last
@@ -245,16 +247,14 @@ local function guess_name(line)
 end
 
 -- The entry of one LIST line, nil for lines without one (blank, "total N").
--- A line no parser knows is kept as {type = "unknown", raw = line}.
-function listparse.parse_line(line, now)
-  util.check("parse_list_line", 1, line, "string")
-  util.check("parse_list_line", 2, now, "number|nil")
+-- A line no parser knows is kept as {type = "unknown", raw = line}. Arguments
+-- unchecked: list.lua calls it once per line.
+local function parse_line(line, now)
   line = line:gsub("\r$", "")
   if line:match("^%s*$") then
     return nil
   end
-  now = now or os.time()
-  for _, parsers in ipairs { user_parsers, builtin_parsers } do
+  for _, parsers in ipairs(PARSER_LISTS) do
     for _, parse in ipairs(parsers) do
       local entry = parse(line, now)
       if entry == false then
@@ -266,6 +266,15 @@ function listparse.parse_line(line, now)
     end
   end
   return { type = "unknown", name = guess_name(line), raw = line }
+end
+listparse.parse_line = parse_line
+
+-- ftplib.parse_list_line(line, now): parse_line for scripts, now defaulting
+-- to the current time.
+local function parse_list_line(line, now)
+  util.check("parse_list_line", 1, line, "string")
+  util.check("parse_list_line", 2, now, "number|nil")
+  return parse_line(line, now or os.time())
 end
 
 -- Later additions are tried first: a user's parser overrides the built-ins.
@@ -327,7 +336,7 @@ end
 
 listparse.exports = {
   add_list_parser = listparse.add_parser,
-  parse_list_line = listparse.parse_line,
+  parse_list_line = parse_list_line,
 }
 
 return listparse

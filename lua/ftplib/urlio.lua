@@ -103,7 +103,7 @@ local function get_lines(ftp, path, target)
 end
 
 local function get_names(ftp, path, target)
-  local names, err, code = ftp:nlst(path ~= "" and path or nil)
+  local names, err, code = ftp:nlst(path)
   if not names then
     return nil, err, code
   end
@@ -148,11 +148,14 @@ local function counted_reader(source)
   end, function() return count end
 end
 
--- Lines, one a call, from a chunk reader: for storlines.
+-- Lines, one a call, from a chunk reader: for storlines. The lines of a
+-- chunk are taken by position (pending[pos..] is what is left); pending is
+-- cut only when the next chunk is appended, not copied once per line.
 local function line_splitter(read)
-  local pending, ended = "", false
+  local pending, pos, ended = "", 1, false
   return function()
-    while not ended and not pending:find("\n", 1, true) do
+    local line_end = pending:find("\n", pos, true)
+    while not ended and not line_end do
       local chunk, err = read()
       if chunk == nil then
         if err ~= nil then
@@ -160,15 +163,17 @@ local function line_splitter(read)
         end
         ended = true
       else
-        pending = pending .. chunk
+        local kept = pending:sub(pos) -- holds no "\n"
+        pending, pos = kept .. chunk, 1
+        line_end = pending:find("\n", #kept + 1, true)
       end
     end
-    if pending == "" then
+    if pos > #pending then
       return nil
     end
-    local line_end = pending:find("\n", 1, true) or #pending
-    local line = pending:sub(1, line_end)
-    pending = pending:sub(line_end + 1)
+    line_end = line_end or #pending
+    local line = pending:sub(pos, line_end)
+    pos = line_end + 1
     return line
   end
 end
