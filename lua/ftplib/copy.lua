@@ -13,6 +13,7 @@
 -- opts.blocksize: relay block size (default 65536).
 local core = require "ftplib.core"
 local util = require "ftplib.util"
+local datachan = require "ftplib.datachan"
 
 local DEFAULT_FXP_TIMEOUT = 3600
 local DEFAULT_BLOCKSIZE = 65536
@@ -24,16 +25,21 @@ local DEFAULT_BLOCKSIZE = 65536
 -- 200 (a stray reply, such as pyftpdlib's unasked 425 for a data
 -- connection it turned away, is swallowed here too).
 local function resync(ftp, transferring)
-  if not ftp:_isopen() then
-    return
+  if ftp:_isopen() then
+    ftp:_resync(transferring)
   end
-  local ok = true
-  if transferring then
-    ok = ftp:_send_abor()
+end
+
+-- TYPE I on both sessions: true, or nil, msg, code.
+local function binary_both(src, dst)
+  local ok, err, code = src:_settype("I")
+  if ok then
+    ok, err, code = dst:_settype("I")
   end
-  if ok and ftp:putcmd("NOOP") then
-    ftp:_read_to_noop()
+  if not ok then
+    return nil, err, code
   end
+  return true
 end
 
 -- The next reply, waiting up to `seconds`: during FXP the client sees no
@@ -78,22 +84,10 @@ local function source_listens(src)
   return host, (verb == "PASV" and b or a), family
 end
 
-local function port_command(host, port, family, dst)
-  if family == "inet6" then
-    return string.format("EPRT |2|%s|%d|", host, port)
-  elseif dst.af == "inet6" then
-    return string.format("EPRT |1|%s|%d|", host, port)
-  end
-  return string.format("PORT %s,%d,%d", host:gsub("%.", ","), port // 256, port % 256)
-end
-
 -- TYPE I on both, the source listening, the target told where: true, or
 -- nil, msg, code with nothing pending on either side.
 local function fxp_setup(src, dst)
-  local ok, err, code = src:_settype("I")
-  if ok then
-    ok, err, code = dst:_settype("I")
-  end
+  local ok, err, code = binary_both(src, dst)
   if not ok then
     return nil, err, code
   end
@@ -101,7 +95,7 @@ local function fxp_setup(src, dst)
   if not host then
     return nil, port, family
   end
-  return dst:voidcmd(port_command(host, port, family, dst))
+  return dst:voidcmd(datachan.port_command(host, port, family, dst.af))
 end
 
 -- Both final replies, the source's first (it ends the data connection).
@@ -201,10 +195,7 @@ local function end_relay(src, sdata, dst, ddata, called, state, err, code)
 end
 
 local function relay(src, src_path, dst, dst_path, opts, attempt)
-  local ok, err, code = src:_settype("I")
-  if ok then
-    ok, err, code = dst:_settype("I")
-  end
+  local ok, err, code = binary_both(src, dst)
   if not ok then
     return nil, err, code
   end

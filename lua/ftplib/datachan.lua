@@ -117,9 +117,15 @@ function FTP:_passive_data()
   return connect_data(self, host, port)
 end
 
-local function port_command(host, port, family)
+-- The command that tells the server where to connect: host, port and
+-- family of the listening socket. EPRT |2| for IPv6; for IPv4, EPRT |1|
+-- when the server's own connection is IPv6 (target_af: ftplib.copy's
+-- target), else PORT.
+local function port_command(host, port, family, target_af)
   if family == "inet6" then
     return string.format("EPRT |2|%s|%d|", host, port)
+  elseif target_af == "inet6" then
+    return string.format("EPRT |1|%s|%d|", host, port)
   end
   return string.format("PORT %s,%d,%d", host:gsub("%.", ","), port // 256, port % 256)
 end
@@ -236,4 +242,4 @@ function FTP:set_pasv(passive)
   self.passive = util.check("set_pasv", 1, passive, "boolean")
 end
 
-return {}
+return { port_command = port_command }

@@ -86,35 +86,44 @@ local function note_wait(task, what, a, b, c)
   end
 end
 
-local function resume(task)
-  local value = task.wake_value
-  task.wake_value, task.fd, task.dir, task.wake_at = nil, nil, nil, nil
-  local results = table.pack(coroutine.resume(task.co, value))
-  if coroutine.status(task.co) == "dead" then
-    if not results[1] then -- outside body's xpcall: should not happen
-      results = { n = 3, true, false, results[2] }
-    end
-    finish(task, results)
-  else
-    note_wait(task, table.unpack(results, 2, results.n))
+-- What coroutine.resume gave: the results are packed only when the task
+-- finished.
+local function resumed(task, ok, ...)
+  if coroutine.status(task.co) ~= "dead" then
+    note_wait(task, ...)
+  elseif ok then
+    finish(task, table.pack(ok, ...))
+  else -- outside body's xpcall: should not happen
+    finish(task, { n = 3, true, false, (...) })
   end
 end
 
--- Resumes every task ready at the start of the round, once.
+local function resume(task)
+  local value = task.wake_value
+  task.wake_value, task.fd, task.dir, task.wake_at = nil, nil, nil, nil
+  resumed(task, coroutine.resume(task.co, value))
+end
+
+-- Resumes every task ready at the start of the round, once (tasks spawned
+-- during the round are appended to live, after the round's end).
 local function run_ready()
-  local round = table.move(live, 1, #live, 1, {})
-  for _, task in ipairs(round) do
+  local finished = false
+  for i = 1, #live do
+    local task = live[i]
     if task.status == "ready" then
       resume(task)
     end
+    finished = finished or task.status == "done" or task.status == "failed"
   end
-  local kept = {}
-  for _, task in ipairs(live) do
-    if task.status ~= "done" and task.status ~= "failed" then
-      kept[#kept + 1] = task
+  if finished then
+    local kept = {}
+    for _, task in ipairs(live) do
+      if task.status ~= "done" and task.status ~= "failed" then
+        kept[#kept + 1] = task
+      end
     end
+    live = kept
   end
-  live = kept
 end
 
 -- One poll() for every waiting task, bounded by the nearest deadline (and

@@ -12,12 +12,6 @@ local FTP = core.FTP_methods
 
 local DEFAULT_BLOCKSIZE = 65536
 
--- A transfer command is checked before TYPE, EPSV or PASV go out: a line
--- that putcmd would refuse must not leave half a transfer set up.
-local function check_cmd(fname, cmd)
-  util.check_line(fname, 1, cmd)
-end
-
 -- Ending a transfer ------------------------------------------------------
 
 -- The data is all through: close it and read the final reply, which must
@@ -66,11 +60,15 @@ function FTP:_send_abor()
   return self:_sent(self:_send_abort())
 end
 
--- Stops a transfer and brings the control connection back in step.
-function FTP:_abort_transfer(data)
-  data:_close()
-  self._data_open = nil
-  local ok, err, code = self:_send_abor()
+-- Brings the control connection back in step: ABOR first when send_abor
+-- (a transfer command was accepted), then NOOP, and every reply up to
+-- NOOP's 200 is read. Returns ABOR's reply (see _read_to_noop), or nil,
+-- msg, code.
+function FTP:_resync(send_abor)
+  local ok, err, code = true
+  if send_abor then
+    ok, err, code = self:_send_abor()
+  end
   if ok then
     ok, err, code = self:putcmd("NOOP")
   end
@@ -78,6 +76,13 @@ function FTP:_abort_transfer(data)
     return nil, err, code
   end
   return self:_read_to_noop()
+end
+
+-- Stops a transfer and brings the control connection back in step.
+function FTP:_abort_transfer(data)
+  data:_close()
+  self._data_open = nil
+  return self:_resync(true)
 end
 
 function FTP:abort()
@@ -117,16 +122,20 @@ function FTP:_end_transfer(data, called, state, err, code)
   return nil, err, code
 end
 
+-- What _run_transfer's outer pcall gave, once keepalive is stopped.
+local function transfer_ended(self, ok, ...)
+  keepalive.stop(self)
+  if not ok then
+    error((...), 0)
+  end
+  return ...
+end
+
 -- Runs a transfer loop, with keepalive NOOPs while it waits (see
 -- keepalive.lua): their replies are all read by the time it ends.
 function FTP:_run_transfer(data, loop, ...)
   keepalive.start(self)
-  local results = table.pack(pcall(self._end_transfer, self, data, pcall(loop, self, data, ...)))
-  keepalive.stop(self)
-  if not results[1] then
-    error(results[2], 0)
-  end
-  return table.unpack(results, 2, results.n)
+  return transfer_ended(self, pcall(self._end_transfer, self, data, pcall(loop, self, data, ...)))
 end
 
 -- Receiving --------------------------------------------------------------
@@ -151,11 +160,28 @@ local function wait_data(self, data, dir)
   return wait.fd(data:_fd(), dir, deadline)
 end
 
+-- Repeats step(data, ...) while it answers `false, dir`, waiting in
+-- wait_data (so keepalive NOOPs go out) in between: wait.until_done for a
+-- transfer.
+local function step_until_done(self, data, step, ...)
+  while true do
+    local a, b, c = step(data, ...)
+    if a ~= false then
+      return a, b, c
+    end
+    local ok, err, code = wait_data(self, data, b)
+    if not ok then
+      return nil, err, code
+    end
+  end
+end
+
 -- write(chunk) answers true to go on, false to stop, nil, err, code to fail.
 -- A slow sink may keep the data from ever running dry, so that wait_data
 -- is never reached: with keepalive on, each chunk also looks at the clock.
 local function receive_chunks(self, data, write, blocksize)
   local ticking = self._ka ~= nil
+  local pass = wait.passer()
   while true do
     local chunk, err, code = data:_recv(blocksize)
     if chunk == "" then
@@ -172,7 +198,7 @@ local function receive_chunks(self, data, write, blocksize)
           return nil, werr, wcode
         end
       end
-      wait.pass() -- data may always be ready: let other sessions run
+      pass() -- data may always be ready: let other sessions run
     elseif chunk == false then
       local ok, werr, wcode = wait_data(self, data, "r")
       if not ok then
@@ -188,6 +214,7 @@ end
 -- waiting in the direction it asks for: under TLS a read may need to write.
 -- "more": the step moved its share of ready data; others get a turn.
 local function pump_file(self, data, pump, file)
+  local pass = wait.passer()
   while true do
     local moved, state, code = pump(data, file)
     if not moved then
@@ -195,7 +222,7 @@ local function pump_file(self, data, pump, file)
     elseif state == "done" then
       return "done"
     elseif state == "more" then
-      wait.pass()
+      pass()
     else
       local ok, err, ecode = wait_data(self, data, state)
       if not ok then
@@ -290,7 +317,7 @@ local function rewinder(source)
 end
 
 function FTP:retrbinary(cmd, sink, blocksize, rest)
-  check_cmd("retrbinary", cmd)
+  util.check_line("retrbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_sink("retrbinary", sink)
   blocksize = util.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   if io.type(sink) == "file" then
@@ -347,7 +374,7 @@ local function receive_lines(self, data, callback)
 end
 
 function FTP:retrlines(cmd, callback)
-  check_cmd("retrlines", cmd)
+  util.check_line("retrlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   callback = util.check("retrlines", 2, callback or print, "function")
   return self:_download("A", cmd, nil, receive_lines, callback)
 end
@@ -362,17 +389,11 @@ end
 local function send_all(self, data, chunk)
   local i = 1
   while i <= #chunk do
-    local sent, err, code = data:_send(chunk, i)
-    if sent then
-      i = i + sent
-    elseif sent == false then
-      sent, err, code = wait_data(self, data, err)
-      if not sent then
-        return nil, err, code
-      end
-    else
+    local sent, err, code = step_until_done(self, data, data._send, chunk, i)
+    if not sent then
       return nil, err, code
     end
+    i = i + sent
   end
   return true
 end
@@ -380,6 +401,7 @@ end
 -- read() gives the next chunk, nil at the end, or nil, err on failure.
 local function send_chunks(self, data, read, callback)
   local ticking = self._ka ~= nil
+  local pass = wait.passer()
   while true do
     local chunk, rerr = read()
     if chunk == nil then
@@ -401,7 +423,7 @@ local function send_chunks(self, data, read, callback)
     if callback and callback(chunk) == false then
       return "stopped"
     end
-    wait.pass()
+    pass()
   end
 end
 
@@ -458,7 +480,7 @@ function FTP:_upload(kind, cmd, rest, source, make)
 end
 
 function FTP:storbinary(cmd, source, blocksize, callback, rest)
-  check_cmd("storbinary", cmd)
+  util.check_line("storbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storbinary", source)
   blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   util.check("storbinary", 4, callback, "function|nil")
@@ -514,7 +536,7 @@ local function crlf_reader(source, callback)
 end
 
 function FTP:storlines(cmd, source, callback)
-  check_cmd("storlines", cmd)
+  util.check_line("storlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storlines", source)
   util.check("storlines", 3, callback, "function|nil")
   return self:_upload("A", cmd, nil, source, function()

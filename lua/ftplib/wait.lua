@@ -26,17 +26,18 @@ wait.now = now
 wait.WAIT = "ftplib.wait"
 
 -- How long a yielding coroutine may move ready data before it gives the
--- others a turn (see wait.pass).
+-- others a turn (see wait.passer).
 local SLICE = 0.01
 
--- Coroutines whose waits yield. Weak keys: they are forgotten with them.
-local yielding = setmetatable({}, { __mode = "k" })
--- When each yielding coroutine was last resumed from a wait.
+-- Coroutines whose waits yield, each with when it was last resumed from a
+-- wait (false until then). Weak keys: they are forgotten with them.
 local slice_start = setmetatable({}, { __mode = "k" })
 
 -- Marks co: its waits yield from now on. Returns co.
 function wait.mark(co)
-  yielding[co] = true
+  if slice_start[co] == nil then
+    slice_start[co] = false
+  end
   return co
 end
 
@@ -45,7 +46,7 @@ end
 -- callback of some C function) blocks: correct, if not concurrent.
 local function yielder()
   local co, main = coroutine.running()
-  if not main and yielding[co] and coroutine.isyieldable() then
+  if not main and slice_start[co] ~= nil and coroutine.isyieldable() then
     return co
   end
 end
@@ -90,19 +91,25 @@ function wait.sleep(seconds)
   until now() >= deadline
 end
 
--- Called between chunks of a transfer whose data is always ready (a fast
--- server on loopback): in a yielding coroutine that has run for its slice,
--- gives the others a turn. Elsewhere it does nothing.
-function wait.pass()
+local function no_pass() end
+
+-- A function to call between chunks of a transfer whose data is always
+-- ready (a fast server on loopback): in a yielding coroutine that has run
+-- for its slice, it gives the others a turn; elsewhere it does nothing.
+-- Taken once per transfer loop, where the caller runs: the loop does not
+-- move between coroutines, so which coroutine it is is looked up once.
+function wait.passer()
   local co = yielder()
   if not co then
-    return
+    return no_pass
   end
-  local started = slice_start[co]
-  if not started then
-    slice_start[co] = now()
-  elseif now() - started >= SLICE then
-    yield_wait(co, nil, nil, 0)
+  return function()
+    local started = slice_start[co]
+    if not started then
+      slice_start[co] = now()
+    elseif now() - started >= SLICE then
+      yield_wait(co, nil, nil, 0)
+    end
   end
 end
 
