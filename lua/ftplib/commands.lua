@@ -24,8 +24,21 @@ local function quoted_path(code, text, errcode)
   return path
 end
 
+-- The answer is kept in self._folder until a command that may change the
+-- folder goes out (putcmd and connect clear it): see _pwd_cached.
 function FTP:pwd()
-  return quoted_path(self:_cmd("PWD"))
+  local folder, err, code = quoted_path(self:_cmd("PWD"))
+  self._folder = folder
+  return folder, err, code
+end
+
+-- The current folder without a round trip when PWD already told it since
+-- the last CWD, CDUP, USER or REIN (retries and mirrors ask once per file).
+function FTP:_pwd_cached()
+  if self._folder then
+    return self._folder
+  end
+  return self:pwd()
 end
 
 function FTP:cwd(dir)
@@ -165,6 +178,19 @@ function FTP:feat()
     return nil, text, code
   end
   return self.features
+end
+
+-- The FEAT answer, asked once per connection (connect clears it): the
+-- features, or {}, msg, code when FEAT failed (a refused FEAT is {}).
+function FTP:_features()
+  if self.features then
+    return self.features
+  end
+  local features, err, code = self:feat()
+  if not features then
+    return {}, err, code
+  end
+  return features
 end
 
 return {}

@@ -88,6 +88,11 @@ function FTP:_sent(ok, err, code)
   return true
 end
 
+-- Commands after which the current folder may differ (any letter case).
+local FOLDER_CHANGERS = {
+  CWD = true, CDUP = true, XCWD = true, XCUP = true, SMNT = true, USER = true, REIN = true,
+}
+
 function FTP:putcmd(line)
   util.check_line("putcmd", 1, line)
   local ok, err, code = self:_usable()
@@ -96,6 +101,9 @@ function FTP:putcmd(line)
   end
   if line:match("^%s*[Tt][Yy][Pp][Ee]") then
     self._type = nil -- the script changes the type itself: stop trusting ours
+  end
+  if FOLDER_CHANGERS[(line:match("^%s*(%a+)") or ""):upper()] then
+    self._folder = nil -- the PWD answer pwd keeps (commands.lua) may be stale
   end
   local wire
   wire, err, code = self:_to_server(line)
@@ -241,6 +249,7 @@ function FTP:connect(host, port, timeout, source_address)
   source_address = source_address or self.source_address
   self:_close()
   self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
+  self._folder = nil
   self:_limits(self.maxline, self.maxreply)
   local addrs, err, code = core.resolve(host, tostring(port))
   if not addrs then

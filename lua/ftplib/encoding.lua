@@ -25,7 +25,6 @@ local encoding = {}
 local function is_utf8(name)
   return name:upper():gsub("[-_]", "") == "UTF8"
 end
-encoding.is_utf8 = is_utf8
 
 -- Converters for opts.encoding. An unknown name is a programming error.
 function FTP:_set_encoding(name)
@@ -105,18 +104,15 @@ function FTP:_decoding(callback)
   end
 end
 
--- FEAT once after login, then OPTS UTF8 ON when the server offers UTF8.
--- feat() leaves the answer in self.features, where ftp:_features() (list.lua)
--- finds it: one FEAT per connection. A refused FEAT or OPTS is of no
--- consequence; only a lost connection fails the login.
+-- FEAT once after login (ftp:_features, commands.lua: one FEAT per
+-- connection), then OPTS UTF8 ON when the server offers UTF8. A refused FEAT
+-- or OPTS is of no consequence; only a lost connection fails the login.
 local function ask_for_utf8(self)
-  if not self.features then
-    local features, err, code = self:feat()
-    if not features and math.type(code) ~= "integer" then
-      return nil, err, code
-    end
+  local features, err, code = self:_features()
+  if err and math.type(code) ~= "integer" then
+    return nil, err, code
   end
-  if self.features and self.features.UTF8 then
+  if features.UTF8 then
     local rcode, text, errcode = self:_cmd("OPTS UTF8 ON")
     if not rcode then
       return nil, text, errcode

@@ -265,30 +265,26 @@ local function send(self, job, offset)
   job.sent = true
   file:seek("set", offset)
   local callback = upload_callback(job, offset)
-  local ok, code
-  if offset > 0 and job.use_appe then
-    return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
-  end
-  ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
-    offset > 0 and offset or nil)
-  if not ok and offset > 0 and math.type(code) == "integer" and code ~= 421
-    and file:seek() == offset then
+  if not (offset > 0 and job.use_appe) then
+    local ok, code
+    ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
+      offset > 0 and offset or nil)
+    local refused = not ok and offset > 0 and math.type(code) == "integer" and code ~= 421
+      and file:seek() == offset
+    if not refused then
+      return ok, err, code
+    end
     job.use_appe = true
-    return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
   end
-  return ok, err, code
+  return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
 end
 
 -- MFMT (draft-somers-ftp-mfxx) with the local file's time, when FEAT lists
 -- it; a server without it is skipped silently, as a time is not data.
 local function set_remote_time(self, job)
-  local features = self.features
-  if not features then
-    local err, code
-    features, err, code = self:feat()
-    if not features then
-      return nil, err, code
-    end
+  local features, err, code = self:_features()
+  if err then
+    return nil, err, code
   end
   if not features.MFMT then
     return true
@@ -340,12 +336,13 @@ function FTP:upload(localpath, remote, opts)
   util.check("upload", 1, localpath, "string")
   util.check("upload", 2, remote, "string")
   opts = check_options("upload", opts, UPLOAD_OPTIONS)
-  if lfs.attributes(localpath, "mode") ~= "file" then
+  local attributes = lfs.attributes(localpath) -- one stat: mode and size
+  if not attributes or attributes.mode ~= "file" then
     return nil, localpath .. ": not a regular file", "io"
   end
   local job = {
     localpath = localpath, remote = remote, opts = opts,
-    size = lfs.attributes(localpath, "size"),
+    size = attributes.size,
     target = opts.atomic and remote .. PART or remote,
   }
   local bytes, err, code = retry.run(self, opts, function()

@@ -2,6 +2,7 @@
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 local listparse = require "ftplib.listparse"
+local listing = require "ftplib.listing"
 
 local FTP = core.FTP_methods
 
@@ -15,14 +16,6 @@ function list.join(dir, name)
     return dir .. name
   end
   return dir .. "/" .. name
-end
-
--- The FEAT answer, asked once per connection (connect clears it).
-function FTP:_features()
-  if not self.features then
-    self:feat()
-  end
-  return self.features or {}
 end
 
 local function is_self_or_parent(entry)
@@ -58,7 +51,7 @@ local function list_mlsd(self, path)
 end
 
 local function list_unix(self, path)
-  local lines, err, code = self:_listing_lines(path and path ~= "" and ("LIST " .. path) or "LIST")
+  local lines, err, code = self:_listing_lines(listing.with_path("LIST", path))
   if not lines then
     return nil, err, code
   end
@@ -77,7 +70,7 @@ end
 -- listing, others an empty directory with 450/550 "no files found": such
 -- answers are checked with CWD there and back.
 local function check_exists(self, path)
-  local home = self:pwd()
+  local home = self:_pwd_cached()
   if not home then
     return true
   end
@@ -85,7 +78,11 @@ local function check_exists(self, path)
   if not ok then
     return nil, err, code
   end
-  return self:cwd(home)
+  ok, err, code = self:cwd(home)
+  if ok then
+    self._folder = home -- back where PWD said: no need to ask again
+  end
+  return ok, err, code
 end
 
 local function list_parsed(self, path)
@@ -156,7 +153,7 @@ local function unique_of(self, path)
   if not self:_features().MLST then
     return nil
   end
-  local code, text = self:_cmd(path ~= "" and ("MLST " .. path) or "MLST")
+  local code, text = self:_cmd(listing.with_path("MLST", path))
   return code == 250 and text:match("[Uu][Nn][Ii][Qq][Uu][Ee]=([^;]+);") or nil
 end
 

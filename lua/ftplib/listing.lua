@@ -100,4 +100,4 @@ function FTP:mlsd(path, facts)
   end
 end
 
-return {}
+return { with_path = with_path }

@@ -49,7 +49,7 @@ end
 -- bytes = total}, in the order of files.
 function FTP:download_many(files, opts)
   util.check("download_many", 1, files, "table")
-  opts = util.check_options("download_many", 2, opts or {}, OPTION_TYPES)
+  opts = util.check_options("download_many", 2, opts, OPTION_TYPES)
   local n = parallel.sessions(opts.parallel)
   local jobs = {}
   for i, file in ipairs(files) do

@@ -1,9 +1,9 @@
 -- ftp:mirror (remote folder to local) and ftp:mirror_up (local to remote).
 --
 -- Three steps: read both trees, plan (compare them into a list of actions),
--- execute. Planning is pure; each action is run by mirror.run_item(ftp,
--- item, opts) alone, so that a scheduler may run the actions of one phase on
--- several sessions at once. Phases run in order: 1 deletes that make room
+-- execute. Planning is pure; each action runs alone (run_item), so that a
+-- scheduler (parallel.lua) may run the actions of one phase on several
+-- sessions at once through mirror.execute. Phases run in order: 1 deletes that make room
 -- (a file where a folder must go, or the reverse), 2 folders created
 -- top-down, 3 file transfers (independent of each other), 4 deletes of what
 -- the source no longer has, deepest first.
@@ -366,7 +366,7 @@ function up.delete(ftp, item)
 end
 
 -- Runs one planned action: true, or nil, msg, code.
-function mirror.run_item(ftp, item, opts)
+local function run_item(ftp, item, opts)
   return item.side[item.op](ftp, item, opts)
 end
 
@@ -399,7 +399,7 @@ function mirror.execute(ftp, plan, opts, report, broken)
     elseif opts.dry_run then
       ok = true
     else
-      ok, err, code = mirror.run_item(ftp, item, opts)
+      ok, err, code = run_item(ftp, item, opts)
     end
     if ok then
       report_item(report, item)
@@ -421,10 +421,6 @@ local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number",
 }
-
-local function remote_path(root, rel)
-  return list.join(root, rel)
-end
 
 local function local_path(root, rel)
   return root .. "/" .. rel
@@ -458,7 +454,7 @@ end
 
 down.source_tree = mirror.remote_tree
 down.target_tree = local_target_tree
-down.source_path, down.target_path = remote_path, local_path
+down.source_path, down.target_path = list.join, local_path
 -- Local times are set from the listing after each download.
 function down.times_kept()
   return true
@@ -468,14 +464,19 @@ up.source_tree = function(_, local_dir, failed)
   return mirror.local_tree(local_dir, failed)
 end
 up.target_tree = remote_target_tree
-up.source_path, up.target_path = local_path, remote_path
+up.source_path, up.target_path = local_path, list.join
 -- Remote times are the local ones only where the server lets us set them.
 function up.times_kept(ftp)
   return ftp:_features().MFMT ~= nil
 end
 
+-- A report with nothing in it yet (skipped: the plan's list, if given).
+function mirror.empty_report(skipped)
+  return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {} }
+end
+
 local function new_report(plan, failed)
-  local report = { created = {}, updated = {}, skipped = plan.skipped, deleted = {}, failed = {} }
+  local report = mirror.empty_report(plan.skipped)
   table.move(failed, 1, #failed, 1, report.failed)
   table.move(plan.failed, 1, #plan.failed, #report.failed + 1, report.failed)
   return report

@@ -55,10 +55,6 @@ local function clone(ftp, folder)
   return copy
 end
 
-local function empty_report()
-  return { created = {}, updated = {}, skipped = {}, deleted = {}, failed = {} }
-end
-
 local function merge(report, part)
   for key, list in pairs(part) do
     table.move(list, 1, #list, #report[key] + 1, report[key])
@@ -77,7 +73,7 @@ local function run_workers(ftp, count, n, run_item)
       run_item(session, taken)
     end
   end
-  local folder = ftp:pwd()
+  local folder = ftp:_pwd_cached()
   local tasks, clones = { spawn(work, ftp) }, {}
   for _ = 2, folder and math.min(n, count) or 1 do
     tasks[#tasks + 1] = spawn(function()
@@ -104,7 +100,7 @@ parallel.run_workers = run_workers
 local function transfers_run(ftp, items, opts, report, broken, n)
   local outcomes = {}
   local err = run_workers(ftp, #items, n, function(session, i)
-    outcomes[i] = empty_report()
+    outcomes[i] = mirror.empty_report()
     mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], broken)
   end)
   if err ~= nil then
@@ -112,7 +108,7 @@ local function transfers_run(ftp, items, opts, report, broken, n)
   end
   for i, item in ipairs(items) do
     if not outcomes[i] then -- every session was lost: the first one reports it
-      outcomes[i] = empty_report()
+      outcomes[i] = mirror.empty_report()
       mirror.execute(ftp, { items = { item } }, opts, outcomes[i], broken)
     end
     merge(report, outcomes[i])

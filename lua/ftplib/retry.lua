@@ -65,7 +65,7 @@ end
 function retry.run(ftp, opts, attempt)
   local tries = opts.retries or 0
   local delay = opts.retry_delay or 1
-  local folder = tries > 0 and ftp:pwd() or nil
+  local folder = tries > 0 and ftp:_pwd_cached() or nil
   local result, err, code = attempt(1)
   for n = 2, tries + 1 do
     if result or not worth_retry(ftp, code) then

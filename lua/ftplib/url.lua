@@ -30,6 +30,7 @@ local util = require "ftplib.util"
 local netrc = require "ftplib.netrc"
 local urlparse = require "ftplib.urlparse"
 local urlio = require "ftplib.urlio"
+local list = require "ftplib.list"
 
 -- Options -----------------------------------------------------------------------
 
@@ -169,11 +170,7 @@ local function remote_path(parts, source, url_text)
   elseif type(source) ~= "string" then
     util.raise("the URL names a folder: a file name is needed for this source: " .. url_text)
   end
-  local name = source:match("([^/]+)$")
-  if parts.path == "" or parts.path:sub(-1) == "/" then
-    return parts.path .. name
-  end
-  return parts.path .. "/" .. name
+  return list.join(parts.path, source:match("([^/]+)$"))
 end
 
 -- opts.create_dirs (curl's --ftp-create-dirs): the folders above remote
