@@ -36,6 +36,7 @@ CC           ?= cc
 EXTRA_CFLAGS ?=
 EXTRA_LDFLAGS ?=
 LUA_CFLAGS     := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
+LUA_LIBS       := $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
 
@@ -138,8 +139,7 @@ $(FUZZ_DIR)/%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard fuzz/*.h src/*.h)
 
 # The name converter is part of the Lua binding: its target runs it in a Lua state.
 $(FUZZ_DIR)/iconv: src/core_iconv.c
-$(FUZZ_DIR)/iconv: FUZZ_EXTRA = src/core_iconv.c $(LUA_CFLAGS) \
-	$(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
+$(FUZZ_DIR)/iconv: FUZZ_EXTRA = src/core_iconv.c $(LUA_CFLAGS) $(LUA_LIBS)
 
 rockspec:
 	$(LUA) scripts/update-rockspec.lua
@@ -155,7 +155,6 @@ bench-latency: setup build
 
 # A C host with Lua 5.4 and the C core linked in (examples/embed/): it reads the Lua
 # half from this checkout's lua/ (or $$FTPLIB_LUA_DIR).
-LUA_LIBS    := $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 EMBED_DIR   := examples/embed
 EMBED_CFLAGS = -DFTPLIB_LUA_DIR='"$(CURDIR)/lua"' -I$(EMBED_DIR)
 EMBED_LIBS   = $(LUA_LIBS) $(OPENSSL_LIBS) -lm -ldl

@@ -78,7 +78,6 @@ build = {
             "src/core_tls.c",
             "src/data.c",
             "src/net.c",
-            "src/poll.c",
             "src/reply.c",
             "src/session.c",
             "src/tls.c",

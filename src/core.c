@@ -1,5 +1,6 @@
 /* The Lua module ftplib.core: class set-up, error conventions and the
- * functions that belong to no object (resolve, wait, clock, text parsers). */
+ * functions that belong to no object (resolve, wait, poll, clock, text
+ * parsers). */
 #include "core.h"
 #include "reply.h"
 #include "status.h"
@@ -170,6 +171,56 @@ static int l_wait(lua_State *L)
     return ftp_push_status(L, FTP_ESYS, errno);
 }
 
+/* Reads fds[i] and dirs[i] ("r" or "w") into p. */
+static void check_entries(lua_State *L, struct pollfd *p, lua_Integer n)
+{
+    for (lua_Integer i = 1; i <= n; i++) {
+        lua_geti(L, 1, i);
+        lua_geti(L, 2, i);
+        int isnum;
+        lua_Integer fd = lua_tointegerx(L, -2, &isnum);
+        const char *dir = lua_tostring(L, -1);
+        if (!isnum || fd < 0 || fd > 0x7fffffff)
+            luaL_error(L, "bad descriptor at index %d", (int)i);
+        if (dir == NULL || (dir[0] != 'r' && dir[0] != 'w') || dir[1] != '\0')
+            luaL_error(L, "bad direction at index %d (\"r\" or \"w\" expected)", (int)i);
+        p[i - 1].fd = (int)fd;
+        p[i - 1].events = dir[0] == 'w' ? POLLOUT : POLLIN;
+        p[i - 1].revents = 0;
+        lua_pop(L, 2);
+    }
+}
+
+/* core.poll(fds, dirs, timeout) -> { i, ... } the indexes of the entries
+ * that are ready (an error or hang-up counts: the next step shows it),
+ * {} when the timeout passed | nil, msg, code. With no entries it sleeps.
+ * One poll() over many descriptors, for the coroutine scheduler
+ * (lua/ftplib/sched.lua), which runs many sessions in one thread. */
+static int l_poll(lua_State *L)
+{
+    luaL_checktype(L, 1, LUA_TTABLE);
+    luaL_checktype(L, 2, LUA_TTABLE);
+    double timeout = luaL_optnumber(L, 3, -1);
+    lua_Integer n = luaL_len(L, 1);
+    luaL_argcheck(L, luaL_len(L, 2) == n, 2, "as many directions as descriptors expected");
+    luaL_argcheck(L, n >= 0 && n <= 65536, 1, "too many descriptors");
+    /* A userdata, not malloc: freed by the collector even if a check raises. */
+    struct pollfd *p = lua_newuserdatauv(L, sizeof *p * (size_t)(n > 0 ? n : 1), 0);
+    check_entries(L, p, n);
+    int rc = ftp_net_poll(p, (nfds_t)n, timeout);
+    if (rc < 0)
+        return ftp_push_status(L, FTP_ESYS, errno);
+    lua_createtable(L, rc, 0);
+    int k = 0;
+    for (lua_Integer i = 0; i < n && k < rc; i++) {
+        if (p[i].revents != 0) {
+            lua_pushinteger(L, i + 1);
+            lua_rawseti(L, -2, ++k);
+        }
+    }
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, ftp_net_now());
@@ -227,9 +278,10 @@ static int l_parse_150(lua_State *L)
 
 static const luaL_Reg functions[] = {
     {"resolve", l_resolve},       {"wait", l_wait},
-    {"now", l_now},               {"parse_pasv", l_parse_pasv},
-    {"parse_epsv", l_parse_epsv}, {"parse_quoted", l_parse_quoted},
-    {"parse_150", l_parse_150},   {NULL, NULL}};
+    {"poll", l_poll},             {"now", l_now},
+    {"parse_pasv", l_parse_pasv}, {"parse_epsv", l_parse_epsv},
+    {"parse_quoted", l_parse_quoted}, {"parse_150", l_parse_150},
+    {NULL, NULL}};
 
 int luaopen_ftplib_core(lua_State *L)
 {
@@ -238,6 +290,5 @@ int luaopen_ftplib_core(lua_State *L)
     ftp_open_data(L);
     ftp_open_tls(L);
     ftp_open_iconv(L);
-    ftp_open_poll(L);
     return 1;
 }

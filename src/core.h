@@ -48,7 +48,5 @@ void ftp_open_data(lua_State *L);
 void ftp_open_tls(lua_State *L);
 /* core.iconv_open: character set converters for file names (core_iconv.c). */
 void ftp_open_iconv(lua_State *L);
-/* Adds core.poll (src/poll.c) to the module table. */
-void ftp_open_poll(lua_State *L);
 
 #endif

@@ -69,10 +69,9 @@ double ftp_net_now(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-int ftp_net_wait(int fd, int want_write, double timeout_s)
+int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s)
 {
     double deadline = ftp_net_now() + timeout_s;
-    struct pollfd p = {.fd = fd, .events = want_write ? POLLOUT : POLLIN};
     for (;;) {
         int ms = -1;
         if (timeout_s >= 0) {
@@ -80,9 +79,9 @@ int ftp_net_wait(int fd, int want_write, double timeout_s)
             /* Round up so that a wait never ends before its deadline. */
             ms = left <= 0 ? 0 : (int)(left * 1000.0) + 1;
         }
-        int n = poll(&p, 1, ms);
+        int n = poll(fds, nfds, ms);
         if (n > 0)
-            return 1; /* errors and hang-ups show in the next read or write */
+            return n; /* errors and hang-ups show in the next read or write */
         if (n == 0) {
             if (timeout_s < 0 || ftp_net_now() >= deadline)
                 return 0;
@@ -91,6 +90,13 @@ int ftp_net_wait(int fd, int want_write, double timeout_s)
         if (errno != EINTR)
             return -1;
     }
+}
+
+int ftp_net_wait(int fd, int want_write, double timeout_s)
+{
+    struct pollfd p = {.fd = fd, .events = want_write ? POLLOUT : POLLIN};
+    int n = ftp_net_poll(&p, 1, timeout_s);
+    return n > 0 ? 1 : n;
 }
 
 void ftp_net_addr_text(const ftp_addr *a, char *host, size_t hostlen, int *port)

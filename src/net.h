@@ -3,6 +3,7 @@
 #ifndef FTP_NET_H
 #define FTP_NET_H
 
+#include <poll.h>
 #include <stddef.h>
 #include <sys/socket.h>
 
@@ -18,6 +19,10 @@ int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err)
  * yet: woken early) or FTP_ESYS with *err set. */
 int ftp_net_connect_result(int fd, int *err);
 
+/* poll() for up to timeout_s seconds (negative: no limit), never ending
+ * before then (EINTR and early wake-ups wait again): poll's count of ready
+ * entries, 0 timed out, -1 with errno set. */
+int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s);
 /* Waits until fd is readable (or writable if want_write). 1 ready, 0 timed
  * out, -1 with errno set. A negative timeout waits without limit. */
 int ftp_net_wait(int fd, int want_write, double timeout_s);
