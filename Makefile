@@ -9,7 +9,7 @@
 #   make demo       setup, build, run examples/demo.lua against a throw-away loopback
 #                   FTP server (no root needed once the packages are installed)
 #   make clean      remove $(BUILD)
-#   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
+#   make rockspec   rewrite the rockspecs' file lists (rockspec/*) from src/, lua/ftplib/, bin/
 #   make embed      build $(BUILD)/embed/host: a C program embedding Lua with the module
 #   make tsan-threads  build $(BUILD)/tsan/threads: two threads, two Lua states, TSan
 #   make bench-latency  only the bench's latency workload (1000 files, 20 ms replies)
