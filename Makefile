@@ -1,12 +1,15 @@
 # ftplib for Lua: build, test and lint.
 #
 #   make            build $(BUILD)/ftplib/core.so from src/*.c
-#   make test       install missing packages, build, run the whole busted suite (Lua 5.4)
+#   make setup      install the missing Debian packages (scripts/setup.sh)
+#   make test       setup, the test environment (needs root: scripts/setup-test-env.sh),
+#                   build, run the whole busted suite (Lua 5.4)
 #   make lint       luacheck the Lua sources and specs
 #   make bench      time transfers against curl, Python's ftplib and LuaSocket (bench/)
-#   make demo       run examples/demo.lua against a throw-away loopback FTP server
+#   make demo       setup, build, run examples/demo.lua against a throw-away loopback
+#                   FTP server (no root needed once the packages are installed)
 #   make clean      remove $(BUILD)
-#   make rockspec   rewrite the rockspec's file lists from src/, lua/ftplib/, bin/
+#   make rockspec   rewrite the rockspecs' file lists (rockspec/*) from src/, lua/ftplib/, bin/
 #   make embed      build $(BUILD)/embed/host: a C program embedding Lua with the module
 #   make tsan-threads  build $(BUILD)/tsan/threads: two threads, two Lua states, TSan
 #   make bench-latency  only the bench's latency workload (1000 files, 20 ms replies)
@@ -17,6 +20,10 @@
 #
 # Everything is overridable from the command line or environment, e.g. a sanitizer build:
 #   make BUILD=build-asan EXTRA_CFLAGS='-fsanitize=address' EXTRA_LDFLAGS='-fsanitize=address'
+#
+# The flags below come from pkg-config when make reads this file, which on a fresh machine
+# is before setup has installed pkg-config and the headers: so every target that runs
+# setup builds through a sub-make ($(MAKE) ... build), which reads them anew.
 
 LUA         ?= lua5.4
 BUSTED      ?= $(LUA) /usr/bin/busted
@@ -52,7 +59,7 @@ ALL_LDLIBS  = $(OPENSSL_LIBS) $(LDLIBS)
 # Lint whichever of these directories exist.
 LINT_DIRS := $(wildcard lua spec bin examples bench scripts)
 
-.PHONY: all build setup test lint clean rockspec demo
+.PHONY: all build setup test-env test lint clean rockspec demo
 
 all: build
 
@@ -67,12 +74,18 @@ $(OBJDIR)/%.o: src/%.c | $(OBJDIR)
 $(OBJDIR) $(BUILD)/ftplib:
 	mkdir -p $@
 
+# The packages only: what building and `make demo` need.
 setup:
 	@bash scripts/setup.sh
 
+# The packages, then what the specs' real servers need (scripts/setup-test-env.sh, as
+# root): the test account, its PAM service, proftpd unpacked under /var/cache/ftplib-test.
+test-env:
+	@bash scripts/setup.sh --test-env
+
 # Nothing may print after busted: its output handler ends with the summary line.
 # --cpath: the specs load the module of this $(BUILD) (.busted names the default one).
-test: setup
+test: test-env
 	@$(MAKE) --no-print-directory -s build
 	@$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
 
@@ -91,7 +104,7 @@ ASAN_ENV    = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" \
 
 .PHONY: asan valgrind
 # (Some specs run scripts with the module of build/: that one is made too.)
-asan: setup
+asan: test-env
 	@$(MAKE) --no-print-directory -s build
 	@$(MAKE) --no-print-directory -s BUILD='$(ASAN_BUILD)' CFLAGS='-O1 -g' \
 		EXTRA_CFLAGS='$(ASAN_FLAGS)' EXTRA_LDFLAGS='$(ASAN_FLAGS)' build
@@ -107,7 +120,7 @@ VALGRIND_FLAGS ?= --quiet --error-exitcode=99 --leak-check=full \
                   --show-leak-kinds=definite --errors-for-leak-kinds=definite \
                   --suppressions=spec/support/valgrind.supp
 
-valgrind: setup
+valgrind: test-env
 	@$(MAKE) --no-print-directory -s build
 	@FTPLIB_TEST_SCALE='$(VALGRIND_SCALE)' $(VALGRIND) $(VALGRIND_FLAGS) \
 		$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
@@ -129,7 +142,8 @@ FUZZ_CFLAGS  ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefin
 .PHONY: fuzz fuzz-build
 fuzz-build: $(addprefix $(FUZZ_DIR)/,$(FUZZ_TARGETS))
 
-fuzz: setup fuzz-build
+fuzz: setup
+	@$(MAKE) --no-print-directory fuzz-build
 	@bash fuzz/run.sh '$(FUZZ_DIR)' '$(FUZZ_SECONDS)' '$(FUZZ_JOBS)' $(FUZZ_TARGETS)
 
 $(FUZZ_DIR)/%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard fuzz/*.h src/*.h)
@@ -146,11 +160,13 @@ rockspec:
 
 # Needs root (it starts vsftpd); writes bench/results.md and bench/results.png.
 .PHONY: bench bench-latency
-bench: setup build
+bench: test-env
+	@$(MAKE) --no-print-directory -s build
 	FTPLIB_BUILD='$(BUILD)' $(LUA) bench/run.lua
 
 # The latency workload alone (bench/latency.lua; `make bench` runs it too).
-bench-latency: setup build
+bench-latency: setup
+	@$(MAKE) --no-print-directory -s build
 	FTPLIB_BUILD='$(BUILD)' $(LUA) bench/latency.lua
 
 # A C host with Lua 5.4 and the C core linked in (examples/embed/): it reads the Lua
@@ -183,7 +199,8 @@ $(BUILD)/tsan/threads: $(EMBED_DIR)/threads.c $(EMBED_DIR)/embed.c $(EMBED_DIR)/
 		$(EMBED_DIR)/embed.c $(SRCS) $(EMBED_LIBS) -pthread
 
 # scripts/run-demo.lua starts the server (spec/support/servers.lua) and stops it after.
-demo: setup build
+demo: setup
+	@$(MAKE) --no-print-directory -s build
 	@LUA='$(LUA)' $(LUA) scripts/run-demo.lua '$(BUILD)'
 
 lint:

@@ -16,7 +16,8 @@ require "ftplib.parallel"
 require "ftplib.many"
 
 local ftplib = {
-  _VERSION = "ftplib scm",
+  -- The release: rockspec/ftplib-0.1.0-1.rockspec (spec/rockspec_spec.lua keeps them equal).
+  _VERSION = "ftplib 0.1.0",
   _core = core,
 }
 

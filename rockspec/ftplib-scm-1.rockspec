@@ -1,14 +1,15 @@
--- Build and install from a checkout (run in the repository root):
+-- The development rockspec: builds and installs from a checkout (run in the repository root):
 --   luarocks --lua-version=5.4 make rockspec/ftplib-scm-1.rockspec
--- spec/rockspec_spec.lua checks that every src/*.c, lua/ftplib/*.lua and bin/ file is
--- listed here; `make rockspec` rewrites those lists (between the "files:" markers).
+-- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/rockspec_spec.lua checks that both
+-- list every src/*.c, lua/ftplib/*.lua and bin/ file and otherwise agree; `make rockspec`
+-- rewrites the lists of both (between the "files:" markers).
 rockspec_format = "3.0"
 package = "ftplib"
 version = "scm-1"
 
 source = {
-   -- Placeholder: `luarocks make` builds from the working tree and does not fetch this.
-   url = "git+file:///path/to/ftplib-lua",
+   -- `luarocks make` builds from the working tree; `luarocks build` fetches the main branch.
+   url = "git+https://github.com/ftplib-lua/ftplib.git",
 }
 
 description = {
@@ -17,13 +18,18 @@ description = {
 An FTP/FTPS client with a C core (sockets, reply parser, data channels, TLS through
 OpenSSL) and a Lua API modelled on Python's ftplib, plus higher-level helpers.
 ]],
+   homepage = "https://github.com/ftplib-lua/ftplib",
    license = "MIT",
    labels = { "ftp", "ftps", "network" },
 }
 
+-- Linux: the transfer loops use sendfile and splice.
+supported_platforms = { "linux" }
+
 dependencies = {
-   "lua >= 5.4",
-   "luafilesystem >= 1.8", -- ftp:download/upload (local sizes, times)
+   "lua >= 5.4, < 5.5",
+   -- ftp:download, upload and mirror (local sizes, times, folders); loaded on first use
+   "luafilesystem >= 1.8",
 }
 
 external_dependencies = {

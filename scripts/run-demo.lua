@@ -3,7 +3,9 @@
 --
 --   lua5.4 scripts/run-demo.lua [BUILD_DIR]      (from the repository root)
 --
--- DEMO_SERVER=vsftpd picks the server (default pyftpdlib, which needs no system account).
+-- DEMO_SERVER=vsftpd picks the server (default pyftpdlib, which needs no system account
+-- and no root: `make demo` runs as an ordinary user; vsftpd needs root and the test
+-- account of scripts/setup-test-env.sh, which `make test` sets up).
 package.path = "./?.lua;" .. package.path
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"

@@ -1,5 +1,7 @@
 #!/bin/sh
 # Prepares this machine for the specs that run real FTP servers (spec/support/servers.lua).
+# Run by `make test` (and asan, valgrind, bench) through `scripts/setup.sh --test-env`;
+# `make demo` does not need it (its pyftpdlib server takes any account it is given).
 #
 # vsftpd checks local-user passwords through PAM against system accounts, so the specs
 # need one real account. To keep that as harmless as possible:

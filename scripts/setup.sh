@@ -1,8 +1,20 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the project needs, only those that are missing,
-# then prepares the test environment (scripts/setup-test-env.sh, when present).
+# Installs the Debian packages the project needs, only those that are missing.
+# With --test-env (make test, asan, valgrind, bench) it then prepares what the specs'
+# real servers need (scripts/setup-test-env.sh: a test account, its PAM service, proftpd
+# unpacked under /var/cache/ftplib-test), which needs root. Without it (make demo, make
+# fuzz) nothing but packages is touched, so an ordinary user can run it once they are in.
 # Fast path: when everything is installed this does one dpkg-query and no apt call.
+#
+#   bash scripts/setup.sh [--test-env]
 set -euo pipefail
+
+test_env=0
+case ${1:-} in
+    --test-env) test_env=1 ;;
+    "") ;;
+    *) echo "usage: bash scripts/setup.sh [--test-env]" >&2; exit 2 ;;
+esac
 
 # The one list of Debian packages the project needs. Add new ones here.
 PACKAGES=(
@@ -13,6 +25,8 @@ PACKAGES=(
     # test and lint tools
     lua-busted lua-check luarocks
     lua-filesystem lua-socket
+    # LuaSec: the scripted fake server's TLS (spec/support/fakeftp.lua requires "ssl")
+    lua-sec
     # a host event loop driving sessions: spec/hostloop_spec.lua, examples/luv_parallel.lua
     lua-luv
     # FTP servers the specs run against
@@ -60,6 +74,6 @@ if ((${#missing[@]})); then
         apt-get install -y -qq --no-install-recommends "${missing[@]}"
 fi
 
-if [[ -f scripts/setup-test-env.sh ]]; then
+if ((test_env)) && [[ -f scripts/setup-test-env.sh ]]; then
     bash scripts/setup-test-env.sh
 fi

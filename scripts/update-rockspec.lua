@@ -1,9 +1,9 @@
--- Rewrites the file lists of rockspec/ftplib-scm-1.rockspec from the working tree:
--- the lines between "-- files: <what>" and "-- end files" markers.
+-- Rewrites the file lists of every rockspec/*.rockspec (the scm one and the release)
+-- from the working tree: the lines between "-- files: <what>" and "-- end files" markers.
 -- Usage (from the repository root): lua5.4 scripts/update-rockspec.lua  (or `make rockspec`)
 local lfs = require "lfs"
 
-local ROCKSPEC = "rockspec/ftplib-scm-1.rockspec"
+local ROCKSPEC_DIR = "rockspec"
 
 local function files_in(dir, suffix)
   local found = {}
@@ -45,25 +45,33 @@ local generators = {
   end,
 }
 
-local input = assert(io.open(ROCKSPEC, "r"))
-local out, skipping = {}, false
-for line in input:lines() do
-  local indent, what = line:match("^(%s*)%-%- files: (%S+)%s*$")
-  if what then
-    local generate = assert(generators[what], "unknown file list: " .. what)
-    out[#out + 1] = line
-    for _, generated in ipairs(generate(indent)) do out[#out + 1] = generated end
-    skipping = true
-  elseif line:match("^%s*%-%- end files%s*$") then
-    out[#out + 1] = line
-    skipping = false
-  elseif not skipping then
-    out[#out + 1] = line
+-- The rockspec's text with each marked list generated anew.
+local function rewrite(text, rockspec)
+  local out, skipping = {}, false
+  for line in text:gmatch("([^\n]*)\n") do
+    local indent, what = line:match("^(%s*)%-%- files: (%S+)%s*$")
+    if what then
+      local generate = assert(generators[what], "unknown file list in " .. rockspec .. ": " .. what)
+      out[#out + 1] = line
+      for _, generated in ipairs(generate(indent)) do out[#out + 1] = generated end
+      skipping = true
+    elseif line:match("^%s*%-%- end files%s*$") then
+      out[#out + 1] = line
+      skipping = false
+    elseif not skipping then
+      out[#out + 1] = line
+    end
   end
+  assert(not skipping, "unterminated '-- files:' block in " .. rockspec)
+  return table.concat(out, "\n") .. "\n"
 end
-input:close()
-assert(not skipping, "unterminated '-- files:' block in " .. ROCKSPEC)
 
-local output = assert(io.open(ROCKSPEC, "w"))
-output:write(table.concat(out, "\n"), "\n")
-output:close()
+for _, rockspec in ipairs(files_in(ROCKSPEC_DIR, ".rockspec")) do
+  local input = assert(io.open(rockspec, "r"))
+  local text = input:read("a")
+  input:close()
+  if text:sub(-1) ~= "\n" then text = text .. "\n" end
+  local output = assert(io.open(rockspec, "w"))
+  output:write(rewrite(text, rockspec))
+  output:close()
+end

@@ -209,6 +209,15 @@ describe("bin/ftplib", function()
     assert.matches("^Usage: ftplib %[options%] <command>", out)
     assert.matches("Exit codes:", out)
   end)
+
+  it("prints the library's version with --version, and nothing else", function()
+    local status, out, err = ftplib_cli("--version")
+    assert.are.equal(0, status)
+    assert.are.equal("ftplib 0.1.0\n", out)
+    assert.are.equal(require("ftplib")._VERSION .. "\n", out)
+    assert.are.equal("", err)
+    assert.matches("%-%-version", select(2, ftplib_cli("--help")))
+  end)
 end)
 
 -- The progress bar, as a person sees it: the tool runs in a tmux pane and the

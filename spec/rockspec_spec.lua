@@ -1,8 +1,11 @@
--- The rockspec lists its files by hand: these specs fail when a source file is added
--- without it, and check that `luarocks make` builds a tree from which the module loads.
+-- The rockspecs list their files by hand: these specs fail when a source file is added
+-- without them, check that the release (a git tag) and the scm rockspec agree and that
+-- ftplib._VERSION names the release, and that `luarocks make` builds a tree from which
+-- the module loads and the tool runs.
 local lfs = require "lfs"
 
-local ROCKSPEC = "rockspec/ftplib-scm-1.rockspec"
+local SCM = "rockspec/ftplib-scm-1.rockspec"
+local RELEASE = "rockspec/ftplib-0.1.0-1.rockspec"
 
 local function repo_root()
   local source = debug.getinfo(1, "S").source:gsub("^@", "")
@@ -45,9 +48,9 @@ local function files_in(dir, suffix)
   return found
 end
 
-local function load_rockspec()
+local function load_rockspec(rockspec)
   local env = {}
-  local chunk = assert(loadfile(ROOT .. "/" .. ROCKSPEC, "t", env))
+  local chunk = assert(loadfile(ROOT .. "/" .. rockspec, "t", env))
   chunk()
   return env
 end
@@ -72,34 +75,38 @@ local function set_of(list)
 end
 
 -- Entries of `listed` that are not in `actual` and the other way round, as messages.
-local function mismatches(actual, listed, where)
+local function mismatches(actual, listed, where, rockspec)
   local problems = {}
   local listed_set, actual_set = set_of(listed), set_of(actual)
   for _, path in ipairs(actual) do
     if not listed_set[path] then
       problems[#problems + 1] = ("%s exists but is missing from %s in %s")
-        :format(path, where, ROCKSPEC)
+        :format(path, where, rockspec)
     end
   end
   for _, path in ipairs(listed or {}) do
     if not actual_set[path] then
       problems[#problems + 1] = ("%s is listed in %s in %s but does not exist")
-        :format(path, where, ROCKSPEC)
+        :format(path, where, rockspec)
     end
   end
   return problems
 end
 
-describe("rockspec " .. ROCKSPEC, function()
-  local spec = load_rockspec()
+-- The checks every rockspec passes: its identity and its file lists against the tree.
+local function describe_rockspec(rockspec, version)
+describe("rockspec " .. rockspec, function()
+  local spec = load_rockspec(rockspec)
   local modules = spec.build and spec.build.modules or {}
 
   it("has the expected identity", function()
     assert.are.equal("3.0", spec.rockspec_format)
     assert.are.equal("ftplib", spec.package)
-    assert.are.equal("scm-1", spec.version)
+    assert.are.equal(version, spec.version)
     assert.are.equal("builtin", spec.build.type)
     assert.are.equal("lua/ftplib.lua", modules.ftplib)
+    assert.are.equal("MIT", spec.description.license)
+    assert.are.same({ "linux" }, spec.supported_platforms)
   end)
 
   it("lists every src/*.c in ftplib.core's sources", function()
@@ -109,7 +116,7 @@ describe("rockspec " .. ROCKSPEC, function()
     for _, source in ipairs(core.sources or {}) do listed[#listed + 1] = source end
     table.sort(listed)
     local problems = mismatches(files_in("src", ".c"), listed,
-      "build.modules['ftplib.core'].sources")
+      "build.modules['ftplib.core'].sources", rockspec)
     assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
   end)
 
@@ -136,7 +143,7 @@ describe("rockspec " .. ROCKSPEC, function()
     local listed = {}
     for _, path in pairs(bin) do listed[#listed + 1] = path end
     table.sort(listed)
-    local problems = mismatches(files_in("bin", ""), listed, "build.install.bin")
+    local problems = mismatches(files_in("bin", ""), listed, "build.install.bin", rockspec)
     assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
   end)
 
@@ -164,7 +171,7 @@ describe("rockspec " .. ROCKSPEC, function()
       -- --deps-mode=none: LuaFileSystem comes from Debian (lua-filesystem), which
       -- LuaRocks does not see, and no rocks registry is reachable here.
       ok, output = run(("cd %s && luarocks --lua-version=5.4 make --deps-mode=none --tree=%s %s")
-        :format(quote(work), quote(tree), ROCKSPEC))
+        :format(quote(work), quote(tree), rockspec))
       assert(ok, "luarocks make failed:\n" .. output)
 
       -- A fresh interpreter that sees only the installed tree (-E: ignore LUA_PATH etc.).
@@ -183,6 +190,44 @@ describe("rockspec " .. ROCKSPEC, function()
       assert(ok, "loading the installed module failed:\n" .. output)
       assert.are.equal(tree .. "/share/lua/5.4/ftplib.lua\n"
         .. tree .. "/lib/lua/5.4/ftplib/core.so\n", output)
+
+      -- The installed tool through LuaRocks' wrapper, seeing the tree as `luarocks path`
+      -- says (the _5_4 variables would take precedence), run outside the checkout.
+      ok, output = run(("cd %s && unset LUA_PATH_5_4 LUA_CPATH_5_4 && "
+        .. "eval \"$(luarocks --lua-version=5.4 path --tree=%s)\" && bin/ftplib --version")
+        :format(quote(tree), quote(tree)))
+      assert(ok, "the installed ftplib --version failed:\n" .. output)
+      assert.are.equal(require("ftplib")._VERSION .. "\n", output)
     end)
+  end)
+end)
+end
+
+describe_rockspec(SCM, "scm-1")
+describe_rockspec(RELEASE, "0.1.0-1")
+
+describe("the release " .. RELEASE, function()
+  local release, scm = load_rockspec(RELEASE), load_rockspec(SCM)
+
+  it("is built from its git tag", function()
+    assert.matches("^git%+https://", release.source.url)
+    assert.are.equal("v" .. release.version:match("^(.*)%-%d+$"), release.source.tag)
+  end)
+
+  it("is the version ftplib._VERSION names", function()
+    assert.are.equal("ftplib " .. release.version:match("^(.*)%-%d+$"), require("ftplib")._VERSION)
+  end)
+
+  it("ships the MIT license its rockspecs name", function()
+    local file = assert(io.open(ROOT .. "/LICENSE", "r"))
+    local text = file:read("a")
+    file:close()
+    assert.matches("^MIT License\n\nCopyright %(c%) %d+ the ftplib for Lua authors\n", text)
+    assert.are.equal("MIT", release.description.license)
+  end)
+
+  it("agrees with the scm rockspec in all but version and source", function()
+    release.version, release.source, scm.version, scm.source = nil, nil, nil, nil
+    assert.are.same(scm, release)
   end)
 end)

@@ -266,6 +266,9 @@ function cli.main(argv, env)
   elseif parsed.opts.help then
     env.stdout:write(cliargs.USAGE)
     return EXIT.ok
+  elseif parsed.opts.version then
+    env.stdout:write(require("ftplib")._VERSION, "\n")
+    return EXIT.ok
   end
   local command, args = parsed.command, parsed.args
   local arity = ARITY[command]

@@ -33,6 +33,7 @@ Options:
       --encoding NAME     the server's file name encoding (gbk, latin1, ...)
   -p, --parents           mkdir: create the parent folders too
   -h, --help              this text
+      --version           print the version and exit
 
 A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
 2 network (refused, timeout, closed), 3 login refused, 4 the server refused
@@ -48,7 +49,7 @@ local OPTIONS = {
   parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
-  help = { "h", "flag" },
+  help = { "h", "flag" }, version = { nil, "flag" },
 }
 
 local BY_LETTER = {}
@@ -146,7 +147,7 @@ function cliargs.parse(argv)
   if opts.parallel and (opts.parallel < 1 or opts.parallel % 1 ~= 0) then
     return nil, "--parallel needs a whole number of sessions, 1 or more"
   end
-  if not words[1] and not opts.help then
+  if not words[1] and not opts.help and not opts.version then
     return nil, "no command given"
   end
   return { command = words[1], args = { table.unpack(words, 2) }, opts = opts }

@@ -4,8 +4,10 @@
 -- once it is whole, so a failed download never leaves a truncated file
 -- under the final name.
 local core = require "ftplib.core"
-local lfs = require "lfs"
 local util = require "ftplib.util"
+-- LuaFileSystem is loaded when a helper first needs it: scripts using only the
+-- FTP methods do not need it installed.
+local lfs = util.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
 local retry = require "ftplib.retry"
 
 local FTP = core.FTP_methods

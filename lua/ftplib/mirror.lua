@@ -8,8 +8,10 @@
 -- top-down, 3 file transfers (independent of each other), 4 deletes of what
 -- the source no longer has, deepest first.
 local core = require "ftplib.core"
-local lfs = require "lfs"
 local util = require "ftplib.util"
+-- LuaFileSystem is loaded when a helper first needs it: scripts using only the
+-- FTP methods do not need it installed.
+local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
 local list = require "ftplib.list"
 
 local FTP = core.FTP_methods

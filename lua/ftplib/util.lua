@@ -66,6 +66,26 @@ function util.check_line(fname, argn, text)
   return text
 end
 
+-- A module loaded on first use, for dependencies only some helpers have:
+-- `local lfs = util.lazy_require("lfs", "ftp:mirror needs LuaFileSystem")`. A script
+-- that never reaches such a helper does not need the module installed; one that does
+-- gets `needed_by` and require's reason, raised at the script's own line.
+function util.lazy_require(name, needed_by)
+  local module
+  return setmetatable({}, {
+    __index = function(_, key)
+      if module == nil then
+        local ok, loaded = pcall(require, name)
+        if not ok then
+          util.raise(needed_by .. " (" .. tostring(loaded):match("^[^\n]*"):gsub(":$", "") .. ")")
+        end
+        module = loaded
+      end
+      return module[key]
+    end,
+  })
+end
+
 local escapes = { ["\n"] = "\\n", ["\r"] = "\\r", ["\t"] = "\\t", ["\\"] = "\\\\" }
 
 -- One printable line for debug output, whatever bytes the server sent.

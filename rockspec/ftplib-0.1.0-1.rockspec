@@ -1,0 +1,107 @@
+-- The release 0.1.0: LuaRocks fetches the git tag v0.1.0 and builds it:
+--   luarocks --lua-version=5.4 build rockspec/ftplib-0.1.0-1.rockspec
+-- or, from a checkout of that tag, without fetching:
+--   luarocks --lua-version=5.4 make rockspec/ftplib-0.1.0-1.rockspec
+-- Beside rockspec/ftplib-scm-1.rockspec: spec/rockspec_spec.lua checks that both list every
+-- src/*.c, lua/ftplib/*.lua and bin/ file and otherwise agree, and that ftplib._VERSION
+-- names this version; `make rockspec` rewrites the lists of both.
+rockspec_format = "3.0"
+package = "ftplib"
+version = "0.1.0-1"
+
+source = {
+   url = "git+https://github.com/ftplib-lua/ftplib.git",
+   tag = "v0.1.0",
+}
+
+description = {
+   summary = "FTP and FTPS client library for Lua 5.4",
+   detailed = [[
+An FTP/FTPS client with a C core (sockets, reply parser, data channels, TLS through
+OpenSSL) and a Lua API modelled on Python's ftplib, plus higher-level helpers.
+]],
+   homepage = "https://github.com/ftplib-lua/ftplib",
+   license = "MIT",
+   labels = { "ftp", "ftps", "network" },
+}
+
+-- Linux: the transfer loops use sendfile and splice.
+supported_platforms = { "linux" }
+
+dependencies = {
+   "lua >= 5.4, < 5.5",
+   -- ftp:download, upload and mirror (local sizes, times, folders); loaded on first use
+   "luafilesystem >= 1.8",
+}
+
+external_dependencies = {
+   OPENSSL = {
+      header = "openssl/ssl.h",
+      library = "ssl",
+   },
+}
+
+build = {
+   type = "builtin",
+   modules = {
+      ftplib = "lua/ftplib.lua",
+      -- files: lua/ftplib/*.lua
+      ["ftplib.cli"] = "lua/ftplib/cli.lua",
+      ["ftplib.cliargs"] = "lua/ftplib/cliargs.lua",
+      ["ftplib.commands"] = "lua/ftplib/commands.lua",
+      ["ftplib.control"] = "lua/ftplib/control.lua",
+      ["ftplib.copy"] = "lua/ftplib/copy.lua",
+      ["ftplib.datachan"] = "lua/ftplib/datachan.lua",
+      ["ftplib.encoding"] = "lua/ftplib/encoding.lua",
+      ["ftplib.files"] = "lua/ftplib/files.lua",
+      ["ftplib.keepalive"] = "lua/ftplib/keepalive.lua",
+      ["ftplib.list"] = "lua/ftplib/list.lua",
+      ["ftplib.listing"] = "lua/ftplib/listing.lua",
+      ["ftplib.listparse"] = "lua/ftplib/listparse.lua",
+      ["ftplib.many"] = "lua/ftplib/many.lua",
+      ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
+      ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
+      ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
+      ["ftplib.progressbar"] = "lua/ftplib/progressbar.lua",
+      ["ftplib.retry"] = "lua/ftplib/retry.lua",
+      ["ftplib.sched"] = "lua/ftplib/sched.lua",
+      ["ftplib.tls"] = "lua/ftplib/tls.lua",
+      ["ftplib.transfer"] = "lua/ftplib/transfer.lua",
+      ["ftplib.url"] = "lua/ftplib/url.lua",
+      ["ftplib.urlio"] = "lua/ftplib/urlio.lua",
+      ["ftplib.urlparse"] = "lua/ftplib/urlparse.lua",
+      ["ftplib.util"] = "lua/ftplib/util.lua",
+      ["ftplib.wait"] = "lua/ftplib/wait.lua",
+      -- end files
+
+      ["ftplib.core"] = {
+         sources = {
+            -- files: src/*.c
+            "src/buf.c",
+            "src/conn.c",
+            "src/core.c",
+            "src/core_data.c",
+            "src/core_ftp.c",
+            "src/core_iconv.c",
+            "src/core_tls.c",
+            "src/data.c",
+            "src/net.c",
+            "src/reply.c",
+            "src/session.c",
+            "src/tls.c",
+            -- end files
+         },
+         defines = { "_GNU_SOURCE" },
+         incdirs = { "src", "$(OPENSSL_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)" },
+         libraries = { "ssl", "crypto" },
+      },
+   },
+   install = {
+      bin = {
+         -- files: bin/*
+         ["ftplib"] = "bin/ftplib",
+         -- end files
+      },
+   },
+}
