@@ -73,6 +73,7 @@ build = {
             "src/conn.c",
             "src/core.c",
             "src/core_data.c",
+            "src/core_file.c",
             "src/core_ftp.c",
             "src/core_iconv.c",
             "src/core_tls.c",
