@@ -80,7 +80,7 @@ local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   end
   for _, bad in ipairs(rejected) do
     incomplete(tree)[rel] = true
-    failures(tree)[#failures(tree) + 1] = { path = join(rel, util.escape(tostring(bad.name))),
+    failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(bad.name)),
       err = "not mirrored: " .. bad.reason, code = "proto" }
   end
 end
@@ -120,7 +120,7 @@ local function local_node(tree, rel, name, attributes, role)
   if not ok then
     if role == "source" then
       incomplete(tree)[rel] = true
-      failures(tree)[#failures(tree) + 1] = { path = join(rel, util.escape(name)),
+      failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(name)),
         err = "not mirrored: " .. why, code = "io" }
       return nil
     end
@@ -609,7 +609,7 @@ local function bind_items(plan, side, source_root, target_root, src, dst)
     if item.source and item.target then
       items[#items + 1] = item
     else
-      plan.failed[#plan.failed + 1] = { path = util.escape(item.path),
+      plan.failed[#plan.failed + 1] = { path = safename.shown(item.path),
         err = "not mirrored: " .. tostring(why), code = "proto" }
     end
   end

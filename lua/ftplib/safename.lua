@@ -3,6 +3,8 @@
 -- download_many and the examples build every local path they write, rename
 -- or delete with safename.join, so that no listing can reach outside the
 -- folder it was given.
+local util = require "ftplib.util"
+
 local safename = {}
 
 -- Why a name cannot stand for one entry of a folder, or nil when it can.
@@ -59,6 +61,16 @@ function safename.join(root, rel)
     return rel
   end
   return (root:sub(-1) == "/" and root or root .. "/") .. rel
+end
+
+-- A name as a report shows it: as it is, or with its control bytes escaped
+-- (\r, \x1b, ...) when it has any, so that no report rewrites a terminal.
+function safename.shown(name)
+  name = tostring(name)
+  if name:find("%c") then
+    return util.escape(name)
+  end
+  return name
 end
 
 safename.exports = { safe_join = safename.join }
