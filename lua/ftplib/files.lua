@@ -127,7 +127,7 @@ end
 
 local function parse_origin(text)
   local size, modify, precision, remote = (text or ""):match(
-    "^" .. ORIGIN_TAG .. " (%S+) (%S+) (%S+) (.*)$")
+    "^" .. ORIGIN_TAG:gsub("%p", "%%%0") .. " (%S+) (%S+) (%S+) (.*)$")
   if not size then
     return nil
   end
@@ -203,6 +203,9 @@ local function start_offset(self, job, resume)
     return 0
   elseif attributes.mode ~= "file" then
     job.info.restarted = "the .part is not a regular file"
+    return 0
+  elseif attributes.nlink ~= 1 then
+    job.info.restarted = "the .part has another name (a hard link): not written through"
     return 0
   elseif attributes.size == 0 then
     return 0

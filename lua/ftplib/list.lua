@@ -211,9 +211,10 @@ end
 -- Why the listing of folder (its path and its entry in the parent's listing)
 -- cannot be taken for its contents, or nil. Only lines no parser reads (GNU
 -- ls's "ls: cannot access ..." after a 150 and before a 226, or another
--- language's month names) say nothing of what is there; a listing of one
--- entry that is the folder itself, as its parent lists it, is what vsftpd
--- sends for a folder it may enter but not read (mode 0711).
+-- language's month names) say nothing of what is there. A listing of one
+-- entry named like the folder may be the folder itself, as its parent lists
+-- it: what vsftpd sends for a folder it may enter but not read (mode 0711),
+-- and what LIST of a file shows.
 local function distrust(self, folder, entries, hidden)
   local known = 0
   for _, entry in ipairs(entries) do
@@ -225,9 +226,11 @@ local function distrust(self, folder, entries, hidden)
     return "listing not understood: " .. util.escape(entries[1].raw or "")
   end
   local only = entries[1]
-  if #entries == 1 and only.type == "dir" and only.name == basename(folder.path) then
+  if #entries == 1 and only.name == basename(folder.path) then
     local own = folder.entry or own_entry(self, folder.path, hidden)
-    if not own or own.raw == only.raw then
+    if own and own.type ~= "dir" then
+      return "not a folder"
+    elseif not own or own.raw == only.raw then
       return "the listing shows only the folder itself: not readable"
     end
   end
