@@ -282,12 +282,15 @@ describe("2. no link followed", function()
 
   it("a remote x.part beside x is a file of its own, never x's temporary", function()
     srv = hostile.start {
-      lists = { [""] = { lines = { ls("-", "x", 8), ls("-", "x.part", 9) } } },
+      lists = { [""] = { lines = { ls("-", "x", 8), ls("-", "x.part", 10) } } },
       files = { x = { data = "x, new 2" }, ["x.part"] = { data = "the x.part" } },
     }
     lfs.mkdir(box.target)
     box:write("x", "x, old") -- a changed x is downloaded again beside a mirrored x.part
-    box:write("x.part", "the x.part")
+    -- x.part as mirrored before: the listing's size and time, so it is left alone.
+    local listed_time = os.time { year = 2020, month = 1, day = 16, hour = 0 }
+      + (os.time() - os.time(os.date("!*t")))
+    lfs.touch(box:write("x.part", "the x.part"), listed_time, listed_time)
     local ftp = srv:session()
     local report = assert(ftp:mirror("", box.target, { delete = true }))
     ftp:close()
@@ -333,8 +336,10 @@ describe("3. a listing that cannot be trusted is not an empty folder", function(
     assert.are.same({}, report.deleted)
   end)
 
-  it("a root whose LIST is refused with 550 fails the mirror and deletes nothing", function()
-    local report, err, code = mirror_keeps { lists = { [""] = { reply = "550 Permission denied" } } }
+  it("a root whose LIST is refused with 550 (CWD works) fails the mirror, deletes nothing",
+    function()
+    local report, err, code = mirror_keeps({ lists = { site = { reply = "550 Permission denied" } } },
+      "site")
     assert.is_nil(report)
     assert.matches("^550", err)
     assert.are.equal(550, code)
@@ -805,14 +810,18 @@ end)
 
 describe("odd servers (issue 12)", function()
   it("strips the CRs of lines ending in CR CR LF (Globus GridFTP)", function()
-    srv = hostile.start { lists = { [""] = { eol = "\r\r\n", lines = { ls("-", "f", 1) } } },
+    srv = hostile.start { features = MLST,
+      mlsd = { [""] = { eol = "\r\r\n", lines = { mlsx("file", "f", 1) } } },
+      lists = { [""] = { eol = "\r\r\n", lines = { ls("-", "f", 1) } } },
       files = { f = { data = "f" } } }
     local ftp = srv:session()
     local entries = assert(ftp:list(""))
     assert.are.equal("f", entries[1].name)
+    assert.are.same({ "f" }, assert(ftp:nlst("")))
     local report = assert(ftp:mirror("", box.target))
     ftp:close()
     assert.are.same({ "f" }, report.created)
+    assert.are.same({}, report.failed)
   end)
 
   it("upload resume without REST or APPE starts over and says so (Twisted)", function()

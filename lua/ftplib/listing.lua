@@ -16,7 +16,7 @@ end
 -- may take. Each line kept counts its bytes plus what Lua spends on holding
 -- it (LINE_COST: a string header and a table slot), so that a server sending
 -- millions of tiny lines is cut off as surely as one sending long ones.
-local DEFAULT_MAXLISTING = 64 * 1024 * 1024
+local DEFAULT_MAXLISTING = 128 * 1024 * 1024
 local LINE_COST = 40
 
 local function over_limit(maxlisting)

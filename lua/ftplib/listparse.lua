@@ -53,8 +53,11 @@ local UNIX_HEAD = "^([-bcdlpsD])(" .. PERM_CHAR:rep(9) .. ")[+.@]?%s+()"
 -- "Jan 16 18:53 " or "Jan  1  2019 " (ls pads the year to five places); the
 -- name starts after exactly one space, so leading spaces in it survive.
 local function find_month_date(rest, init, now)
-  local first, mon, day, clock, after = rest:match(
-    "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d?%d:%d%d) ()", init)
+  local first, mon, day, clock, after
+  if rest:find(":", init, true) then -- a scan less for the lines with a year
+    first, mon, day, clock, after = rest:match(
+      "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d?%d:%d%d) ()", init)
+  end
   local year
   if not first then
     first, mon, day, year, after = rest:match(
@@ -78,6 +81,9 @@ end
 
 -- "2019-01-16 18:53 " (ls --time-style=long-iso).
 local function find_iso_date(rest)
+  if not rest:find("-", 1, true) then -- most lines: no scan for a date they lack
+    return nil
+  end
   local first, y, m, d, hh, mm, after = rest:match(
     "()(%d%d%d%d)%-(%d%d)%-(%d%d)%s+(%d%d):(%d%d) ()")
   if not first then
