@@ -56,6 +56,7 @@ build = {
       ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
       ["ftplib.progressbar"] = "lua/ftplib/progressbar.lua",
       ["ftplib.retry"] = "lua/ftplib/retry.lua",
+      ["ftplib.safename"] = "lua/ftplib/safename.lua",
       ["ftplib.sched"] = "lua/ftplib/sched.lua",
       ["ftplib.tls"] = "lua/ftplib/tls.lua",
       ["ftplib.transfer"] = "lua/ftplib/transfer.lua",

@@ -123,18 +123,24 @@ end
 
 -- LIST shows no dotfiles on most Unix servers: LIST -a does, where the server
 -- takes it. Whether it does is learnt once per session (self._list_a): an
--- answer with entries of a known form says yes; a refusal, or an empty or
--- unreadable answer where plain LIST has entries, says no. Until then an
--- empty or refused LIST -a is asked again as plain LIST, which has the last
--- word: a server reading "-a" as a name must not pass for an empty folder.
+-- answer with entries of a known form for a named folder says yes (Twisted
+-- takes "LIST -a" alone, not "LIST -a path"); a refusal, or an empty or
+-- unreadable answer where plain LIST has entries, says no. Whenever LIST -a
+-- is refused, or its answer is empty before that is learnt, plain LIST is
+-- asked and has the last word: a server reading "-a" as a name must not pass
+-- for an empty folder.
 local function list_unix(self, path, hidden)
   if hidden == false or self._list_a == false then
     return list_once(self, "LIST", path, hidden)
   end
   local entries, text, facts = list_once(self, "LIST -a", path, hidden)
-  if entries and (self._list_a or facts.known > 0) then
-    self._list_a = true
+  if entries and facts.known > 0 then
+    if path and path ~= "" then
+      self._list_a = true
+    end
     return entries, text, facts
+  elseif entries and self._list_a then
+    return entries, text, facts -- nothing known in it, under a LIST -a that works
   elseif not entries and math.type(facts) ~= "integer" then
     return entries, text, facts -- a lost session or a limit: plain LIST would fare no better
   end
