@@ -389,6 +389,7 @@ local function main()
         server:settimeout(0)
         local conn = server:accept()
         if conn then
+          conn:setoption("tcp-nodelay", true) -- replies go out at once, one per command
           local c = setmetatable({ sock = conn, buffer = "", cwd = "" }, Client)
           c.co = coroutine.create(serve)
           clients[c] = true
