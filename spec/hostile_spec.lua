@@ -134,10 +134,13 @@ local box, srv
 before_each(function()
   box = sandbox()
 end)
+-- Whatever a scenario asserts, nothing outside its target may exist or change.
 after_each(function()
   if srv then srv:stop() end
   srv = nil
-  if box then box:remove() end
+  local outside = box:outside()
+  box:remove()
+  assert.are.same(box.before, outside, "something outside the target changed")
 end)
 
 -- The tree climbing out: names and folders with "..", a slash, absolute paths.
@@ -827,8 +830,7 @@ describe("odd servers (issue 12)", function()
   it("upload resume without REST or APPE starts over and says so (Twisted)", function()
     srv = hostile.start { refuse_rest = true, refuse_appe = true,
       files = { up = { data = "half" } } }
-    local source = box.dir .. "/source"
-    proc.write_file(source, "half and the rest")
+    local source = box:write("source", "half and the rest")
     local ftp = srv:session()
     local bytes, info = ftp:upload(source, "up", { resume = true })
     ftp:close()
@@ -840,8 +842,7 @@ describe("odd servers (issue 12)", function()
   it("atomic upload replaces a file where RNTO onto it is refused (aioftp)", function()
     srv = hostile.start { refuse_rename_over = "550 path already exists",
       files = { up = { data = "old" } } }
-    local source = box.dir .. "/source"
-    proc.write_file(source, "new version")
+    local source = box:write("source", "new version")
     local ftp = srv:session()
     local bytes, info = ftp:upload(source, "up", { atomic = true })
     ftp:close()
