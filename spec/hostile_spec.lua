@@ -852,3 +852,46 @@ describe("odd servers (issue 12)", function()
     assert.are.same({ "up.part.old" }, srv:events("deleted"))
   end)
 end)
+
+describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
+  local fake = require "spec.support.fake"
+
+  -- LIST of a missing folder as GNU inetutils and netkit ftpd answer it: a 150, the
+  -- error of ls on the data connection, a 226.
+  local function gnu_answer(command)
+    return {
+      { expect = "^EPSV$" }, { pasv = true },
+      { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+      { expect = "^" .. command:gsub("%p", "%%%0") .. "$" },
+      { send = "150 Opening ASCII mode data connection for '/bin/ls'.\r\n" },
+      { accept = true },
+      { data_send = "ls: cannot access 'missing': No such file or directory\r\n" },
+      { data_close = true },
+      { send = "226 Transfer complete.\r\n" },
+    }
+  end
+
+  it("walk takes the answer for a folder it cannot read, asking plain LIST once", function()
+    local fake_srv = fake.start(fake.script(fake.login_steps(),
+      { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
+      gnu_answer("LIST -a missing"), gnu_answer("LIST missing")), { timeout = 20 })
+    finally(function() fake_srv:stop() end)
+    local ftp = assert(ftplib.FTP(fake_srv.host, { port = fake_srv.port, user = "anonymous",
+      passwd = "guest", timeout = 10 }))
+    local errors, folders = {}, 0
+    for _ in ftp:walk("missing", { onerror = function(path, err, code)
+      errors[#errors + 1] = { path = path, err = err, code = code }
+    end }) do
+      folders = folders + 1
+    end
+    ftp:close()
+    assert.is_true(fake_srv:wait(5))
+    assert.are.same({}, fake_srv:errors())
+    assert.are.equal(0, folders)
+    assert.are.same({ { path = "missing", code = "proto",
+      err = "missing: listing not understood: ls: cannot access 'missing': No such file or directory" } },
+      errors)
+    -- Nothing is learnt about LIST -a from an answer nobody can read.
+    assert.is_nil(ftp._list_a)
+  end)
+end)
