@@ -341,8 +341,8 @@ describe("3. a listing that cannot be trusted is not an empty folder", function(
 
   it("a root whose LIST is refused with 550 (CWD works) fails the mirror, deletes nothing",
     function()
-    local report, err, code = mirror_keeps({ lists = { site = { reply = "550 Permission denied" } } },
-      "site")
+    local report, err, code = mirror_keeps(
+      { lists = { site = { reply = "550 Permission denied" } } }, "site")
     assert.is_nil(report)
     assert.matches("^550", err)
     assert.are.equal(550, code)
@@ -754,6 +754,7 @@ describe("10. the command-line tool", function()
     assert.are.equal(4, status)
     assert.is_nil((out .. err):find("S3cr", 1, true), err)
     assert.matches("me:%*%*%*@", err)
+    local _
     status, _, err = run_tool("bin/ftplib", "ls", "ftp://me:pa%zzword@127.0.0.1:1/")
     assert.are.equal(1, status)
     assert.is_nil(err:find("pa%zz", 1, true), err)
@@ -888,9 +889,8 @@ describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
     assert.is_true(fake_srv:wait(5))
     assert.are.same({}, fake_srv:errors())
     assert.are.equal(0, folders)
-    assert.are.same({ { path = "missing", code = "proto",
-      err = "missing: listing not understood: ls: cannot access 'missing': No such file or directory" } },
-      errors)
+    assert.are.same({ { path = "missing", code = "proto", err = "missing: listing not"
+      .. " understood: ls: cannot access 'missing': No such file or directory" } }, errors)
     -- Nothing is learnt about LIST -a from an answer nobody can read.
     assert.is_nil(ftp._list_a)
   end)

@@ -29,7 +29,8 @@ end
 
 local SCENARIOS = {
   { name = "MLSD", scenario = { features = { "MLST type*;size*;modify*;" }, timeout = 300,
-    mlsd = { big = { count = ENTRIES, line = "type=file;size=1;modify=20200101000000; f%07d" } } } },
+    mlsd = { big = { count = ENTRIES,
+      line = "type=file;size=1;modify=20200101000000; f%07d" } } } },
   { name = "ls -l", scenario = { timeout = 300, lists = { big = { count = ENTRIES,
     line = "-rw-r--r--    1 1000     1000            1 Jan 16  2020 f%07d" } } } },
 }

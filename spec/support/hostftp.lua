@@ -378,7 +378,7 @@ local function main()
   file:write(port, "\n")
   file:close()
   assert(os.rename(tmp, portfile))
-  local clients, last_activity = {}, socket.gettime()
+  local last_activity = socket.gettime()
   while socket.gettime() < deadline and socket.gettime() - last_activity < IDLE do
     local watch = { server }
     for sock in pairs(waiting) do watch[#watch + 1] = sock end
@@ -392,7 +392,6 @@ local function main()
           conn:setoption("tcp-nodelay", true) -- replies go out at once, one per command
           local c = setmetatable({ sock = conn, buffer = "", cwd = "" }, Client)
           c.co = coroutine.create(serve)
-          clients[c] = true
           assert(coroutine.resume(c.co, c))
         end
       elseif waiting[sock] then
