@@ -41,8 +41,13 @@ local cutoff = now - days * 86400
 local deleted, failed = 0, 0
 table.sort(entries, function(a, b) return (a.name or "") < (b.name or "") end)
 for _, entry in ipairs(entries) do
-  if entry.type == "file" and entry.name:match(pattern) then
-    local path = folder == "" and entry.name or folder:gsub("/$", "") .. "/" .. entry.name
+  -- ftplib.safe_join refuses a listed name that is not one plain name ("..",
+  -- "a/b", control characters): the listing cannot make it delete elsewhere.
+  local path, refused = ftplib.safe_join(folder, entry.name or "")
+  if not path then
+    local shown = string.format("%q", tostring(entry.name)):gsub("\\\n", "\\n")
+    print(string.format("kept %s: %s", shown, refused))
+  elseif entry.type == "file" and entry.name:match(pattern) then
     local age = entry.modify and (now - entry.modify) // 86400
     if not entry.modify then
       print("kept " .. path .. ": the server gave no time")

@@ -43,6 +43,9 @@ local ftp <close>, root = check(ftplib.open(url))
 
 -- walk gives paths as the server knows them ("pub/reports/2024"); locally they
 -- go under local_root by their part below the folder of the URL ("2024").
+-- Every local path is made by ftplib.safe_join: a name the server listed
+-- cannot climb out of local_root (walk already refuses such names, and lists
+-- them in its fourth value).
 local prefix = (root == "" or root:sub(-1) == "/") and root or root .. "/"
 local function relative(dirpath)
   return dirpath == root and "" or dirpath:sub(#prefix + 1)
@@ -50,18 +53,25 @@ end
 
 make_dir(local_root)
 local downloaded, skipped, failed, bytes = 0, 0, 0, 0
-for dirpath, dirs, files in ftp:walk(root, {
+local function fail(what, err)
+  failed = failed + 1
+  print(string.format("%s: FAILED: %s", what, err))
+end
+for dirpath, dirs, files, rejected in ftp:walk(root, {
   onerror = function(dir, err)
     failed = failed + 1
     io.stderr:write("cannot list ", dir, ": ", err, "\n")
   end,
 }) do
-  local local_dir = local_root .. (relative(dirpath) == "" and "" or "/" .. relative(dirpath))
+  local local_dir = check(ftplib.safe_join(local_root, relative(dirpath)))
+  for _, bad in ipairs(rejected) do
+    fail(string.format("%s/%q", dirpath, bad.name), bad.reason)
+  end
   for _, dir in ipairs(dirs) do
-    make_dir(local_dir .. "/" .. dir.name)
+    make_dir(check(ftplib.safe_join(local_dir, dir.name)))
   end
   for _, file in ipairs(files) do
-    local target = local_dir .. "/" .. file.name
+    local target = check(ftplib.safe_join(local_dir, file.name))
     local remote = (dirpath == "" or dirpath:sub(-1) == "/") and dirpath .. file.name
       or dirpath .. "/" .. file.name
     if file.type ~= "file" then
@@ -69,19 +79,19 @@ for dirpath, dirs, files in ftp:walk(root, {
     elseif file.size and lfs.attributes(target, "size") == file.size then
       skipped = skipped + 1
     else
-      local got, err = ftp:download(remote, target, {
+      local got, info = ftp:download(remote, target, {
         resume = true, retries = 2, progress = progress_line(remote),
+        size = file.size, modify = file.modify, precision = file.precision,
       })
       io.stderr:write("\n")
       if got then
         downloaded, bytes = downloaded + 1, bytes + got
         -- got counts what this run transferred: less than the file when resumed.
-        local kept = lfs.attributes(target, "size") - got
-        print(string.format("%s: %d bytes%s", remote, got,
-          kept > 0 and string.format(" (resumed after %d)", kept) or ""))
+        print(string.format("%s: %d bytes%s%s", remote, got,
+          info.resumed > 0 and string.format(" (resumed after %d)", info.resumed) or "",
+          info.restarted and " (started over: " .. info.restarted .. ")" or ""))
       else
-        failed = failed + 1
-        print(string.format("%s: FAILED: %s", remote, err))
+        fail(remote, info)
       end
     end
   end

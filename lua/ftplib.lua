@@ -24,7 +24,8 @@ local ftplib = {
 -- Modules whose `exports` table becomes functions of the ftplib table itself
 -- (ftplib.copy, ftplib.get, ftplib.spawn, ...). They require "ftplib" lazily,
 -- inside their functions, when they need the constructors.
-for _, name in ipairs { "ftplib.listparse", "ftplib.copy", "ftplib.url", "ftplib.sched" } do
+for _, name in ipairs { "ftplib.listparse", "ftplib.copy", "ftplib.url", "ftplib.sched",
+    "ftplib.safename" } do
   for key, fn in pairs(require(name).exports or {}) do
     ftplib[key] = fn
   end

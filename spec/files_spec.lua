@@ -336,7 +336,9 @@ describe("against a scripted server", function()
     write_file(target .. ".part", fake.pattern(N):sub(1, CUT))
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
+        -- A .part without its origin record: continued as the remote file is older.
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^REST " .. CUT .. "$" }, { send = "350 Restarting\r\n" },
         { expect = "^RETR f$" }, { send = "150 here\r\n" },
@@ -417,7 +419,8 @@ describe("against a scripted server", function()
     write_file(target .. ".part", fake.pattern(CUT))
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^REST " .. CUT .. "$" }, { send = "502 REST not implemented\r\n" } },
       epsv_steps(),

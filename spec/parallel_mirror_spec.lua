@@ -107,8 +107,11 @@ describe("parallel mirror", function()
     local dir = tmp .. "/fail"
     assert(lfs.mkdir(dir))
     assert(lfs.mkdir(dir .. "/odd"))
-    -- The download of odd/f03.txt writes odd/f03.txt.part: a folder there fails it.
+    -- The download of odd/f03.txt writes odd/f03.txt.part, a name a download made
+    -- (its origin record says so): a folder there, not empty, fails it.
     assert(lfs.mkdir(dir .. "/odd/f03.txt.part"))
+    proc.write_file(dir .. "/odd/f03.txt.part/x", "x")
+    assert(require("ftplib.core").file_origin(dir .. "/odd/f03.txt.part", "ftplib-1 - - - x"))
     local ftp = login(bulk)
     local report = assert(ftp:mirror("pub/tree", dir, { parallel = 4 }))
     ftp:quit()

@@ -290,5 +290,6 @@ int luaopen_ftplib_core(lua_State *L)
     ftp_open_data(L);
     ftp_open_tls(L);
     ftp_open_iconv(L);
+    ftp_open_file(L);
     return 1;
 }

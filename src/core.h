@@ -48,5 +48,8 @@ void ftp_open_data(lua_State *L);
 void ftp_open_tls(lua_State *L);
 /* core.iconv_open: character set converters for file names (core_iconv.c). */
 void ftp_open_iconv(lua_State *L);
+/* core.open_file, core.file_origin, core.errno: local files made without
+ * following links (core_file.c). */
+void ftp_open_file(lua_State *L);
 
 #endif

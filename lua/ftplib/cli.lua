@@ -3,13 +3,15 @@
 -- the tool is here, on top of the library's helpers.
 local cliargs = require "ftplib.cliargs"
 local progressbar = require "ftplib.progressbar"
+local urlparse = require "ftplib.urlparse"
+local safename = require "ftplib.safename"
 
 local cli = {}
 
 -- Exit codes scripts can test.
 local EXIT = {
   ok = 0, usage = 1, network = 2, login = 3, refused = 4, io = 5, tls = 6,
-  proto = 7, partial = 8,
+  proto = 7, partial = 8, interrupted = 130,
 }
 cli.EXIT = EXIT
 
@@ -28,9 +30,24 @@ local function exit_code(code)
 end
 cli.exit_code = exit_code
 
+-- A line for stderr: URL passwords masked, control characters (a server's
+-- reply text, a listed name) escaped so that none reaches the terminal raw.
+local function say(env, ...)
+  local text = table.concat({ ... })
+  env.stderr:write(safename.shown(urlparse.masked(text)), "\n")
+end
+
+-- A name for stdout: escaped when stdout is a terminal.
+local function shown(env, name)
+  if env.stdout_terminal then
+    return safename.shown(name)
+  end
+  return name
+end
+
 -- A failure: the message on stderr, and its exit code.
 local function failed(env, what, msg, code)
-  env.stderr:write("ftplib: ", what, ": ", tostring(msg), "\n")
+  say(env, "ftplib: ", what, ": ", tostring(msg))
   return exit_code(code)
 end
 
@@ -101,16 +118,17 @@ local commands = {}
 
 local TYPE_LETTER = { file = "-", dir = "d", link = "l" }
 
-local function print_entries(out, entries)
+local function print_entries(env, entries)
+  local out = env.stdout
   table.sort(entries, function(a, b) return (a.name or "") < (b.name or "") end)
   for _, e in ipairs(entries) do
     if e.type == "unknown" then
-      out:write(e.raw, "\n")
+      out:write(shown(env, e.raw), "\n")
     else
       local when = e.modify and os.date("!%Y-%m-%d %H:%M", e.modify) or "                "
       local name = e.target and (e.name .. " -> " .. e.target) or e.name
       out:write(string.format("%s %12s %s %s\n", TYPE_LETTER[e.type] or "?",
-        e.size or "", when, name))
+        e.size or "", when, shown(env, name)))
     end
   end
 end
@@ -119,7 +137,7 @@ function commands.ls(env, args)
   return with_session(env, "ls", args[1], function(ftp, path)
     local entries, err, code = ftp:list(path ~= "" and path or nil)
     if entries then
-      print_entries(env.stdout, entries)
+      print_entries(env, entries)
     end
     return entries, err, code
   end)
@@ -132,10 +150,15 @@ function commands.get(env, args)
       target = target .. "/" .. basename(path)
     end
     local progress, finish = progress_for(env, basename(path))
-    local bytes, err, code = ftp:download(path, target, {
+    env.partial = target .. ".part"
+    local bytes, info, code = ftp:download(path, target, {
       resume = env.opts.continue, progress = progress, retries = env.opts.retries })
     finish()
-    return bytes, err, code
+    env.partial = nil
+    if bytes and info.restarted and not env.opts.quiet then
+      say(env, "ftplib: get: started over: ", info.restarted)
+    end
+    return bytes, info, code
   end)
 end
 
@@ -157,10 +180,13 @@ function commands.put(env, args)
       path = (path == "" and "" or path:gsub("/*$", "/")) .. basename(source)
     end
     local progress, finish = progress_for(env, basename(source))
-    local bytes, err, code = ftp:upload(source, path, {
+    local bytes, info, code = ftp:upload(source, path, {
       resume = env.opts.continue, progress = progress, retries = env.opts.retries })
     finish()
-    return bytes, err, code
+    if bytes and info.restarted and not env.opts.quiet then
+      say(env, "ftplib: put: started over: ", info.restarted)
+    end
+    return bytes, info, code
   end)
 end
 
@@ -171,12 +197,12 @@ end
 
 local function print_report(env, report)
   for _, failure in ipairs(report.failed) do
-    env.stderr:write("ftplib: mirror: ", failure.path, ": ", tostring(failure.err), "\n")
+    say(env, "ftplib: mirror: ", failure.path, ": ", tostring(failure.err))
   end
   if env.opts.dry_run or not env.opts.quiet and (env.interactive or env.opts.verbose) then
     for _, kind in ipairs { "created", "updated", "deleted" } do
       for _, p in ipairs(report[kind]) do
-        env.stdout:write(kind, " ", p, "\n")
+        env.stdout:write(kind, " ", shown(env, p), "\n")
       end
     end
     env.stdout:write(report_line(report), "\n")
@@ -190,6 +216,9 @@ function commands.mirror(env, args)
   end
   local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
     parallel = env.opts.parallel, retries = env.opts.retries }
+  if not env.opts.reverse then
+    env.partial_dir = local_dir -- what a Ctrl-C would leave .part files in
+  end
   local some_failed = false
   local status = with_session(env, "mirror", url, function(ftp, path)
     local remote = path ~= "" and path or "."
@@ -250,6 +279,22 @@ function commands.mkdir(env, args)
   end)
 end
 
+-- Ctrl-C: exit 130, as shells expect of a program stopped by SIGINT, naming
+-- the .part a resume would continue.
+local function interrupted(env)
+  local part = env.partial
+  if part and require("lfs").attributes(part, "mode") == "file" then
+    say(env, "ftplib: interrupted; the partial download is kept in ", part,
+      " (get -c resumes it)")
+  elseif env.partial_dir then
+    say(env, "ftplib: interrupted; a file being downloaded is kept as NAME.part under ",
+      env.partial_dir)
+  else
+    say(env, "ftplib: interrupted")
+  end
+  return EXIT.interrupted
+end
+
 -- How many arguments each command takes: min, max (nil: any).
 local ARITY = { ls = { 1, 1 }, get = { 1, 2 }, cat = { 1, 1 }, put = { 2, 2 },
   mirror = { 2, 2 }, rm = { 1 }, mkdir = { 1, 1 } }
@@ -261,7 +306,8 @@ function cli.main(argv, env)
   env.stdout, env.stderr = env.stdout or io.stdout, env.stderr or io.stderr
   local parsed, err = cliargs.parse(argv)
   if not parsed then
-    env.stderr:write("ftplib: ", err, "\n", "Try 'ftplib --help'.\n")
+    say(env, "ftplib: ", err)
+    say(env, "Try 'ftplib --help'.")
     return EXIT.usage
   elseif parsed.opts.help then
     env.stdout:write(cliargs.USAGE)
@@ -280,9 +326,12 @@ function cli.main(argv, env)
   env.opts = parsed.opts
   env.show_progress = env.interactive and not parsed.opts.quiet
   local ok, status = pcall(commands[command], env, args)
-  if not ok then
+  if not ok and tostring(status):find("interrupted!$") then
+    -- Ctrl-C (lua5.4 turns SIGINT into this error at the next Lua step).
+    return interrupted(env)
+  elseif not ok then
     -- Programming errors of the library's arguments: a malformed URL, say.
-    env.stderr:write(tostring(status):gsub("^ftplib: ", "ftplib: " .. command .. ": "), "\n")
+    say(env, (tostring(status):gsub("^ftplib: ", "ftplib: " .. command .. ": ")))
     return EXIT.usage
   end
   return status

@@ -227,6 +227,7 @@ function FTP:ntransfercmd(cmd, rest)
     end
   end
   data._size = core.parse_150(text)
+  self._announced_size = data._size -- for download's size checks (files.lua)
   return data, data._size
 end
 

@@ -24,6 +24,7 @@ local UNKNOWN_COMMAND = { [500] = true, [501] = true, [502] = true, [504] = true
 local DOWNLOAD_OPTIONS = {
   size = "number", resume = "boolean", progress = "function", verify = "boolean",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
+  modify = "number", precision = "number", part = "string",
 }
 local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
@@ -71,6 +72,16 @@ local function report_end(job, size, total)
 end
 
 -- Downloads -------------------------------------------------------------------
+--
+-- The .part is opened without following links (core.open_file): a fresh one
+-- exclusively, after removing whatever had its name (a link planted there is
+-- removed, never written through); a resumed one only when it is a regular
+-- file with one name. When it begins, the .part records what it is a start
+-- of (core.file_origin: the remote path, size and time, in an extended
+-- attribute of the file), and it is continued only while the remote file is
+-- still that one.
+
+local errno = core.errno
 
 local function local_size(path)
   return lfs.attributes(path, "size")
@@ -107,42 +118,201 @@ local function download_sink(self, job, file, offset)
   }
 end
 
+-- The origin record of a .part: "ftplib-1 SIZE MODIFY PRECISION REMOTE", "-"
+-- for what was not known.
+local ORIGIN_TAG = "ftplib-1"
+
+local function origin_text(origin)
+  return table.concat({ ORIGIN_TAG, origin.size or "-", origin.modify or "-",
+    origin.precision or "-", origin.remote }, " ")
+end
+
+local function parse_origin(text)
+  local size, modify, precision, remote = (text or ""):match(
+    "^" .. ORIGIN_TAG:gsub("%p", "%%%0") .. " (%S+) (%S+) (%S+) (.*)$")
+  if not size then
+    return nil
+  end
+  return { size = math.tointeger(tonumber(size)), modify = math.tointeger(tonumber(modify)),
+    precision = math.tointeger(tonumber(precision)), remote = remote }
+end
+
+-- The remote file's modification time now and its precision: the caller's
+-- (a listing's) or MDTM's. nil when the server gives none; nil, msg, code when
+-- the session failed on the way.
+local function remote_modify(self, job)
+  if job.opts.modify then
+    return job.opts.modify, job.opts.precision or 1
+  end
+  if job.mdtm == nil then
+    local mtime, err, code = self:mdtm(job.remote)
+    if not mtime and retry.transient(code) then
+      return nil, err, code
+    end
+    job.mdtm = mtime or false
+  end
+  if job.mdtm then
+    return job.mdtm, 1
+  end
+  return nil
+end
+
+-- Times from two sources agree to the coarser one's precision.
+local function same_time(a, a_precision, b, b_precision)
+  return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
+end
+
+-- Whether the .part (of `have` bytes, last written at `written`) may be
+-- continued: true, or false and why not, or nil, msg, code. With its origin
+-- record: while the remote file has the size and time recorded. Without one
+-- (a .part from an older version, another tool, or a file system without
+-- extended attributes): while the remote file is no newer than the .part.
+local function may_continue(self, job, have, written)
+  if job.total and have > job.total then
+    return false, "the .part is larger than the remote file"
+  end
+  local origin = parse_origin(core.file_origin(job.part))
+  if origin and origin.remote ~= job.remote then
+    return false, "the .part was started from another remote file (" .. origin.remote .. ")"
+  elseif origin and origin.size and job.total and origin.size ~= job.total then
+    return false, "the remote file changed size since the .part was started"
+  end
+  local known = origin and (origin.size or origin.modify)
+  if known and not origin.modify then
+    return true
+  end
+  local modify, precision, code = remote_modify(self, job)
+  if not modify and precision then
+    return nil, precision, code
+  elseif known then
+    if not (modify and same_time(modify, precision, origin.modify, origin.precision)) then
+      return false, "the remote file changed since the .part was started"
+    end
+    return true
+  elseif not modify then
+    return false, "nothing tells that the .part is a start of this remote file"
+  elseif modify > written then
+    return false, "the remote file is newer than the .part"
+  end
+  return true
+end
+
+-- Where the download starts: the bytes of the .part it keeps (0: from the
+-- start, then with why in job.info.restarted when a .part was there).
+local function start_offset(self, job, resume)
+  local attributes = lfs.symlinkattributes(job.part)
+  if not (resume and attributes) then
+    return 0
+  elseif attributes.mode ~= "file" then
+    job.info.restarted = "the .part is not a regular file"
+    return 0
+  elseif attributes.nlink ~= 1 then
+    job.info.restarted = "the .part has another name (a hard link): not written through"
+    return 0
+  elseif attributes.size == 0 then
+    return 0
+  elseif job.opened then
+    -- Written by an earlier try of this call: the same file, unless SIZE moved.
+    if job.origin.size and job.total and job.origin.size ~= job.total then
+      job.info.restarted = "the remote file changed size between tries"
+      return 0
+    end
+    return attributes.size
+  end
+  local ok, why, code = may_continue(self, job, attributes.size, attributes.modification)
+  if ok == nil then
+    return nil, why, code
+  elseif not ok then
+    job.info.restarted = why
+    return 0
+  end
+  return attributes.size
+end
+
+-- A fresh .part, made exclusively: what had its name (an old .part, or a
+-- link or file planted there) is removed first, never written through. It
+-- records its origin (a file system without extended attributes records
+-- nothing: a later resume then compares times).
+local function fresh_part(self, job)
+  os.remove(job.part) -- removes a link itself, not what it points to
+  local file, err, code, number = core.open_file(job.part, "new")
+  if not file and number == errno.EEXIST then -- made again meanwhile: once more
+    os.remove(job.part)
+    file, err, code = core.open_file(job.part, "new")
+  end
+  if not file then
+    return nil, err, code
+  end
+  local modify, precision = job.opts.modify, job.opts.precision
+  if not modify and job.opts.resume then
+    modify, precision = remote_modify(self, job)
+    precision = modify and precision or nil
+  end
+  job.origin = { size = job.total, modify = modify, precision = precision, remote = job.remote }
+  core.file_origin(job.part, origin_text(job.origin))
+  return file
+end
+
+local function open_part(self, job, offset)
+  if offset == 0 then
+    return fresh_part(self, job)
+  end
+  local file, err, code = core.open_file(job.part, "existing")
+  if not file then
+    return nil, err, code
+  end
+  job.origin = job.origin or parse_origin(core.file_origin(job.part)) or { remote = job.remote }
+  file:seek("set", offset)
+  return file
+end
+
 -- RETR into the .part from byte offset (the .part holds exactly that much).
 local function fetch(self, job, offset)
-  local file <close>, err = io.open(job.part, offset > 0 and "r+b" or "wb")
+  local file <close>, err, code = open_part(self, job, offset)
   if not file then
-    return nil, err, "io"
+    return nil, err, code
   end
   job.opened = true
-  if offset > 0 then
-    file:seek("set", offset)
-  end
+  self._announced_size = nil
   local sink = download_sink(self, job, file, offset)
-  local ok, rerr, code = self:retrbinary("RETR " .. job.remote, sink, PROGRESS_BLOCK,
+  local ok, rerr, rcode = self:retrbinary("RETR " .. job.remote, sink, PROGRESS_BLOCK,
     offset > 0 and offset or nil)
+  job.announced = offset == 0 and self._announced_size or nil
   local closed, cerr = file:close()
   if ok and not closed then
     return nil, cerr, "io"
   end
-  return ok, rerr, code
+  return ok, rerr, rcode
 end
 
--- The .part is whole when it has the size SIZE gave. Short is a transfer
--- cut early ("closed": worth resuming); longer is not the file we think.
--- A size the caller gave (from a listing) may be stale: on a mismatch SIZE
--- has the last word.
+local function size_mismatch(job, size, expected, source)
+  return nil, string.format("%s: %d bytes received, %s says %d", job.remote, size, source,
+    expected), size < expected and "closed" or "proto"
+end
+
+-- The .part is whole when it has every size known: the 150 reply's (of a
+-- transfer from the start), SIZE's, and the caller's (a listing's, which may
+-- be stale: on a mismatch SIZE, when the server answers it, has the last
+-- word). Short is a transfer cut early ("closed": worth resuming); longer is
+-- not the file we think.
 local function check_download_size(self, job)
   local size = local_size(job.part) or 0
-  if job.verify and job.total and size ~= job.total and job.total == job.opts.size then
+  if not job.verify then
+    return size
+  elseif job.announced and size ~= job.announced then
+    return size_mismatch(job, size, job.announced, "the 150 reply")
+  end
+  if job.listed and size ~= job.listed and not job.size_asked then
     local total, err, code = remote_size(self, job.remote)
     if err then
       return nil, err, code
     end
-    job.total = total
+    job.size_asked, job.size_reply = true, total
   end
-  if job.verify and job.total and size ~= job.total then
-    return nil, string.format("%s: %d bytes received, the server's SIZE is %d",
-      job.remote, size, job.total), size < job.total and "closed" or "proto"
+  if job.size_reply and size ~= job.size_reply then
+    return size_mismatch(job, size, job.size_reply, "SIZE")
+  elseif not job.size_reply and job.listed and size ~= job.listed then
+    return size_mismatch(job, size, job.listed, "the listing")
   end
   return size
 end
@@ -150,7 +320,12 @@ end
 -- MDTM onto the .part (the rename keeps it). A server without MDTM is
 -- skipped: the file itself is fine.
 local function set_local_time(self, job)
-  local mtime, err, code = self:mdtm(job.remote)
+  local mtime, err, code
+  if job.mdtm then
+    mtime = job.mdtm
+  else
+    mtime, err, code = self:mdtm(job.remote)
+  end
   if not mtime then
     if UNKNOWN_COMMAND[code] then
       return true
@@ -167,30 +342,39 @@ end
 -- Transfers what the .part lacks: the whole file, the rest of it, or
 -- nothing when it is already whole. A refused REST starts over.
 local function fill_part(self, job, resume)
-  local offset = resume and local_size(job.part) or 0
-  if job.total and offset > job.total then
-    offset = 0 -- a start of some other file: start over
+  local offset, err, code = start_offset(self, job, resume)
+  if not offset then
+    return nil, err, code
   end
   job.start = math.min(job.start or offset, offset)
   if offset > 0 and offset == job.total then
     return true
   end
-  local ok, err, code = fetch(self, job, offset)
+  local ok
+  ok, err, code = fetch(self, job, offset)
   if not ok and offset > 0 and UNKNOWN_COMMAND[code] then
     job.start = 0
+    job.info.restarted = "the server does not take REST (" .. tostring(err) .. ")"
     ok, err, code = fetch(self, job, 0)
   end
   return ok, err, code
+end
+
+-- The size to expect: the caller's (opts.size saves a round trip) or SIZE.
+local function expected_size(self, job)
+  if job.listed then
+    return job.listed
+  end
+  local total, err, code = remote_size(self, job.remote)
+  job.size_asked, job.size_reply = true, total
+  return total, err, code
 end
 
 -- One try: SIZE (unless opts.size saves the round trip), RETR (resumed
 -- when asked or when an earlier try of this call left data), checks, time,
 -- rename. Answers the bytes this call added.
 local function download_try(self, job)
-  local total, err, code = job.opts.size, nil, nil
-  if not total then
-    total, err, code = remote_size(self, job.remote)
-  end
+  local total, err, code = expected_size(self, job)
   if err then
     return nil, err, code
   end
@@ -212,14 +396,18 @@ local function download_try(self, job)
       return nil, err, code
     end
   end
+  core.file_origin(job.part, false) -- the whole file is no start of anything
   local renamed, rerr = os.rename(job.part, job.localpath)
   if not renamed then
     return nil, rerr, "io"
   end
-  return size - job.start
+  job.info.resumed = job.start
+  return size - job.start, job.info
 end
 
--- ftp:download(remote, localpath, opts) --> bytes this call transferred.
+-- ftp:download(remote, localpath, opts) --> bytes this call transferred, and
+-- {resumed = bytes kept from an earlier .part, restarted = why a .part
+-- there was not continued (nil when it was, or when there was none)}.
 -- On failure the .part is kept when it holds data (resume = true continues
 -- it later; a download without resume replaces it) and removed when empty.
 function FTP:download(remote, localpath, opts)
@@ -227,8 +415,8 @@ function FTP:download(remote, localpath, opts)
   util.check("download", 2, localpath, "string")
   opts = check_options("download", opts, DOWNLOAD_OPTIONS)
   local job = {
-    remote = remote, localpath = localpath, part = localpath .. PART,
-    opts = opts, verify = opts.verify ~= false,
+    remote = remote, localpath = localpath, part = opts.part or localpath .. PART,
+    opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
   local bytes, err, code = retry.run(self, opts, function()
     return download_try(self, job)
@@ -258,7 +446,8 @@ end
 -- REST + STOR comes first because it writes at the offset we asked for,
 -- whatever the remote file became meanwhile; APPE appends at whatever end
 -- the file has. So APPE is used only when REST + STOR was refused before
--- any byte went out, straight after the SIZE that gave the offset.
+-- any byte went out, straight after the SIZE that gave the offset. A server
+-- with neither (Twisted's) gets the whole file again, from the start.
 local function send(self, job, offset)
   local file <close>, err = io.open(job.localpath, "rb")
   if not file then
@@ -267,18 +456,28 @@ local function send(self, job, offset)
   job.sent = true
   file:seek("set", offset)
   local callback = upload_callback(job, offset)
+  local function refused(ok, code)
+    return not ok and math.type(code) == "integer" and code ~= 421 and file:seek() == offset
+  end
   if not (offset > 0 and job.use_appe) then
     local ok, code
     ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
       offset > 0 and offset or nil)
-    local refused = not ok and offset > 0 and math.type(code) == "integer" and code ~= 421
-      and file:seek() == offset
-    if not refused then
+    if not (offset > 0 and refused(ok, code)) then
       return ok, err, code
     end
     job.use_appe = true
   end
-  return self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
+  local ok, code
+  ok, err, code = self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
+  if not (refused(ok, code) and UNKNOWN_COMMAND[code]) then
+    return ok, err, code
+  end
+  job.start = 0
+  job.info.restarted = "the server takes neither REST + STOR nor APPE (" .. err
+    .. "): sent from the start"
+  file:seek("set", 0)
+  return self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, upload_callback(job, 0))
 end
 
 -- MFMT (draft-somers-ftp-mfxx) with the local file's time, when FEAT lists
@@ -293,6 +492,38 @@ local function set_remote_time(self, job)
   end
   local mtime = lfs.attributes(job.localpath, "modification")
   return self:voidcmd("MFMT " .. os.date("!%Y%m%d%H%M%S", mtime) .. " " .. job.remote)
+end
+
+-- The temporary of an atomic upload renamed to the final name. Servers that
+-- will not rename onto an existing name (aioftp: "550 path already exists")
+-- get the old file moved aside first (deleted once the new one is in place,
+-- put back if it cannot be), or, when even that is refused, deleted first.
+-- Only ever done with the new file whole on the server.
+local function replace_remote(self, job)
+  local ok, err, code = self:rename(job.target, job.remote)
+  if ok or math.type(code) ~= "integer" or code < 500 then
+    return ok, err, code
+  end
+  local aside = job.target .. ".old"
+  if self:rename(job.remote, aside) then
+    local moved, merr, mcode = self:rename(job.target, job.remote)
+    if not moved then
+      self:rename(aside, job.remote)
+      return nil, merr, mcode
+    end
+    self:delete(aside)
+    job.info.replaced = "the server refused to rename onto the old file (" .. err
+      .. "): it was moved aside, then deleted"
+    return true
+  end
+  if not self:delete(job.remote) then
+    return nil, err, code
+  end
+  ok, err, code = self:rename(job.target, job.remote)
+  if ok then
+    job.info.replaced = "the server refused to rename onto the old file: it was deleted first"
+  end
+  return ok, err, code
 end
 
 -- One try: SIZE of the target when resuming, the missing bytes, the rename
@@ -317,9 +548,7 @@ local function upload_try(self, job)
   report_end(job, job.size, job.size)
   local ok = true
   if job.target ~= job.remote then
-    -- RNFR/RNTO only: a server refusing to rename onto an existing file
-    -- fails the upload rather than see the old version deleted first.
-    ok, err, code = self:rename(job.target, job.remote)
+    ok, err, code = replace_remote(self, job)
   end
   if ok and job.opts.preserve_time then
     ok, err, code = set_remote_time(self, job)
@@ -327,10 +556,14 @@ local function upload_try(self, job)
   if not ok then
     return nil, err, code
   end
-  return job.size - job.start
+  job.info.resumed = job.start
+  return job.size - job.start, job.info
 end
 
--- ftp:upload(localpath, remote, opts) --> bytes this call transferred.
+-- ftp:upload(localpath, remote, opts) --> bytes this call transferred, and
+-- {resumed = bytes the remote file kept, restarted = why a resume was sent
+-- from the start, replaced = how an atomic upload replaced the old file when
+-- the server would not rename onto it}.
 -- With atomic, the data goes to remote .. ".part" (same folder) and is
 -- renamed once whole; a failed atomic upload deletes that temporary, unless
 -- resume was asked for (a later resume continues it).
@@ -344,7 +577,7 @@ function FTP:upload(localpath, remote, opts)
   end
   local job = {
     localpath = localpath, remote = remote, opts = opts,
-    size = attributes.size,
+    size = attributes.size, info = {},
     target = opts.atomic and remote .. PART or remote,
   }
   local bytes, err, code = retry.run(self, opts, function()

@@ -1,12 +1,27 @@
 -- ftp:list (a directory as parsed entries) and ftp:walk (a tree, top-down).
+--
+-- What a server lists is untrusted: a listing is parsed line by line as it
+-- arrives, within maxlisting (each entry counts ENTRY_COST bytes besides its
+-- line, so the limit bounds the memory the parsed form takes); a refused or
+-- failed listing is an error, never an empty folder; walk enters only folders
+-- whose names pass safename.check, no deeper than max_depth, never twice, and
+-- takes a listing it cannot read (nothing but unknown lines, or only the
+-- folder itself) for an unreadable folder.
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 local listparse = require "ftplib.listparse"
 local listing = require "ftplib.listing"
+local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
 
 local list = {}
+
+-- What an entry costs in memory besides its line: a table of eight slots,
+-- its name and a slot in the list (measured: see the README's figure).
+local ENTRY_COST = 320
+
+local DEFAULT_MAX_DEPTH = 256
 
 -- "dir" + "name" with one "/" between; "" stands for the current directory.
 function list.join(dir, name)
@@ -23,56 +38,46 @@ local function is_self_or_parent(entry)
     or entry.type == "cdir" or entry.type == "pdir"
 end
 
--- MLSD lines carry no text of their own once parsed: raw is rebuilt from the
--- facts, sorted so that it is stable.
-local function mlsx_raw(name, facts)
-  local parts = {}
-  for key, value in pairs(facts) do
-    parts[#parts + 1] = key .. "=" .. value .. ";"
-  end
-  table.sort(parts)
-  return table.concat(parts) .. " " .. name
+local function is_hidden(entry)
+  return entry.name ~= nil and entry.name:sub(1, 1) == "."
 end
 
-local function list_mlsd(self, path)
-  local iterator, err, code = self:mlsd(path)
-  if not iterator then
+-- Runs listing command cmd, parsing each line with parse(line, now) into
+-- entries. Answers entries, the final reply, and facts about the listing:
+-- known (lines that parsed into an entry of a known form, . and ..
+-- included), dot (a "." or cdir entry: the folder itself is there).
+local function parse_listing(self, cmd, parse, hidden)
+  local entries, facts, now = {}, { known = 0 }, os.time()
+  local text, err, code = self:_listing_each(cmd, function(line)
+    local entry = parse(line, now)
+    if not entry then
+      return #line + 1 -- blank lines and "total N" count as bytes only
+    end
+    if entry.type ~= "unknown" then
+      facts.known = facts.known + 1
+    end
+    if is_self_or_parent(entry) then
+      facts.dot = facts.dot or entry.name == "." or entry.type == "cdir"
+      return #line + 1
+    elseif hidden == false and is_hidden(entry) then
+      return #line + 1
+    end
+    entries[#entries + 1] = entry
+    return #line + 1 + ENTRY_COST
+  end)
+  if not text then
     return nil, err, code
   end
-  local entries = {}
-  for name, facts in iterator do
-    local entry = listparse.from_facts(name, facts, mlsx_raw(name, facts))
-    entry.unique = facts.unique
-    if not is_self_or_parent(entry) then
-      entries[#entries + 1] = entry
-    end
-  end
-  return entries
-end
-
-local function list_unix(self, path)
-  local lines, err, code = self:_listing_lines(listing.with_path("LIST", path))
-  if not lines then
-    return nil, err, code
-  end
-  local now = os.time()
-  local entries = {}
-  for _, line in ipairs(lines) do
-    local entry = listparse.parse_line(line, now)
-    if entry and not is_self_or_parent(entry) then
-      entries[#entries + 1] = entry
-    end
-  end
-  return entries
+  return entries, text, facts
 end
 
 -- Some servers (vsftpd) answer LIST of a missing directory with an empty
--- listing, others an empty directory with 450/550 "no files found": such
--- answers are checked with CWD there and back.
-local function check_exists(self, path)
+-- listing: an empty answer is checked with CWD there and back. Without the
+-- current folder (PWD refused) there is no way back, and no check.
+function FTP:_folder_exists(path)
   local home = self:_pwd_cached()
   if not home then
-    return true
+    return nil, "cannot check that " .. path .. " exists: the current folder is unknown", "proto"
   end
   local ok, err, code = self:cwd(path)
   if not ok then
@@ -85,64 +90,214 @@ local function check_exists(self, path)
   return ok, err, code
 end
 
-local function list_parsed(self, path)
-  local entries, err, code = list_unix(self, path)
-  local empty = entries and #entries == 0 or code == 450 or code == 550
-  if empty and path and path ~= "" then
-    local ok, cwd_err, cwd_code = check_exists(self, path)
-    if not ok then
-      return nil, entries and cwd_err or err, entries and cwd_code or code
-    end
+-- An answer with no entries: an empty folder only when the folder is known
+-- to be there. vsftpd ends a listing it could not read with
+-- "226 Transfer done (but failed to open directory)": its own words.
+local function empty_answer(self, path, text, facts)
+  if facts.dot then
     return {}
+  elseif text:lower():find("fail", 1, true) then
+    return nil, text, tonumber(text:match("^%d%d%d"))
+  elseif path and path ~= "" then
+    local ok, err, code = self:_folder_exists(path)
+    if not ok then
+      return nil, err, code
+    end
   end
-  return entries, err, code
+  return {}
+end
+
+local function list_mlsd(self, path, hidden)
+  local entries, text, facts = parse_listing(self, listing.with_path("MLSD", path),
+    listparse.mlsx_entry, hidden)
+  if entries and #entries == 0 then
+    return empty_answer(self, path, text, facts)
+  end
+  return entries, text, facts
+end
+
+-- The parsed answer of one LIST command: entries, text, facts, or nil, err, code.
+local function list_once(self, verb, path, hidden)
+  return parse_listing(self, listing.with_path(verb, path), listparse.parse_line, hidden)
+end
+
+-- LIST shows no dotfiles on most Unix servers: LIST -a does, where the server
+-- takes it. Whether it does is learnt once per session (self._list_a): an
+-- answer with entries of a known form for a named folder says yes (Twisted
+-- takes "LIST -a" alone, not "LIST -a path"); a refusal, or an empty or
+-- unreadable answer where plain LIST has entries, says no. Whenever LIST -a
+-- is refused, or its answer is empty before that is learnt, plain LIST is
+-- asked and has the last word: a server reading "-a" as a name must not pass
+-- for an empty folder.
+local function list_unix(self, path, hidden)
+  if hidden == false or self._list_a == false then
+    return list_once(self, "LIST", path, hidden)
+  end
+  local entries, text, facts = list_once(self, "LIST -a", path, hidden)
+  if entries and facts.known > 0 then
+    if path and path ~= "" then
+      self._list_a = true
+    end
+    return entries, text, facts
+  elseif entries and self._list_a then
+    return entries, text, facts -- nothing known in it, under a LIST -a that works
+  elseif not entries and math.type(facts) ~= "integer" then
+    return entries, text, facts -- a lost session or a limit: plain LIST would fare no better
+  end
+  local plain, ptext, pfacts = list_once(self, "LIST", path, hidden)
+  if plain and pfacts.known > 0 then
+    self._list_a = false
+  end
+  return plain, ptext, pfacts
+end
+
+local function list_parsed(self, path, hidden)
+  local entries, text, facts = list_unix(self, path, hidden)
+  if entries and #entries == 0 then
+    return empty_answer(self, path, text, facts)
+  end
+  return entries, text, facts
 end
 
 -- Codes meaning "MLSD is not implemented here" despite FEAT.
 local MLSD_UNKNOWN = { [500] = true, [502] = true, [504] = true }
 
--- The entries of a directory: from MLSD when FEAT shows MLST, else LIST
--- parsed. A missing directory is an error, never an empty list: mirror
--- must not take it for a folder whose files were all deleted.
-function FTP:list(path)
-  util.check("list", 1, path, "string|nil")
+-- The entries of a directory and what the listing showed: from MLSD when
+-- FEAT shows MLST, else LIST parsed. A missing or unreadable directory is an
+-- error, never an empty list: mirror must not take it for a folder whose
+-- files were all deleted.
+local function list_folder(self, path, hidden)
   if self:_features().MLST and not self._mlsd_refused then
-    local entries, err, code = list_mlsd(self, path)
-    if entries or not MLSD_UNKNOWN[code] then
-      return entries, err, code
+    local entries, text, facts = list_mlsd(self, path, hidden)
+    if entries or not MLSD_UNKNOWN[facts] then
+      return entries, text, facts
     end
     self._mlsd_refused = true
   end
-  return list_parsed(self, path)
+  return list_parsed(self, path, hidden)
+end
+
+local LIST_OPTIONS = { hidden = "boolean" }
+
+-- ftp:list(path, {hidden = false}) --> entries; hidden = false leaves out
+-- names starting with a dot (listed by default, with LIST -a where needed).
+function FTP:list(path, opts)
+  util.check("list", 1, path, "string|nil")
+  opts = util.check_options("list", 2, opts, LIST_OPTIONS)
+  local entries, err, code = list_folder(self, path, opts.hidden)
+  if not entries then
+    return nil, err, code
+  end
+  return entries
+end
+
+---------------------------------------------------------------------------
+-- walk
+
+local function basename(path)
+  return path:match("([^/]+)/*$")
+end
+
+local function parent_of(path)
+  return path:match("^(.*)/[^/]+/*$") or ""
+end
+
+-- The entry a folder has in its parent's listing, or nil.
+local function own_entry(self, path, hidden)
+  local name = basename(path)
+  local entries = name and list_folder(self, parent_of(path), hidden)
+  for _, entry in ipairs(entries or {}) do
+    if entry.name == name then
+      return entry
+    end
+  end
+  return nil
+end
+
+-- Why the listing of folder (its path and its entry in the parent's listing)
+-- cannot be taken for its contents, or nil. Only lines no parser reads (GNU
+-- ls's "ls: cannot access ..." after a 150 and before a 226, or another
+-- language's month names) say nothing of what is there. A listing of one
+-- entry named like the folder may be the folder itself, as its parent lists
+-- it: what vsftpd sends for a folder it may enter but not read (mode 0711),
+-- and what LIST of a file shows.
+local function distrust(self, folder, entries, hidden)
+  local known = 0
+  for _, entry in ipairs(entries) do
+    if entry.type ~= "unknown" then
+      known = known + 1
+    end
+  end
+  if #entries > 0 and known == 0 then
+    return "listing not understood: " .. util.escape(entries[1].raw or "")
+  end
+  local only = entries[1]
+  if #entries == 1 and only.name == basename(folder.path) then
+    local own = folder.entry or own_entry(self, folder.path, hidden)
+    if own and own.type ~= "dir" then
+      return "not a folder"
+    elseif not own or own.raw == only.raw then
+      return "the listing shows only the folder itself: not readable"
+    end
+  end
+  return nil
 end
 
 -- The walk's next directory: children of the one given last time are pushed
 -- only now, so that the loop body may remove names from `dirs` to prune.
-local function walk_step(self, state)
+local function push_children(state)
   local last = state.last
   if last then
     for i = #last.dirs, 1, -1 do
-      state.stack[#state.stack + 1] = list.join(last.path, last.dirs[i].name)
+      local entry = last.dirs[i]
+      state.stack[#state.stack + 1] = {
+        path = list.join(last.path, entry.name), entry = entry, depth = last.depth + 1,
+      }
     end
     state.last = nil
   end
+end
+
+-- Splits a trusted listing into folders to enter, other entries, and entries
+-- whose names cannot be used ({entry =, name =, reason =}).
+local function split_entries(state, folder, entries)
+  local dirs, files, rejected = {}, {}, {}
+  for _, entry in ipairs(entries) do
+    local name, reason = safename.check(entry.name)
+    if not name then
+      rejected[#rejected + 1] = { entry = entry, name = entry.name, reason = reason }
+    elseif entry.type == "dir" and not state.seen(entry)
+        and not state.visited[list.join(folder.path, name)] then
+      dirs[#dirs + 1] = entry
+    else
+      -- Links (never descended), files, devices, unknown lines, folders met twice.
+      files[#files + 1] = entry
+    end
+  end
+  return dirs, files, rejected
+end
+
+local function walk_step(self, state)
+  push_children(state)
   while #state.stack > 0 do
-    local dirpath = table.remove(state.stack)
-    local entries, err, code = self:list(dirpath)
-    if entries then
-      local dirs, files = {}, {}
-      for _, entry in ipairs(entries) do
-        if entry.type == "dir" and not state.seen(entry) then
-          dirs[#dirs + 1] = entry
-        else
-          -- Links (never descended), files, devices, unknown lines.
-          files[#files + 1] = entry
-        end
+    local folder = table.remove(state.stack)
+    local entries, err, code
+    state.visited[folder.path] = true
+    if folder.depth > state.max_depth then
+      err, code = "deeper than max_depth (" .. state.max_depth .. ")", "limit"
+    else
+      entries, err, code = list_folder(self, folder.path, state.hidden)
+      local why = entries and distrust(self, folder, entries, state.hidden)
+      if why then
+        entries, err, code = nil, folder.path .. ": " .. why, "proto"
       end
-      state.last = { path = dirpath, dirs = dirs }
-      return dirpath, dirs, files
+    end
+    if entries then
+      local dirs, files, rejected = split_entries(state, folder, entries)
+      state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
+      return folder.path, dirs, files, rejected
     elseif state.onerror then
-      state.onerror(dirpath, err, code)
+      state.onerror(folder.path, err, code)
     end
   end
   return nil
@@ -165,25 +320,36 @@ local function seen_tracker(root_unique)
     seen[root_unique] = true
   end
   return function(entry)
-    if not entry.unique then
+    local unique = entry.unique
+    if not unique then
       return false
     end
-    local was_seen = seen[entry.unique]
-    seen[entry.unique] = true
+    local was_seen = seen[unique]
+    seen[unique] = true
     return was_seen
   end
 end
 
--- for dirpath, dirs, files in ftp:walk(path, {onerror = fn}) do ... end
--- Top-down; symbolic links are listed among files and never followed. A
--- directory that cannot be listed is skipped after onerror(dirpath, msg, code).
+local WALK_OPTIONS = { onerror = "function|nil", max_depth = "number", hidden = "boolean" }
+
+-- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
+-- Top-down; symbolic links are listed among files and never followed.
+-- opts.onerror(dirpath, msg, code) hears of each directory skipped: one that
+-- cannot be listed, whose listing cannot be read, or deeper than
+-- opts.max_depth (256) below path. rejected lists the entries whose names
+-- cannot be a path ({entry =, name =, reason =}: "", ".", "..", a slash,
+-- control characters). opts.hidden = false leaves out dotfiles.
 function FTP:walk(path, opts)
   util.check("walk", 1, path, "string|nil")
-  opts = util.check("walk", 2, opts or {}, "table")
-  util.check("walk", 2, opts.onerror, "function|nil")
+  opts = util.check_options("walk", 2, opts, WALK_OPTIONS)
+  local max_depth = opts.max_depth or DEFAULT_MAX_DEPTH
+  if math.type(max_depth) ~= "integer" or max_depth < 0 then
+    util.raise("'walk' option max_depth must be a non-negative integer")
+  end
   path = path or ""
   local state = {
-    stack = { path }, onerror = opts.onerror, seen = seen_tracker(unique_of(self, path)),
+    stack = { { path = path, depth = 0 } }, onerror = opts.onerror, max_depth = max_depth,
+    hidden = opts.hidden, visited = {}, seen = seen_tracker(unique_of(self, path)),
   }
   return function()
     return walk_step(self, state)

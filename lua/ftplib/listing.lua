@@ -1,6 +1,7 @@
 -- Directory listings as the server gives them: nlst, dir and mlsd.
 local core = require "ftplib.core"
 local util = require "ftplib.util"
+local listparse = require "ftplib.listparse"
 
 local FTP = core.FTP_methods
 
@@ -11,31 +12,64 @@ local function with_path(verb, path)
   return verb .. " " .. path
 end
 
--- A listing is held whole in memory: past this many bytes (maxlisting
--- option) a server sending without end is cut off. A million LIST lines of
--- about 64 bytes fit.
-local DEFAULT_MAXLISTING = 64 * 1024 * 1024
+-- A listing is held whole in memory: maxlisting (option) bounds what it
+-- may take. Each line kept counts its bytes plus what Lua spends on holding
+-- it (LINE_COST: a string header and a table slot), so that a server sending
+-- millions of tiny lines is cut off as surely as one sending long ones.
+local DEFAULT_MAXLISTING = 128 * 1024 * 1024
+local LINE_COST = 40
 
--- Every line of a listing command, in a table. Over maxlisting bytes (line
--- ends counted as one byte), the transfer is aborted and the answer is
--- nil, msg, "limit"; the session stays in step.
-function FTP:_listing_lines(cmd)
-  local lines, size = {}, 0
+local function over_limit(maxlisting)
+  return nil, string.format("listing over maxlisting (%d bytes)", maxlisting), "limit"
+end
+
+-- Runs listing command cmd, handing each line to each(line, decoded): the
+-- line without its line end (trailing CRs too: some servers end lines with
+-- CR CR LF), in UTF-8 when the session has an encoding (decoded false: kept
+-- as the bytes sent). each answers how many bytes of memory it keeps for the
+-- line. Past maxlisting the transfer is aborted and the answer is nil, msg,
+-- "limit"; the session stays in step. Otherwise the final reply's text.
+function FTP:_listing_each(cmd, each)
+  local used, over = 0, false
   local maxlisting = self.maxlisting or DEFAULT_MAXLISTING
+  local decoder = self._decoder
   local text, err, code = self:retrlines(cmd, function(line)
-    size = size + #line + 1
-    if size > maxlisting then
+    if line:byte(-1) == 13 then
+      line = line:gsub("\r+$", "")
+    end
+    local decoded = true
+    if decoder then
+      line, decoded = self:_from_server(line)
+    end
+    used = used + each(line, decoded)
+    if used > maxlisting then
+      over = true
       return false
     end
-    lines[#lines + 1] = line
   end)
-  if size > maxlisting then
-    return nil, string.format("listing over maxlisting (%d bytes)", maxlisting), "limit"
+  if over then
+    return over_limit(maxlisting)
   end
+  return text, err, code
+end
+
+-- Every line of a listing command, in a table (see _listing_each). Lines
+-- kept as the server sent them, not valid in its encoding, are marked
+-- (encoding.lua): their indices are in the table's field undecoded.
+function FTP:_listing_lines(cmd)
+  local lines = {}
+  local text, err, code = self:_listing_each(cmd, function(line, decoded)
+    lines[#lines + 1] = line
+    if not decoded then
+      lines.undecoded = lines.undecoded or {}
+      lines.undecoded[#lines.undecoded + 1] = #lines
+    end
+    return #line + 1 + LINE_COST
+  end)
   if not text then
     return nil, err, code
   end
-  return self:_decode_lines(lines) -- names from the server's encoding (encoding.lua)
+  return lines
 end
 
 -- An empty directory gives {}: servers say so with an empty listing or
@@ -58,23 +92,6 @@ function FTP:dir(path, callback)
   return self:retrlines(with_path("LIST", path), self:_decoding(callback or print))
 end
 
--- "fact=value;fact=value; name": facts have no spaces, so the name is
--- everything after the first space and may hold spaces and semicolons.
-local function parse_mlsx(line)
-  local facts_text, name = line:match("^([^ ]*) (.*)$")
-  if not facts_text then
-    return nil
-  end
-  local facts = {}
-  for fact in facts_text:gmatch("[^;]+") do
-    local key, value = fact:match("^([^=]+)=(.*)$")
-    if key then
-      facts[key:lower()] = value
-    end
-  end
-  return name, facts
-end
-
 -- for name, facts in ftp:mlsd(path, {"type", "size"}) do ... end
 function FTP:mlsd(path, facts)
   util.check("mlsd", 1, path, "string|nil")
@@ -91,7 +108,7 @@ function FTP:mlsd(path, facts)
   return function()
     while i < #lines do
       i = i + 1
-      local name, entry = parse_mlsx(lines[i])
+      local name, entry = listparse.mlsx(lines[i])
       if name then
         return name, entry
       end
@@ -100,4 +117,4 @@ function FTP:mlsd(path, facts)
   end
 end
 
-return { with_path = with_path }
+return { with_path = with_path, DEFAULT_MAXLISTING = DEFAULT_MAXLISTING }

@@ -1,11 +1,16 @@
--- Parsers for the lines of a LIST reply, and MLSD facts turned into the same
+-- Parsers for the lines of a LIST reply, and MLSD lines turned into the same
 -- entries. Each parser is a plain function (line, now) -> entry, false (a
 -- line it knows carries no entry) or nil (not its format). An entry is
 -- {name=, type=, size=, modify=, perm=, target=, raw=} plus what the format
--- offers (owner, group, major, minor). `modify` is epoch seconds taken as
--- UTC (LIST gives the server's local time, whose zone is unknown) and
--- `precision` says how exact it is: 1 (MLSD, EPLF), 60 (a time of day),
--- 86400 (a date only).
+-- offers (owner, group, links, major, minor for ls -l; unique, mode for
+-- MLSD). `modify` is epoch seconds taken as UTC (LIST gives the server's
+-- local time, whose zone is unknown) and `precision` says how exact it is: 1
+-- (MLSD, EPLF), 60 (a time of day), 86400 (a date only).
+--
+-- A folder may list a million entries, so an entry holds only the fields
+-- most used (at most eight: one table of eight slots); the others are read
+-- again from `raw` when asked for (a metatable's __index), and cost nothing
+-- until then.
 local util = require "ftplib.util"
 
 local listparse = {}
@@ -48,8 +53,11 @@ local UNIX_HEAD = "^([-bcdlpsD])(" .. PERM_CHAR:rep(9) .. ")[+.@]?%s+()"
 -- "Jan 16 18:53 " or "Jan  1  2019 " (ls pads the year to five places); the
 -- name starts after exactly one space, so leading spaces in it survive.
 local function find_month_date(rest, init, now)
-  local first, mon, day, clock, after = rest:match(
-    "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d?%d:%d%d) ()", init)
+  local first, mon, day, clock, after
+  if rest:find(":", init, true) then -- a scan less for the lines with a year
+    first, mon, day, clock, after = rest:match(
+      "()%f[%a](%a%a%a)%s+(%d%d?)%s+(%d?%d:%d%d) ()", init)
+  end
   local year
   if not first then
     first, mon, day, year, after = rest:match(
@@ -73,6 +81,9 @@ end
 
 -- "2019-01-16 18:53 " (ls --time-style=long-iso).
 local function find_iso_date(rest)
+  if not rest:find("-", 1, true) then -- most lines: no scan for a date they lack
+    return nil
+  end
   local first, y, m, d, hh, mm, after = rest:match(
     "()(%d%d%d%d)%-(%d%d)%-(%d%d)%s+(%d%d):(%d%d) ()")
   if not first then
@@ -109,7 +120,7 @@ local function unix_columns(entry, before)
   return entry
 end
 
-function listparse.unix(line, now)
+local function unix_full(line, now)
   if line:match("^total%s+%d+%s*$") then
     return false
   end
@@ -144,6 +155,28 @@ function listparse.unix(line, now)
   end
   entry.name = name
   return entry
+end
+
+-- Fields of an ls -l line that are not kept in its entry: read again from raw.
+local UNIX_EXTRAS = { links = true, owner = true, group = true, major = true, minor = true }
+local unix_extras = {
+  __index = function(entry, key)
+    if UNIX_EXTRAS[key] then
+      local full = unix_full(rawget(entry, "raw"), 0)
+      return full and full[key]
+    end
+  end,
+}
+
+function listparse.unix(line, now)
+  local full = unix_full(line, now)
+  if not full then
+    return full
+  end
+  return setmetatable({
+    name = full.name, type = full.type, size = full.size, modify = full.modify,
+    precision = full.precision, perm = full.perm, raw = line, target = full.target,
+  }, unix_extras)
 end
 
 ---------------------------------------------------------------------------
@@ -250,7 +283,7 @@ end
 -- A line no parser knows is kept as {type = "unknown", raw = line}. Arguments
 -- unchecked: list.lua calls it once per line.
 local function parse_line(line, now)
-  line = line:gsub("\r$", "")
+  line = line:gsub("\r+$", "") -- \r\r\n line ends (Globus GridFTP)
   if line:match("^%s*$") then
     return nil
   end
@@ -317,6 +350,24 @@ local function mlsx_type(value)
   return lower
 end
 
+-- "fact=value;fact=value; name": facts have no spaces, so the name is
+-- everything after the first space and may hold spaces and semicolons.
+-- Returns name, facts (keys lower case), or nil for a line of another form.
+function listparse.mlsx(line)
+  local facts_text, name = line:match("^([^ ]*) (.*)$")
+  if not facts_text then
+    return nil
+  end
+  local facts = {}
+  for fact in facts_text:gmatch("[^;]+") do
+    local key, value = fact:match("^([^=]+)=(.*)$")
+    if key then
+      facts[key:lower()] = value
+    end
+  end
+  return name, facts
+end
+
 -- The entry of one MLSD line's name and facts (keys lower case, as from
 -- ftp:mlsd).
 function listparse.from_facts(name, facts, raw)
@@ -332,6 +383,35 @@ function listparse.from_facts(name, facts, raw)
     entry.mode = int(facts["unix.mode"]:match("^0*(%d+)$") and tonumber(facts["unix.mode"], 8))
   end
   return entry
+end
+
+-- Facts of an MLSD line that are not kept in its entry: read again from raw.
+local mlsx_extras = {
+  __index = function(entry, key)
+    if key == "unique" or key == "mode" then
+      local name, facts = listparse.mlsx(rawget(entry, "raw"))
+      if not name then
+        return nil
+      elseif key == "unique" then
+        return facts.unique
+      end
+      return listparse.from_facts(name, facts).mode
+    end
+  end,
+}
+
+-- The entry of one MLSD line, raw being the line itself; nil for a line
+-- without the "facts name" form.
+function listparse.mlsx_entry(line)
+  local name, facts = listparse.mlsx(line)
+  if not name then
+    return nil
+  end
+  local full = listparse.from_facts(name, facts)
+  return setmetatable({
+    name = name, type = full.type, size = full.size, modify = full.modify,
+    precision = full.precision, perm = full.perm, raw = line, target = full.target,
+  }, mlsx_extras)
 end
 
 listparse.exports = {

@@ -5,6 +5,7 @@
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 local parallel = require "ftplib.parallel"
+local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
 
@@ -16,24 +17,50 @@ local OPTION_TYPES = {
 }
 
 -- {remote, localpath} for one element of files: a remote path (saved under
--- opts.dir with its own name) or a pair {remote, localpath}.
+-- opts.dir with its own name) or a pair {remote, localpath}. Remote paths
+-- often come from a listing: one that cannot be sent (CR, LF, NUL) or whose
+-- name cannot be a local file ("..", control characters) gives a job that
+-- fails alone ({remote, refused = why}), never an error for all.
 local function job_for(file, dir, index)
   if type(file) == "string" then
-    local name = file:match("([^/]+)/*$")
-    if not name then
-      util.raise(("download_many: file #%d (%q) has no name to save it under"):format(index, file))
+    local name = file:match("([^/]*)/*$")
+    local localpath, why = safename.join(dir or ".", name)
+    if file:find("[\r\n%z]") then
+      why = "the path contains CR, LF or NUL"
     end
-    return { remote = file, localpath = (dir or ".") .. "/" .. name }
+    return { remote = file, localpath = not why and localpath or nil, refused = why }
   elseif type(file) == "table" and type(file[1]) == "string" and type(file[2]) == "string" then
-    return { remote = file[1], localpath = file[2] }
+    local why = file[1]:find("[\r\n%z]") and "the path contains CR, LF or NUL" or nil
+    return { remote = file[1], localpath = file[2], refused = why }
   end
   util.raise(("download_many: file #%d must be a remote path or {remote, localpath}"):format(index))
+end
+
+-- Each job's temporary: localpath .. ".part", or, when that is another
+-- job's local path (remote "x" and "x.part" side by side), x.1.part, ...
+local function choose_parts(jobs)
+  local taken = {}
+  for _, job in ipairs(jobs) do
+    if job.localpath then
+      taken[job.localpath] = true
+    end
+  end
+  for _, job in ipairs(jobs) do
+    if job.localpath then
+      local part, n = job.localpath .. ".part", 0
+      while taken[part] do
+        n = n + 1
+        part = job.localpath .. "." .. n .. ".part"
+      end
+      job.part = part
+    end
+  end
 end
 
 -- The options of ftp:download for one job; progress gets the remote path
 -- as its third argument, to tell the files apart.
 local function download_options(opts, job)
-  local each = {}
+  local each = { part = job.part }
   for _, key in ipairs(DOWNLOAD_KEYS) do
     each[key] = opts[key]
   end
@@ -55,8 +82,13 @@ function FTP:download_many(files, opts)
   for i, file in ipairs(files) do
     jobs[i] = job_for(file, opts.dir, i)
   end
+  choose_parts(jobs)
   local function run_job(session, i)
     local job = jobs[i]
+    if job.refused then
+      job.err, job.code = "not downloaded: " .. job.refused, "proto"
+      return
+    end
     job.bytes, job.err, job.code = session:download(job.remote, job.localpath,
       download_options(opts, job))
   end
@@ -75,7 +107,7 @@ function FTP:download_many(files, opts)
       report.done[#report.done + 1] = job.remote
       report.bytes = report.bytes + job.bytes
     else
-      report.failed[#report.failed + 1] = { path = job.remote,
+      report.failed[#report.failed + 1] = { path = safename.shown(job.remote),
         err = job.err or "not attempted: every session was lost", code = job.code or "closed" }
     end
   end

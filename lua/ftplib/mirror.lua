@@ -7,12 +7,20 @@
 -- (a file where a folder must go, or the reverse), 2 folders created
 -- top-down, 3 file transfers (independent of each other), 4 deletes of what
 -- the source no longer has, deepest first.
+--
+-- Nothing is deleted on the strength of a listing that cannot be trusted: a
+-- folder that could not be listed or read is "unreadable" (nothing under it
+-- is touched), and one whose listing held entries that could not be read
+-- (unknown lines, unusable names) is "incomplete" (what it may hold is not
+-- deleted). Links and other entries mirror does not handle keep what lies
+-- under their names. Every local path is made by safename.join.
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 -- LuaFileSystem is loaded when a helper first needs it: scripts using only the
 -- FTP methods do not need it installed.
 local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
 local list = require "ftplib.list"
+local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
 
@@ -34,6 +42,21 @@ end
 -- Trees: relative path -> {type = "file"|"dir"|"other", size, modify,
 -- precision, unreadable (a folder whose contents are unknown)}
 
+-- A new tree: nodes by relative path; in its metatable, out of the way of
+-- any path, the folders whose listings were incomplete ("" the root) and
+-- the list of failures met.
+local function new_tree(failed)
+  return setmetatable({}, { incomplete = {}, failed = failed })
+end
+
+local function incomplete(tree)
+  return getmetatable(tree).incomplete
+end
+
+local function failures(tree)
+  return getmetatable(tree).failed
+end
+
 local function remote_node(entry, walked_as_dir)
   local kind = entry.type
   if kind == "dir" and not walked_as_dir then
@@ -44,7 +67,7 @@ local function remote_node(entry, walked_as_dir)
   return { type = kind, size = entry.size, modify = entry.modify, precision = entry.precision }
 end
 
-local function add_remote_dir(tree, rel_of, dirpath, dirs, files)
+local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   local rel = rel_of[dirpath]
   for _, entry in ipairs(dirs) do
     local child = join(rel, entry.name)
@@ -52,17 +75,23 @@ local function add_remote_dir(tree, rel_of, dirpath, dirs, files)
     tree[child] = remote_node(entry, true)
   end
   for _, entry in ipairs(files) do
-    if entry.name then
-      tree[join(rel, entry.name)] = remote_node(entry, false)
+    tree[join(rel, entry.name)] = remote_node(entry, false)
+    if entry.type == "unknown" then
+      incomplete(tree)[rel] = true -- its name is a guess: the real one may be another
     end
+  end
+  for _, bad in ipairs(rejected) do
+    incomplete(tree)[rel] = true
+    failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(bad.name)),
+      err = "not mirrored: " .. bad.reason, code = "proto" }
   end
 end
 
 -- The tree under a remote folder; folders below it that cannot be listed
--- are marked unreadable and reported as failed. nil, msg, code when the
--- root itself cannot be listed.
-function mirror.remote_tree(ftp, root, failed)
-  local tree, rel_of = {}, { [root] = "" }
+-- or read are marked unreadable and reported as failed. nil, msg, code when
+-- the root itself cannot be listed or read.
+function mirror.remote_tree(ftp, root, failed, opts)
+  local tree, rel_of = new_tree(failed), { [root] = "" }
   local root_error
   local function onerror(dirpath, err, code)
     local rel = rel_of[dirpath]
@@ -73,8 +102,9 @@ function mirror.remote_tree(ftp, root, failed)
       failed[#failed + 1] = { path = rel, err = err, code = code }
     end
   end
-  for dirpath, dirs, files in ftp:walk(root, { onerror = onerror }) do
-    add_remote_dir(tree, rel_of, dirpath, dirs, files)
+  local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth }
+  for dirpath, dirs, files, rejected in ftp:walk(root, walk_opts) do
+    add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   end
   if root_error then
     return nil, root_error[1], root_error[2]
@@ -84,26 +114,43 @@ end
 
 local LOCAL_TYPES = { file = "file", directory = "dir" }
 
-local function read_local_dir(tree, root, rel, failed)
+-- A local entry's node; a name that cannot travel (control characters) is
+-- "other" in a target, left alone, and refused in a source.
+local function local_node(tree, rel, name, attributes, role)
+  local kind = attributes and LOCAL_TYPES[attributes.mode] or "other"
+  local ok, why = safename.check(name)
+  if not ok then
+    if role == "source" then
+      incomplete(tree)[rel] = true
+      failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(name)),
+        err = "not mirrored: " .. why, code = "io" }
+      return nil
+    end
+    kind = "other"
+  end
+  return {
+    type = kind, size = attributes and attributes.size,
+    modify = attributes and attributes.modification, precision = 1,
+  }
+end
+
+local function read_local_dir(tree, root, rel, opts)
   local path = rel == "" and root or root .. "/" .. rel
   local ok, iterator, dir_object = pcall(lfs.dir, path)
   if not ok then
     return nil, iterator
   end
   for name in iterator, dir_object do
-    if name ~= "." and name ~= ".." then
+    if name ~= "." and name ~= ".." and not (opts.hidden == false and name:sub(1, 1) == ".") then
       local child = join(rel, name)
-      local attributes = lfs.symlinkattributes(root .. "/" .. child)
-      local kind = attributes and LOCAL_TYPES[attributes.mode] or "other"
-      tree[child] = {
-        type = kind, size = attributes and attributes.size,
-        modify = attributes and attributes.modification, precision = 1,
-      }
-      if kind == "dir" then
-        local read, err = read_local_dir(tree, root, child, failed)
+      local node = local_node(tree, rel, name, lfs.symlinkattributes(root .. "/" .. child),
+        opts.role)
+      tree[child] = node
+      if node and node.type == "dir" then
+        local read, err = read_local_dir(tree, root, child, opts)
         if not read then
-          tree[child].unreadable = true
-          failed[#failed + 1] = { path = child, err = err, code = "io" }
+          node.unreadable = true
+          failures(tree)[#failures(tree) + 1] = { path = child, err = err, code = "io" }
         end
       end
     end
@@ -112,8 +159,9 @@ local function read_local_dir(tree, root, rel, failed)
 end
 
 -- The tree under a local folder (symbolic links are "other": not followed).
-function mirror.local_tree(root, failed)
-  local tree, err = read_local_dir({}, root, "", failed)
+-- opts.role: "source" or "target".
+function mirror.local_tree(root, failed, opts)
+  local tree, err = read_local_dir(new_tree(failed), root, "", opts or {})
   if not tree then
     return nil, err, "io"
   end
@@ -229,9 +277,24 @@ local function plan_entry(plan, src, dst, rel, opts, times_kept)
   local phase = action == "mkdir" and plan.mkdirs or plan.transfers
   phase[#phase + 1] = {
     op = action, phase = action == "mkdir" and 2 or 3, path = rel,
-    size = s.size, modify = s.modify,
+    size = s.size, modify = s.modify, precision = s.precision,
     report = (d or plan.replaced[rel]) and "updated" or "created",
   }
+end
+
+-- Whether the source's listings show that rel (absent from the source) is
+-- gone: the deepest folder above rel that the source has must be a folder
+-- read whole. A link, a device or an unknown entry there, or a folder whose
+-- listing was incomplete or unreadable, says nothing of what lies below.
+local function shown_gone(src, rel)
+  local dir = parent_of(rel)
+  while dir ~= "" and not src[dir] do
+    dir = parent_of(dir)
+  end
+  if incomplete(src)[dir] then
+    return false
+  end
+  return dir == "" or (src[dir].type == "dir" and not src[dir].unreadable)
 end
 
 -- What the source no longer has, when opts.delete: neither the entries cleared
@@ -240,7 +303,7 @@ end
 local function gone_entries(src, dst, room)
   local gone = {}
   for rel, node in pairs(dst) do
-    if not src[rel] and not room[rel] and node.type ~= "other"
+    if not src[rel] and not room[rel] and node.type ~= "other" and shown_gone(src, rel)
         and not under_unreadable(src, rel) and not under_unreadable(dst, rel) then
       gone[#gone + 1] = rel
     end
@@ -321,7 +384,8 @@ function down.transfer(ftp, item, opts)
   -- The listing's size spares a SIZE round trip per file (download asks
   -- SIZE only when the file turns out different).
   local bytes, err, code = ftp:download(item.source, item.target, {
-    size = item.size, retries = opts.retries, retry_delay = opts.retry_delay,
+    size = item.size, modify = item.modify, precision = item.precision, part = item.part,
+    retries = opts.retries, retry_delay = opts.retry_delay,
     progress = progress_for(opts, item.path),
   })
   if not bytes then
@@ -421,55 +485,94 @@ end
 
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
-  retry_delay = "number", progress = "function", parallel = "number",
+  retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
+  max_depth = "number",
 }
-
-local function local_path(root, rel)
-  return root .. "/" .. rel
-end
 
 -- The local root, made when missing (not in a dry run): its tree.
 local function local_target_tree(_, local_dir, failed, opts)
   if lfs.attributes(local_dir, "mode") == nil then
     if opts.dry_run then
-      return {}
+      return new_tree(failed)
     end
     local ok, err = lfs.mkdir(local_dir)
     if not ok then
       return nil, err, "io"
     end
   end
-  return mirror.local_tree(local_dir, failed)
+  return mirror.local_tree(local_dir, failed, { role = "target", hidden = opts.hidden })
 end
 
 -- The remote root, made when missing (not in a dry run): its tree.
 local function remote_target_tree(ftp, remote_dir, failed, opts)
-  local tree, err, code = mirror.remote_tree(ftp, remote_dir, failed)
+  local tree, err, code = mirror.remote_tree(ftp, remote_dir, failed, opts)
   if tree or opts.dry_run then
-    return tree or {}
+    return tree or new_tree(failed)
   end
   if not ftp:mkd(remote_dir) then
     return nil, err, code
   end
-  return {}
+  return new_tree(failed)
+end
+
+local function local_folder_exists(path)
+  if lfs.attributes(path, "mode") ~= "directory" then
+    return nil, path .. ": not a folder any more", "io"
+  end
+  return true
+end
+
+local function remote_folder_exists(ftp, path)
+  if path == "" or path == "." then
+    return true
+  end
+  return ftp:_folder_exists(path)
 end
 
 down.source_tree = mirror.remote_tree
 down.target_tree = local_target_tree
-down.source_path, down.target_path = list.join, local_path
+down.source_path, down.target_path = list.join, safename.join
 -- Local times are set from the listing after each download.
 function down.times_kept()
   return true
 end
+function down.roots_exist(ftp, source_root, target_root)
+  local ok, err, code = remote_folder_exists(ftp, source_root)
+  if ok then
+    ok, err, code = local_folder_exists(target_root)
+  end
+  return ok, err, code
+end
 
-up.source_tree = function(_, local_dir, failed)
-  return mirror.local_tree(local_dir, failed)
+up.source_tree = function(_, local_dir, failed, opts)
+  return mirror.local_tree(local_dir, failed, { role = "source", hidden = opts.hidden })
 end
 up.target_tree = remote_target_tree
-up.source_path, up.target_path = local_path, list.join
+up.source_path, up.target_path = safename.join, safename.join
 -- Remote times are the local ones only where the server lets us set them.
 function up.times_kept(ftp)
   return ftp:_features().MFMT ~= nil
+end
+function up.roots_exist(ftp, source_root, target_root)
+  local ok, err, code = local_folder_exists(source_root)
+  if ok then
+    ok, err, code = remote_folder_exists(ftp, target_root)
+  end
+  return ok, err, code
+end
+
+-- The temporary a download of rel goes through: rel .. ".part", unless that
+-- name is the source's own (a remote "x.part" beside "x"), or a local file's
+-- that no download made: then rel .. ".1.part", ".2.part", ... So a
+-- temporary never takes the place of a file mirrored or kept.
+local function part_for(src, dst, target_root, rel)
+  local candidate, n = rel .. ".part", 0
+  while src[candidate] or (dst[candidate]
+      and not core.file_origin(safename.join(target_root, candidate))) do
+    n = n + 1
+    candidate = rel .. "." .. n .. ".part"
+  end
+  return safename.join(target_root, candidate)
 end
 
 -- A report with nothing in it yet (skipped: the plan's list, if given).
@@ -493,10 +596,58 @@ local function execute(ftp, plan, opts, report)
   return mirror.execute(ftp, plan, opts, report)
 end
 
+-- Gives each item its paths and side; an item whose path cannot be made
+-- fails (walk and the local trees refuse such names: this is the last word).
+local function bind_items(plan, side, source_root, target_root, src, dst)
+  local items = {}
+  for _, item in ipairs(plan.items) do
+    item.side = side
+    item.source = side.source_path(source_root, item.path)
+    local why
+    item.target, why = side.target_path(target_root, item.path)
+    if item.target and item.op == "transfer" and side == down then
+      item.part = part_for(src, dst, target_root, item.path)
+    end
+    if item.source and item.target then
+      items[#items + 1] = item
+    else
+      plan.failed[#plan.failed + 1] = { path = safename.shown(item.path),
+        err = "not mirrored: " .. tostring(why), code = "proto" }
+    end
+  end
+  plan.items = items
+end
+
+-- Deletes only while both roots are still there: a root that went away (or
+-- was never what it seemed) would make everything look gone.
+local function check_deletes(ftp, side, plan, source_root, target_root)
+  local has_deletes = false
+  for _, item in ipairs(plan.items) do
+    has_deletes = has_deletes or item.op == "delete"
+  end
+  if not has_deletes then
+    return
+  end
+  local ok, err, code = side.roots_exist(ftp, source_root, target_root)
+  if ok then
+    return
+  end
+  local kept = {}
+  for _, item in ipairs(plan.items) do
+    if item.op == "delete" then
+      plan.failed[#plan.failed + 1] = { path = item.path,
+        err = "not deleted: a root folder cannot be checked: " .. tostring(err), code = code }
+    else
+      kept[#kept + 1] = item
+    end
+  end
+  plan.items = kept
+end
+
 -- Both directions: read, plan, give each item its paths and side, execute.
 local function run(ftp, side, source_root, target_root, opts)
   local failed = {}
-  local src, err, code = side.source_tree(ftp, source_root, failed)
+  local src, err, code = side.source_tree(ftp, source_root, failed, opts)
   if not src then
     return nil, err, code
   end
@@ -506,19 +657,27 @@ local function run(ftp, side, source_root, target_root, opts)
     return nil, err, code
   end
   local plan = mirror.plan(src, dst, opts, side.times_kept(ftp))
-  for _, item in ipairs(plan.items) do
-    item.side = side
-    item.source = side.source_path(source_root, item.path)
-    item.target = side.target_path(target_root, item.path)
+  bind_items(plan, side, source_root, target_root, src, dst)
+  if not opts.dry_run then
+    check_deletes(ftp, side, plan, source_root, target_root)
   end
   return execute(ftp, plan, opts, new_report(plan, failed))
+end
+
+local function check_mirror_options(fname, opts)
+  opts = util.check_options(fname, 3, opts, OPTION_TYPES)
+  local max_depth = opts.max_depth
+  if max_depth ~= nil and (math.type(max_depth) ~= "integer" or max_depth < 0) then
+    util.raise("'" .. fname .. "' option max_depth must be a non-negative integer")
+  end
+  return opts
 end
 
 -- Makes local_dir like remote_dir: the report of what was done.
 function FTP:mirror(remote_dir, local_dir, opts)
   util.check("mirror", 1, remote_dir, "string")
   util.check("mirror", 2, local_dir, "string")
-  opts = util.check_options("mirror", 3, opts, OPTION_TYPES)
+  opts = check_mirror_options("mirror", opts)
   return run(self, down, remote_dir, local_dir, opts)
 end
 
@@ -526,7 +685,7 @@ end
 function FTP:mirror_up(local_dir, remote_dir, opts)
   util.check("mirror_up", 1, local_dir, "string")
   util.check("mirror_up", 2, remote_dir, "string")
-  opts = util.check_options("mirror_up", 3, opts, OPTION_TYPES)
+  opts = check_mirror_options("mirror_up", opts)
   return run(self, up, local_dir, remote_dir, opts)
 end
 

@@ -2,6 +2,7 @@
 -- "\r", at most ten times a second, so a fast transfer does not spend its
 -- time writing to the terminal.
 local wait = require "ftplib.wait"
+local safename = require "ftplib.safename"
 
 local progressbar = {}
 progressbar.__index = progressbar
@@ -34,7 +35,7 @@ end
 -- width: the terminal's columns.
 function progressbar.new(label, out, width)
   return setmetatable({
-    label = label, out = out, width = width or 80,
+    label = safename.shown(label), out = out, width = width or 80,
     started = wait.now(), drawn_at = -math.huge, last_line = "",
   }, progressbar)
 end

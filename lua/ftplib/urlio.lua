@@ -1,6 +1,8 @@
 -- The transfers behind ftplib.get and ftplib.put when they are not a
 -- plain ftp:download / ftp:upload: sinks and sources in memory, ASCII
 -- (;type=a) and name lists (;type=d), each counting the bytes it moved.
+local core = require "ftplib.core"
+
 local urlio = {}
 
 -- Local files ---------------------------------------------------------------
@@ -9,7 +11,9 @@ local urlio = {}
 -- never a cut file under the final name.
 local function into_local_file(path, fill)
   local part = path .. ".part"
-  local file, err = io.open(part, "wb")
+  -- Made exclusively, never through a link planted under its name.
+  os.remove(part)
+  local file, err = core.open_file(part, "new")
   if not file then
     return nil, err, "io"
   end

@@ -7,7 +7,9 @@ local urlparse = {}
 -- Percent-decoding; a % not followed by two hex digits is an error.
 local function unescape(text, what)
   if text:gsub("%%%x%x", ""):find("%", 1, true) then
-    util.raise("malformed percent-escape in the URL's " .. what .. ": " .. text)
+    -- A password is not repeated in an error message.
+    util.raise("malformed percent-escape in the URL's " .. what
+      .. (what == "password" and "" or ": " .. text))
   end
   local decoded = text:gsub("%%(%x%x)", function(hex)
     return string.char(tonumber(hex, 16))
@@ -20,6 +22,11 @@ end
 
 local DEFAULT_PORTS = { ftp = 21, ftps = 990 }
 
+-- text with the password of any URL in it replaced by ***: for messages.
+function urlparse.masked(text)
+  return (tostring(text):gsub("(%a[%w+.-]*://[^/@%s:]*):[^/@%s]*@", "%1:***@"))
+end
+
 -- host and port of "host", "host:port", "[v6]" or "[v6]:port".
 local function host_port(text, scheme)
   local host, rest = text:match("^%[([%x:.]+)%](.*)$")
@@ -30,7 +37,11 @@ local function host_port(text, scheme)
   if host == "" or (rest ~= "" and not port and rest ~= ":") then
     util.raise("malformed host in URL: " .. text)
   end
-  return host, tonumber(port) or DEFAULT_PORTS[scheme]
+  port = math.tointeger(tonumber(port))
+  if port and (port < 1 or port > 65535) then
+    util.raise("port out of range (1 to 65535) in URL: " .. text)
+  end
+  return host, port or DEFAULT_PORTS[scheme]
 end
 
 -- The server path of the URL's path (after the / that ends the host).
@@ -55,7 +66,7 @@ function urlparse.parse(text)
   local scheme, rest = text:match("^(%a[%w+.-]*)://(.*)$")
   scheme = scheme and scheme:lower()
   if not DEFAULT_PORTS[scheme] then
-    util.raise("not an ftp:// or ftps:// URL: " .. text)
+    util.raise("not an ftp:// or ftps:// URL: " .. urlparse.masked(text))
   end
   local authority, raw_path = rest:match("^([^/]*)/?(.*)$")
   local userinfo, hostport = authority:match("^(.*)@(.-)$")

@@ -1,0 +1,897 @@
+-- The helpers against a hostile server (spec/support/hostile.lua): names that climb
+-- out, listings that lie or cannot be read, trees without end, changed files, short
+-- transfers, names with control bytes. Each scenario runs in a sandbox folder holding
+-- the target a few levels down and files beside it; after each one nothing outside the
+-- target exists or changed, nothing local that should stay was deleted, and the call
+-- returned within its bounds with a clear error. One `describe` per invariant of the
+-- README's promises.
+local ftplib = require "ftplib"
+local lfs = require "lfs"
+local core = require "ftplib.core"
+local hostile = require "spec.support.hostile"
+local proc = require "spec.support.proc"
+
+local ls, mlsx = hostile.ls, hostile.mlsx
+local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+
+local ROOT = lfs.currentdir()
+local CPATH = package.cpath:match("^([^;]+)")
+if CPATH:sub(1, 1) ~= "/" then CPATH = ROOT .. "/" .. CPATH end
+local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s"):format(
+  proc.shell_quote(ROOT .. "/lua/?.lua;;"), proc.shell_quote(CPATH .. ";;"))
+
+-- Everything under dir: rel -> content, "<dir>" or "<link to X>".
+local function snapshot(dir, rel, into)
+  into = into or {}
+  local path = rel and (dir .. "/" .. rel) or dir
+  for name in lfs.dir(path) do
+    if name ~= "." and name ~= ".." then
+      local child = rel and (rel .. "/" .. name) or name
+      local full = dir .. "/" .. child
+      local mode = lfs.symlinkattributes(full, "mode")
+      if mode == "link" then
+        into[child] = "<link to " .. tostring(lfs.symlinkattributes(full, "target")) .. ">"
+      elseif mode == "directory" then
+        into[child] = "<dir>"
+        snapshot(dir, child, into)
+      else
+        into[child] = proc.read_file(full) or ("<" .. tostring(mode) .. ">")
+      end
+    end
+  end
+  return into
+end
+
+-- A sandbox: box/up/down/target is the target; box/victim.txt and box/up/keep.txt
+-- stand beside it. `box:outside()` is what lies outside the target.
+local Box = {}
+Box.__index = Box
+
+local function sandbox()
+  local dir = proc.tempdir("hostile-box")
+  assert(lfs.mkdir(dir .. "/up"))
+  assert(lfs.mkdir(dir .. "/up/down"))
+  proc.write_file(dir .. "/victim.txt", "victim")
+  proc.write_file(dir .. "/up/keep.txt", "keep")
+  local box = setmetatable({ dir = dir, target = dir .. "/up/down/target" }, Box)
+  box.before = box:outside()
+  return box
+end
+
+function Box:outside()
+  local all = snapshot(self.dir)
+  for rel in pairs(all) do
+    if rel == "up/down/target" or rel:sub(1, #"up/down/target/") == "up/down/target/" then
+      all[rel] = nil
+    end
+  end
+  return all
+end
+
+function Box:path(rel)
+  return self.target .. "/" .. rel
+end
+
+function Box:write(rel, content)
+  local path = self:path(rel)
+  local parent = path:match("^(.*)/[^/]*$")
+  os.execute("mkdir -p " .. proc.shell_quote(parent))
+  proc.write_file(path, content)
+  return path
+end
+
+function Box:inside()
+  if lfs.attributes(self.target, "mode") ~= "directory" then return {} end
+  return snapshot(self.target)
+end
+
+-- The invariant checked after every scenario: nothing outside the target changed.
+function Box:assert_contained()
+  assert.are.same(self.before, self:outside())
+end
+
+function Box:remove()
+  proc.rmtree(self.dir)
+end
+
+local function failed_paths(report)
+  local paths = {}
+  for _, failure in ipairs(report.failed) do paths[#paths + 1] = failure.path end
+  table.sort(paths)
+  return paths
+end
+
+local function failure_of(report, path)
+  for _, failure in ipairs(report.failed) do
+    if failure.path == path then return failure end
+  end
+  return nil
+end
+
+-- Runs fn, asserting it returned within `seconds`; returns what it returned.
+local function within(seconds, fn)
+  local started = core.now()
+  local results = table.pack(fn())
+  local took = core.now() - started
+  assert.is_true(took < seconds, ("took %.1f s, bound %d s"):format(took, seconds))
+  return table.unpack(results, 1, results.n)
+end
+
+local function run_tool(script, ...)
+  local words = {}
+  for i, word in ipairs { ... } do words[i] = proc.shell_quote(word) end
+  local dir = proc.tempdir("hostile-tool")
+  local out, err = dir .. "/stdout", dir .. "/stderr"
+  local _, _, status = os.execute(("%s HOME=%s lua5.4 %s %s > %s 2> %s < /dev/null"):format(
+    ENV, proc.shell_quote(dir), proc.shell_quote(ROOT .. "/" .. script),
+    table.concat(words, " "), out, err))
+  local stdout, stderr = proc.read_file(out), proc.read_file(err)
+  proc.rmtree(dir)
+  return status, stdout, stderr
+end
+
+local box, srv
+before_each(function()
+  box = sandbox()
+end)
+-- Whatever a scenario asserts, nothing outside its target may exist or change.
+after_each(function()
+  if srv then srv:stop() end
+  srv = nil
+  local outside = box:outside()
+  box:remove()
+  assert.are.same(box.before, outside, "something outside the target changed")
+end)
+
+-- The tree climbing out: names and folders with "..", a slash, absolute paths.
+local TRAVERSAL = {
+  lists = {
+    [""] = { lines = {
+      ls("-", "good.txt", 4), ls("-", "../../evil.txt", 4), ls("-", "a/../../x", 4),
+      ls("d", "../../d"), ls("-", "/abs.txt", 4), ls("d", "sub"),
+    } },
+    ["sub"] = { lines = { ls("-", "../../../sub-evil.txt", 4), ls("-", "ok.txt", 2) } },
+    ["../../d"] = { lines = { ls("-", "planted.txt", 4) } },
+  },
+  files = { ["good.txt"] = { data = "good" }, ["sub/ok.txt"] = { data = "ok" } },
+  default_file = "EVIL",
+}
+
+describe("1. containment", function()
+  it("mirror writes nothing outside the target for names with .., / and absolute paths",
+    function()
+    srv = hostile.start(TRAVERSAL)
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    ftp:close()
+    box:assert_contained()
+    assert.are.same({ ["good.txt"] = "good", sub = "<dir>", ["sub/ok.txt"] = "ok" }, box:inside())
+    assert.are.equal(5, #report.failed)
+    for _, failure in ipairs(report.failed) do
+      assert.matches("^not mirrored: ", failure.err)
+      assert.are.equal("proto", failure.code)
+    end
+    assert.matches("separator", failure_of(report, "../../evil.txt").err)
+    for _, command in ipairs(srv:commands()) do
+      assert.is_nil(command:find("..", 1, true), "sent: " .. command)
+    end
+  end)
+
+  it("mirror with parallel sessions writes nothing outside the target either", function()
+    srv = hostile.start(TRAVERSAL)
+    local ftp = srv:session()
+    local report = within(20, function()
+      return assert(ftp:mirror("", box.target, { parallel = 3 }))
+    end)
+    ftp:close()
+    box:assert_contained()
+    assert.are.equal(5, #report.failed)
+    assert.are.same({ ["good.txt"] = "good", sub = "<dir>", ["sub/ok.txt"] = "ok" }, box:inside())
+  end)
+
+  it("ftplib mirror exits 8 (failures), not 0, and writes nothing outside", function()
+    srv = hostile.start(TRAVERSAL)
+    local status, _, err = run_tool("bin/ftplib", "mirror", srv:url(""), box.target)
+    box:assert_contained()
+    assert.are.equal(8, status, err)
+    assert.matches("evil%.txt: not mirrored", err)
+  end)
+
+  it("examples/download_folder.lua fails and writes nothing outside", function()
+    srv = hostile.start(TRAVERSAL)
+    local status, out = run_tool("examples/download_folder.lua", srv:url(""), box.target)
+    box:assert_contained()
+    assert.are.equal(1, status)
+    assert.matches("FAILED", out)
+    assert.are.equal("good", proc.read_file(box:path("good.txt")))
+  end)
+
+  it("download_many with a listed name that climbs out fails that file alone", function()
+    srv = hostile.start(TRAVERSAL)
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local report = within(20, function()
+      return ftp:download_many({ "good.txt", "..", "sub/..", "a/../../x/.." }, { dir = box.target })
+    end)
+    ftp:close()
+    box:assert_contained()
+    assert.are.same({ "good.txt" }, report.done)
+    assert.are.equal(3, #report.failed)
+    assert.matches("^not downloaded: ", report.failed[1].err)
+  end)
+
+  it("safe_join takes plain names only", function()
+    assert.are.equal("/t", ftplib.safe_join("/t", "")) -- "" is the folder itself
+    for _, bad in ipairs { "..", ".", "a\\b", "a\0b", "a\rb", "a\nb", "\27[2J",
+        "/etc", "a/../b", "a//b" } do
+      assert.is_nil(ftplib.safe_join("/t", bad), bad)
+    end
+    assert.are.equal("/t/a/b c/.d", ftplib.safe_join("/t", "a/b c/.d"))
+    assert.are.equal("/t/x", ftplib.safe_join("/t/", "x"))
+    assert.are.equal("x", ftplib.safe_join("", "x"))
+  end)
+end)
+
+describe("2. no link followed", function()
+  local SIMPLE = {
+    lists = { [""] = { lines = { ls("-", "file", 5), ls("-", "other", 5) } } },
+    files = { file = { data = "fresh", mdtm = "20200101000000" },
+      other = { data = "other", mdtm = "20200101000000" } },
+  }
+
+  it("download removes a link planted as the .part instead of writing through it", function()
+    srv = hostile.start(SIMPLE)
+    lfs.mkdir(box.target)
+    assert(lfs.link(box.dir .. "/victim.txt", box:path("file.part"), true))
+    local ftp = srv:session()
+    assert.are.equal(5, ftp:download("file", box:path("file")))
+    ftp:close()
+    box:assert_contained()
+    assert.are.equal("file", lfs.symlinkattributes(box:path("file"), "mode"))
+    assert.are.equal("fresh", proc.read_file(box:path("file")))
+  end)
+
+  it("resume does not continue a .part that is a link, nor one with a second name",
+    function()
+    srv = hostile.start(SIMPLE)
+    lfs.mkdir(box.target)
+    assert(lfs.link(box.dir .. "/victim.txt", box:path("file.part"), true))
+    assert(os.execute("ln " .. proc.shell_quote(box.dir .. "/up/keep.txt") .. " "
+      .. proc.shell_quote(box:path("other.part"))))
+    local ftp = srv:session()
+    local bytes, info = ftp:download("file", box:path("file"), { resume = true })
+    assert.are.equal(5, bytes)
+    assert.matches("not a regular file", info.restarted)
+    bytes, info = ftp:download("other", box:path("other"), { resume = true })
+    assert.are.equal(5, bytes, info)
+    ftp:close()
+    box:assert_contained()
+    assert.are.equal("fresh", proc.read_file(box:path("file")))
+    assert.are.equal("other", proc.read_file(box:path("other")))
+  end)
+
+  it("mirror never writes through a link planted where a .part goes", function()
+    srv = hostile.start(SIMPLE)
+    lfs.mkdir(box.target)
+    assert(lfs.link(box.dir .. "/victim.txt", box:path("file.part"), true))
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target))
+    ftp:close()
+    box:assert_contained()
+    assert.are.same({}, report.failed)
+    assert.are.equal("fresh", proc.read_file(box:path("file")))
+    assert.are.equal("file", lfs.symlinkattributes(box:path("file"), "mode"))
+  end)
+
+  it("a remote x.part beside x is a file of its own, never x's temporary", function()
+    srv = hostile.start {
+      lists = { [""] = { lines = { ls("-", "x", 8), ls("-", "x.part", 10) } } },
+      files = { x = { data = "x, new 2" }, ["x.part"] = { data = "the x.part" } },
+    }
+    lfs.mkdir(box.target)
+    box:write("x", "x, old") -- a changed x is downloaded again beside a mirrored x.part
+    -- x.part as mirrored before: the listing's size and time, so it is left alone.
+    local listed_time = os.time { year = 2020, month = 1, day = 16, hour = 0 }
+      + (os.time() - os.time(os.date("!*t")))
+    lfs.touch(box:write("x.part", "the x.part"), listed_time, listed_time)
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    box:assert_contained()
+    assert.are.same({}, report.failed)
+    assert.are.same({ x = "x, new 2", ["x.part"] = "the x.part" }, box:inside())
+  end)
+end)
+
+describe("3. a listing that cannot be trusted is not an empty folder", function()
+  local function local_copy()
+    box:write("keep/a.txt", "mine a")
+    box:write("keep/deeper/b.txt", "mine b")
+    box:write("top.txt", "top")
+    return box:inside()
+  end
+
+  -- Mirrors with delete = true and checks that the local copy is whole.
+  local function mirror_keeps(scenario, root)
+    srv = hostile.start(scenario)
+    local before = local_copy()
+    local ftp = srv:session()
+    local report, err, code = within(20, function()
+      return ftp:mirror(root or "", box.target, { delete = true })
+    end)
+    ftp:close()
+    box:assert_contained()
+    local after = box:inside()
+    for rel, content in pairs(before) do
+      assert.are.equal(content, after[rel], rel .. " changed or deleted")
+    end
+    return report, err, code
+  end
+
+  local TOP = { ls("-", "top.txt", 3), ls("d", "keep") }
+
+  it("a subfolder whose LIST is refused with 450 (CWD works) keeps its local files",
+    function()
+    local report = mirror_keeps { lists = { [""] = { lines = TOP },
+      keep = { reply = "450 No files found" } }, files = { ["top.txt"] = { data = "top" } } }
+    assert.are.same({ "keep" }, failed_paths(report))
+    assert.are.equal(450, report.failed[1].code)
+    assert.are.same({}, report.deleted)
+  end)
+
+  it("a root whose LIST is refused with 550 (CWD works) fails the mirror, deletes nothing",
+    function()
+    local report, err, code = mirror_keeps(
+      { lists = { site = { reply = "550 Permission denied" } } }, "site")
+    assert.is_nil(report)
+    assert.matches("^550", err)
+    assert.are.equal(550, code)
+  end)
+
+  it("a folder listed as itself only (vsftpd, mode 0711) is unreadable, not a file",
+    function()
+    local self_line = "drwx--x--x    2 0        0            4096 Dec 02 02:24 keep"
+    local report = mirror_keeps { lists = {
+      [""] = { lines = { ls("-", "top.txt", 3), self_line } },
+      keep = { lines = { self_line } } }, files = { ["top.txt"] = { data = "top" } } }
+    assert.are.same({ "keep" }, failed_paths(report))
+    assert.matches("only the folder itself", report.failed[1].err)
+    assert.is_nil(lfs.attributes(box:path("keep/keep")))
+  end)
+
+  it("a mistyped root on GNU ls servers (150, 'ls: cannot access', 226) deletes nothing",
+    function()
+    local report, err, code = mirror_keeps({ lists = { ["mistyped"] = {
+      preliminary = "150 Opening ASCII mode data connection for '/bin/ls'.",
+      lines = { "ls: cannot access 'mistyped': No such file or directory" },
+      final = "226 Transfer complete." } } }, "mistyped")
+    assert.is_nil(report)
+    assert.matches("listing not understood: ls: cannot access", err)
+    assert.are.equal("proto", code)
+  end)
+
+  it("a subfolder answered with an error line only keeps its local files", function()
+    local report = mirror_keeps { lists = { [""] = { lines = TOP },
+      keep = { lines = { "ls: cannot open directory 'keep': Permission denied" } } },
+      files = { ["top.txt"] = { data = "top" } } }
+    assert.are.same({ "keep" }, failed_paths(report))
+    assert.are.same({}, report.deleted)
+  end)
+
+  it("lines no parser reads (months in French) keep the local files of their folder",
+    function()
+    local report = mirror_keeps { lists = {
+      [""] = { lines = { ls("-", "top.txt", 3), ls("d", "keep") } },
+      keep = { lines = { "-rw-r--r--    1 1000  1000  6 janv. 16  2020 a.txt",
+        ls("-", "new.txt", 3) } } },
+      files = { ["top.txt"] = { data = "top" }, ["keep/new.txt"] = { data = "new" } } }
+    assert.are.same({}, report.deleted)
+    assert.are.same({ "keep/new.txt" }, report.created)
+  end)
+
+  it("a remote link keeps what lies under its name locally", function()
+    local report = mirror_keeps { lists = {
+      [""] = { lines = { ls("-", "top.txt", 3), ls("l", "keep", 10, nil, "/elsewhere") } } },
+      files = { ["top.txt"] = { data = "top" } } }
+    assert.are.same({}, report.deleted)
+    assert.are.same({ "keep" }, report.skipped)
+  end)
+
+  it("an empty MLSD answer for a folder CWD cannot enter is an error", function()
+    local report, err = mirror_keeps({ features = MLST, mlsd = { gone = { lines = {} } },
+      cwd = { gone = false } }, "gone")
+    assert.is_nil(report)
+    assert.matches("^550", err)
+  end)
+
+  it("vsftpd's '226 Transfer done (but failed to open directory)' is a failure", function()
+    local report = mirror_keeps { lists = { [""] = { lines = TOP },
+      keep = { lines = {}, final = "226 Transfer done (but failed to open directory)." } },
+      files = { ["top.txt"] = { data = "top" } } }
+    assert.are.same({ "keep" }, failed_paths(report))
+    assert.matches("failed to open directory", report.failed[1].err)
+  end)
+
+  it("a mistyped root that is a file (LIST shows the file) is no folder", function()
+    local report, err, code = mirror_keeps({ lists = {
+      [""] = { lines = { ls("-", "r", 1) } }, r = { lines = { ls("-", "r", 1) } } },
+      cwd = { r = false }, files = { r = { data = "r" } } }, "r")
+    assert.is_nil(report)
+    assert.matches("not a folder", err)
+    assert.are.equal("proto", code)
+  end)
+
+  it("deletes nothing when the remote root cannot be entered to check it", function()
+    local report = mirror_keeps({ lists = { r = { lines = { ls("-", "y.txt", 1),
+      ls("-", "z.txt", 1) } } }, cwd = { r = false },
+      files = { ["r/y.txt"] = { data = "y" }, ["r/z.txt"] = { data = "z" } } }, "r")
+    assert.are.same({}, report.deleted)
+    assert.are.same({ "keep", "keep/a.txt", "keep/deeper", "keep/deeper/b.txt", "top.txt" },
+      failed_paths(report))
+    assert.matches("^not deleted: a root folder cannot be checked", report.failed[1].err)
+    assert.are.same({ "y.txt", "z.txt" }, (function()
+      table.sort(report.created)
+      return report.created
+    end)())
+  end)
+end)
+
+describe("4. hidden files are files", function()
+  local DOTS = {
+    hide_dotfiles = true,
+    lists = {
+      [""] = { lines = { ls("-", ".htaccess", 4), ls("d", ".well-known"), ls("-", "index", 5) } },
+      [".well-known"] = { lines = { ls("-", "security.txt", 3) } },
+    },
+    files = { [".htaccess"] = { data = "deny" }, index = { data = "index" },
+      [".well-known/security.txt"] = { data = "sec" } },
+  }
+
+  it("mirror copies dotfiles from a server that shows them with LIST -a only", function()
+    srv = hostile.start(DOTS)
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ [".htaccess"] = "deny", [".well-known"] = "<dir>",
+      [".well-known/security.txt"] = "sec", index = "index" }, box:inside())
+  end)
+
+  it("learns once per session whether LIST -a works", function()
+    srv = hostile.start(DOTS)
+    local ftp = srv:session()
+    assert(ftp:mirror("", box.target))
+    assert(ftp:list(""))
+    ftp:close()
+    local with_a, plain = 0, 0
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^LIST %-a") then with_a = with_a + 1 end
+      if command:match("^LIST") and not command:match("^LIST %-a") then plain = plain + 1 end
+    end
+    assert.are.equal(3, with_a)
+    assert.are.equal(0, plain)
+  end)
+
+  it("falls back to plain LIST where -a is refused, once", function()
+    local scenario = { list_a = false, lists = DOTS.lists, files = DOTS.files }
+    srv = hostile.start(scenario)
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.equal("index", proc.read_file(box:path("index")))
+    local with_a = 0
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^LIST %-a") then with_a = with_a + 1 end
+    end
+    assert.are.equal(1, with_a)
+  end)
+
+  it("hidden = false leaves dotfiles out on both sides, and deletes none", function()
+    srv = hostile.start(DOTS)
+    box:write(".mine", "local dotfile")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true, hidden = false }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ [".mine"] = "local dotfile", index = "index" }, box:inside())
+  end)
+end)
+
+describe("5. resume only the same file", function()
+  -- A first download cut short: the 150 announces 10 bytes, 4 arrive.
+  local function cut_first(ftp)
+    local bytes, err, code = ftp:download("f", box:path("f"), { resume = true })
+    assert.is_nil(bytes)
+    assert.are.equal("closed", code, err)
+    assert.are.equal("0123", proc.read_file(box:path("f.part")))
+  end
+
+  it("a .part of a file changed since (same size, new time) starts over, and says so",
+    function()
+    srv = hostile.start { files = { f = { data = "0123456789", send = "0123",
+      mdtm = "20200101000000" } } }
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    cut_first(ftp)
+    ftp:close()
+    srv:stop()
+    srv = hostile.start { files = { f = { data = "ABCDEFGHIJ", mdtm = "20210101000000" } } }
+    ftp = srv:session()
+    local bytes, info = ftp:download("f", box:path("f"), { resume = true })
+    ftp:close()
+    assert.are.equal(10, bytes)
+    assert.are.equal(0, info.resumed)
+    assert.matches("changed since the %.part was started", info.restarted)
+    assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+    box:assert_contained()
+  end)
+
+  it("a .part of the same file goes on from where it stopped", function()
+    srv = hostile.start { files = { f = { data = "0123456789", send = "0123",
+      mdtm = "20200101000000" } } }
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    cut_first(ftp)
+    ftp:close()
+    srv:stop()
+    srv = hostile.start { files = { f = { data = "0123456789", mdtm = "20200101000000" } } }
+    ftp = srv:session()
+    local bytes, info = ftp:download("f", box:path("f"), { resume = true })
+    ftp:close()
+    assert.are.equal(6, bytes)
+    assert.are.equal(4, info.resumed)
+    assert.is_nil(info.restarted)
+    assert.are.equal("0123456789", proc.read_file(box:path("f")))
+  end)
+
+  it("a .part with no record is continued only when the remote file is older", function()
+    srv = hostile.start { files = { f = { data = "ABCDEFGHIJ",
+      mdtm = os.date("!%Y%m%d%H%M%S", os.time() + 3600) } } }
+    box:write("f.part", "0123")
+    local ftp = srv:session()
+    local bytes, info = ftp:download("f", box:path("f"), { resume = true })
+    ftp:close()
+    assert.are.equal(10, bytes)
+    assert.matches("newer than the %.part", info.restarted)
+    assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+  end)
+
+  it("get -c of a changed file starts over and says so", function()
+    srv = hostile.start { files = { f = { data = "0123456789", send = "0123",
+      mdtm = "20200101000000" } } }
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    cut_first(ftp)
+    ftp:close()
+    srv:stop()
+    srv = hostile.start { files = { f = { data = "ABCDEFGHIJ", mdtm = "20210101000000" } } }
+    local status, _, err = run_tool("bin/ftplib", "get", "-c", srv:url("f"), box:path("f"))
+    assert.are.equal(0, status, err)
+    assert.matches("started over: the remote file changed", err)
+    assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+  end)
+
+  it("download_folder.lua starts a changed file over", function()
+    local function scenario(data, send, mdtm)
+      return { lists = { [""] = { lines = { ls("-", "f", 10, "Jan 01  2020") } } },
+        files = { f = { data = data, send = send, mdtm = mdtm } } }
+    end
+    srv = hostile.start(scenario("0123456789", "0123", "20200101000000"))
+    local status = run_tool("examples/download_folder.lua", srv:url(""), box.target)
+    assert.are.equal(1, status)
+    assert.are.equal("0123", proc.read_file(box:path("f.part")))
+    srv:stop()
+    local changed = scenario("ABCDEFGHIJ", nil, "20210101000000")
+    changed.lists[""].lines[1] = ls("-", "f", 10, "Jan 01  2021")
+    srv = hostile.start(changed)
+    local out
+    status, out = run_tool("examples/download_folder.lua", srv:url(""), box.target)
+    assert.are.equal(0, status, out)
+    assert.matches("started over", out)
+    assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+  end)
+end)
+
+describe("6. every known size is checked", function()
+  local SHORT = {
+    lists = { [""] = { lines = { ls("-", "f", 1000) } } },
+    files = { f = { data = ("x"):rep(1000), send = ("x"):rep(500), size = false } },
+  }
+
+  it("download{size = 1000} of 500 bytes and a 226 (SIZE refused) is an error", function()
+    srv = hostile.start(SHORT)
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local bytes, err, code = ftp:download("f", box:path("f"), { size = 1000 })
+    ftp:close()
+    assert.is_nil(bytes)
+    assert.are.equal("closed", code)
+    assert.matches("500 bytes received", err)
+    assert.is_nil(lfs.attributes(box:path("f")))
+  end)
+
+  it("the 150's size alone catches a short transfer", function()
+    srv = hostile.start(SHORT)
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local bytes, err = ftp:download("f", box:path("f"))
+    ftp:close()
+    assert.is_nil(bytes)
+    assert.matches("the 150 reply says 1000", err)
+  end)
+
+  it("mirror reports the short file as failed", function()
+    srv = hostile.start(SHORT)
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target))
+    ftp:close()
+    assert.are.same({ "f" }, failed_paths(report))
+    assert.are.same({}, report.created)
+    assert.is_nil(lfs.attributes(box:path("f")))
+  end)
+end)
+
+describe("7. bounded walks", function()
+  it("an endless tree stops at max_depth, reported, within bounds", function()
+    srv = hostile.start { rules = { { pattern = "^deep", lines = { ls("d", "x", 4096,
+      "Jan 01  2020"), ls("-", "f", 1) } } }, default_file = "f" }
+    local ftp = srv:session()
+    local errors, folders = {}, 0
+    within(60, function()
+      for _ in ftp:walk("deep", { max_depth = 20, onerror = function(path, err, code)
+        errors[#errors + 1] = { path, err, code }
+      end }) do
+        folders = folders + 1
+      end
+    end)
+    assert.are.equal(21, folders)
+    assert.are.equal(1, #errors)
+    assert.are.equal("limit", errors[1][3])
+    local report = within(120, function() return assert(ftp:mirror("deep", box.target)) end)
+    ftp:close()
+    assert.are.equal(1, #report.failed)
+    assert.matches("max_depth %(256%)", report.failed[1].err)
+    box:assert_contained()
+  end)
+
+  it("a folder that lists itself is entered once", function()
+    local self_line = ls("d", "loop", 4096, "Jan 01  2020")
+    srv = hostile.start { lists = { [""] = { lines = { self_line } } },
+      rules = { { pattern = "^loop", lines = { self_line } } } }
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    local root_report, err = ftp:mirror("loop", box.target)
+    ftp:close()
+    assert.are.same({ "loop" }, failed_paths(report))
+    assert.matches("only the folder itself", report.failed[1].err)
+    assert.is_nil(root_report)
+    assert.matches("only the folder itself", err)
+  end)
+
+  it("an MLSD entry with an empty name (or .) is rejected, not its parent again", function()
+    srv = hostile.start { features = MLST, rules = { { kind = "MLSD", pattern = "",
+      lines = { "type=dir; ", "type=dir; .", "type=dir;unique=1; ..", mlsx("file", "f", 1) } } },
+      files = { f = { data = "f" } } }
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    ftp:close()
+    assert.are.same({ "f" }, report.created)
+    assert.are.equal(1, #report.failed)
+    assert.matches("empty name", report.failed[1].err)
+  end)
+
+  it("MLSD's unique fact stops a loop through a folder shown twice", function()
+    srv = hostile.start { features = MLST, mlsd = {
+      [""] = { lines = { "type=dir;unique=A; a", "type=dir;unique=A; b" } },
+      a = { lines = { "type=dir;unique=A; again" } },
+      b = { lines = { "type=file;size=0; z" } } } }
+    local ftp = srv:session()
+    local paths = {}
+    within(20, function()
+      for dirpath in ftp:walk("") do paths[#paths + 1] = dirpath end
+    end)
+    ftp:close()
+    assert.are.same({ "", "a" }, paths)
+  end)
+end)
+
+describe("9. one bad entry fails alone", function()
+  local BAD = {
+    features = MLST,
+    mlsd = { [""] = { lines = {
+      mlsx("file", "ok", 2), mlsx("file", "cr\rname", 2), mlsx("file", "nul\0name", 2),
+      mlsx("file", "esc\27[31mred", 2), mlsx("dir", "d\rir"),
+    } } },
+    files = { ok = { data = "ok" } },
+    default_file = "EVIL",
+  }
+
+  it("mirror goes on past names with CR, NUL and escapes, and leaves no stray file",
+    function()
+    srv = hostile.start(BAD)
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    ftp:close()
+    assert.are.same({ ok = "ok" }, box:inside())
+    assert.are.same({ "ok" }, report.created)
+    assert.are.equal(4, #report.failed)
+    for _, failure in ipairs(report.failed) do
+      assert.is_nil(failure.path:find("%c"), "a control byte in a report: " .. failure.path)
+    end
+    box:assert_contained()
+  end)
+
+  it("walk yields such names as rejected, and does not raise", function()
+    srv = hostile.start(BAD)
+    local ftp = srv:session()
+    for _, _, files, rejected in ftp:walk("") do
+      assert.are.equal(1, #files)
+      assert.are.equal(4, #rejected)
+    end
+    ftp:close()
+  end)
+
+  it("download_many fails a name with CR alone", function()
+    srv = hostile.start(BAD)
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local names = assert(ftp:nlst(""))
+    local report = ftp:download_many({ "ok", "cr\rname", "x\nRMD /" }, { dir = box.target })
+    ftp:close()
+    assert.is_table(names)
+    assert.are.same({ "ok" }, report.done)
+    assert.are.equal(2, #report.failed)
+    assert.are.same({ ok = "ok" }, box:inside())
+  end)
+end)
+
+describe("10. the command-line tool", function()
+  it("never shows a URL's password, even in errors", function()
+    srv = hostile.start { lists = { [""] = { reply = "550 refused" } } }
+    local url = ("ftp://me:S3cr%%21t@127.0.0.1:%d/"):format(srv.port)
+    local status, out, err = run_tool("bin/ftplib", "ls", url)
+    assert.are.equal(4, status)
+    assert.is_nil((out .. err):find("S3cr", 1, true), err)
+    assert.matches("me:%*%*%*@", err)
+    local _
+    status, _, err = run_tool("bin/ftplib", "ls", "ftp://me:pa%zzword@127.0.0.1:1/")
+    assert.are.equal(1, status)
+    assert.is_nil(err:find("pa%zz", 1, true), err)
+  end)
+
+  it("refuses ports above 65535 instead of wrapping them", function()
+    local status, _, err = run_tool("bin/ftplib", "ls", "ftp://127.0.0.1:65557/")
+    assert.are.equal(1, status)
+    assert.matches("port out of range", err)
+  end)
+
+  it("escapes control characters of listed names on a terminal", function()
+    srv = hostile.start { features = MLST, mlsd = { [""] = { lines = {
+      mlsx("file", "evil\27]0;owned\7name", 1) } } } }
+    local out, err = {}, {}
+    local function sink(list)
+      return { write = function(self, ...) for _, s in ipairs { ... } do list[#list + 1] = s end
+        return self end, flush = function() end }
+    end
+    local status = require("ftplib.cli").main({ "ls", srv:url("") },
+      { stdout = sink(out), stderr = sink(err), stdout_terminal = true })
+    assert.are.equal(0, status, table.concat(err))
+    local text = table.concat(out)
+    assert.is_nil(text:find("\27", 1, true))
+    assert.matches("evil\\x1b%]0;owned\\x07name", text)
+  end)
+
+  it("exits 130 on Ctrl-C and names the .part it kept", function()
+    srv = hostile.start { files = { slow = { data = ("s"):rep(200000), chunk = 1000,
+      pause = 0.05, mdtm = "20200101000000" } } }
+    lfs.mkdir(box.target)
+    local dir = proc.tempdir("hostile-int")
+    local script = dir .. "/run.sh"
+    -- A shell that waits for the .part to grow, then sends SIGINT to the tool.
+    proc.write_file(script, ([[
+%s lua5.4 %s get %s %s 2> %s/err &
+pid=$!
+for i in $(seq 1 100); do
+  [ -s %s ] && break
+  sleep 0.05
+done
+sleep 0.2
+kill -INT $pid
+wait $pid
+echo $? > %s/status
+]]):format(ENV, proc.shell_quote(ROOT .. "/bin/ftplib"), proc.shell_quote(srv:url("slow")),
+      proc.shell_quote(box:path("slow")), dir, proc.shell_quote(box:path("slow.part")), dir))
+    within(30, function() os.execute("bash " .. proc.shell_quote(script)) end)
+    local status = tonumber(proc.read_file(dir .. "/status"))
+    local err = proc.read_file(dir .. "/err")
+    proc.rmtree(dir)
+    assert.are.equal(130, status, err)
+    assert.matches("interrupted; the partial download is kept in .*slow%.part", err)
+    assert.is_true(lfs.attributes(box:path("slow.part"), "size") > 0)
+  end)
+end)
+
+describe("odd servers (issue 12)", function()
+  it("strips the CRs of lines ending in CR CR LF (Globus GridFTP)", function()
+    srv = hostile.start { features = MLST,
+      mlsd = { [""] = { eol = "\r\r\n", lines = { mlsx("file", "f", 1) } } },
+      lists = { [""] = { eol = "\r\r\n", lines = { ls("-", "f", 1) } } },
+      files = { f = { data = "f" } } }
+    local ftp = srv:session()
+    local entries = assert(ftp:list(""))
+    assert.are.equal("f", entries[1].name)
+    assert.are.same({ "f" }, assert(ftp:nlst("")))
+    local report = assert(ftp:mirror("", box.target))
+    ftp:close()
+    assert.are.same({ "f" }, report.created)
+    assert.are.same({}, report.failed)
+  end)
+
+  it("upload resume without REST or APPE starts over and says so (Twisted)", function()
+    srv = hostile.start { refuse_rest = true, refuse_appe = true,
+      files = { up = { data = "half" } } }
+    local source = box:write("source", "half and the rest")
+    local ftp = srv:session()
+    local bytes, info = ftp:upload(source, "up", { resume = true })
+    ftp:close()
+    assert.are.equal(17, bytes, info)
+    assert.matches("neither REST %+ STOR nor APPE", info.restarted)
+    assert.are.same({ "up 17" }, srv:events("stored"))
+  end)
+
+  it("atomic upload replaces a file where RNTO onto it is refused (aioftp)", function()
+    srv = hostile.start { refuse_rename_over = "550 path already exists",
+      files = { up = { data = "old" } } }
+    local source = box:write("source", "new version")
+    local ftp = srv:session()
+    local bytes, info = ftp:upload(source, "up", { atomic = true })
+    ftp:close()
+    assert.are.equal(11, bytes, info)
+    assert.matches("moved aside, then deleted", info.replaced)
+    assert.are.same({ "up -> up.part.old", "up.part -> up" }, srv:events("renamed"))
+    assert.are.same({ "up.part.old" }, srv:events("deleted"))
+  end)
+end)
+
+describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
+  local fake = require "spec.support.fake"
+
+  -- LIST of a missing folder as GNU inetutils and netkit ftpd answer it: a 150, the
+  -- error of ls on the data connection, a 226.
+  local function gnu_answer(command)
+    return {
+      { expect = "^EPSV$" }, { pasv = true },
+      { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+      { expect = "^" .. command:gsub("%p", "%%%0") .. "$" },
+      { send = "150 Opening ASCII mode data connection for '/bin/ls'.\r\n" },
+      { accept = true },
+      { data_send = "ls: cannot access 'missing': No such file or directory\r\n" },
+      { data_close = true },
+      { send = "226 Transfer complete.\r\n" },
+    }
+  end
+
+  it("walk takes the answer for a folder it cannot read, asking plain LIST once", function()
+    local fake_srv = fake.start(fake.script(fake.login_steps(),
+      { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
+      gnu_answer("LIST -a missing"), gnu_answer("LIST missing")), { timeout = 20 })
+    finally(function() fake_srv:stop() end)
+    local ftp = assert(ftplib.FTP(fake_srv.host, { port = fake_srv.port, user = "anonymous",
+      passwd = "guest", timeout = 10 }))
+    local errors, folders = {}, 0
+    for _ in ftp:walk("missing", { onerror = function(path, err, code)
+      errors[#errors + 1] = { path = path, err = err, code = code }
+    end }) do
+      folders = folders + 1
+    end
+    ftp:close()
+    assert.is_true(fake_srv:wait(5))
+    assert.are.same({}, fake_srv:errors())
+    assert.are.equal(0, folders)
+    assert.are.same({ { path = "missing", code = "proto", err = "missing: listing not"
+      .. " understood: ls: cannot access 'missing': No such file or directory" } }, errors)
+    -- Nothing is learnt about LIST -a from an answer nobody can read.
+    assert.is_nil(ftp._list_a)
+  end)
+end)

@@ -1,0 +1,151 @@
+/* Local files the helpers create from what a server listed, opened so that a
+ * planted link or special file cannot redirect them (io.open cannot do this):
+ *
+ *   core.open_file(path, "new")       -- create exclusively: O_CREAT|O_EXCL, no link
+ *   core.open_file(path, "existing")  -- an existing regular file with one name, no link
+ *       --> a Lua file (io.type "file"), or nil, message, "io", errno
+ *   core.file_origin(path)            --> the text recorded on the file, or nil
+ *   core.file_origin(path, text)      --> true | nil, message, "io", errno
+ *   core.file_origin(path, false)     --> removes it: true | nil, message, "io", errno
+ *   core.errno                        --> { EEXIST = n, ELOOP = n, ENOENT = n, ... }
+ *
+ * "new" never follows a link and never opens a file that exists: a link or file
+ * planted under the name fails with EEXIST and is left as it was. "existing" opens
+ * for reading and writing without following a link (ELOOP), without blocking on a
+ * FIFO, and only a regular file whose link count is 1 (a hard link to a file
+ * elsewhere would be written through). The origin is an extended attribute
+ * (user.ftplib.origin), read and written without following links; on a file system
+ * without extended attributes it reads as nil and writing fails with ENOTSUP. */
+#include "core.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#define ORIGIN_ATTR "user.ftplib.origin"
+#define ORIGIN_MAX 4096
+
+static int push_errno(lua_State *L, const char *path, int err)
+{
+    char msg[256];
+    lua_pushnil(L);
+    /* The GNU strerror_r: thread-safe, returns the text to use. */
+    lua_pushfstring(L, "%s: %s", path, strerror_r(err, msg, sizeof msg));
+    lua_pushliteral(L, "io");
+    lua_pushinteger(L, err);
+    return 4;
+}
+
+/* A path as a C string: an embedded NUL would name another file. */
+static const char *check_path(lua_State *L, int arg)
+{
+    size_t len;
+    const char *path = luaL_checklstring(L, arg, &len);
+    luaL_argcheck(L, strlen(path) == len, arg, "path contains NUL");
+    return path;
+}
+
+static int close_file(lua_State *L)
+{
+    luaL_Stream *stream = luaL_checkudata(L, 1, LUA_FILEHANDLE);
+    int ok = fclose(stream->f) == 0;
+    return luaL_fileresult(L, ok, NULL);
+}
+
+/* The checks of "existing" on the open descriptor: what was opened, not what
+ * the name pointed to a moment before. Returns 0 or an errno. */
+static int check_existing(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return errno;
+    if (!S_ISREG(st.st_mode))
+        return S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+    if (st.st_nlink != 1)
+        return EMLINK;
+    int flags = fcntl(fd, F_GETFL);
+    if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) != 0)
+        return errno;
+    return 0;
+}
+
+static int l_open_file(lua_State *L)
+{
+    static const char *const hows[] = {"new", "existing", NULL};
+    const char *path = check_path(L, 1);
+    int existing = luaL_checkoption(L, 2, NULL, hows) == 1;
+    /* The userdata first: a memory error cannot leak the descriptor. */
+    luaL_Stream *stream = lua_newuserdatauv(L, sizeof *stream, 0);
+    stream->f = NULL;
+    stream->closef = NULL;
+    luaL_setmetatable(L, LUA_FILEHANDLE);
+    int flags = O_NOFOLLOW | O_CLOEXEC;
+    flags |= existing ? (O_RDWR | O_NONBLOCK) : (O_WRONLY | O_CREAT | O_EXCL);
+    int fd = open(path, flags, 0666);
+    if (fd < 0)
+        return push_errno(L, path, errno);
+    int err = existing ? check_existing(fd) : 0;
+    if (err == 0) {
+        stream->f = fdopen(fd, existing ? "r+b" : "wb");
+        if (stream->f == NULL)
+            err = errno;
+    }
+    if (err != 0) {
+        close(fd);
+        return push_errno(L, path, err);
+    }
+    stream->closef = close_file;
+    return 1;
+}
+
+static int l_file_origin(lua_State *L)
+{
+    const char *path = check_path(L, 1);
+    if (lua_isnoneornil(L, 2)) {
+        char text[ORIGIN_MAX];
+        ssize_t n = lgetxattr(path, ORIGIN_ATTR, text, sizeof text);
+        if (n < 0)
+            return 0;
+        lua_pushlstring(L, text, (size_t)n);
+        return 1;
+    }
+    int ok;
+    if (lua_isboolean(L, 2)) {
+        luaL_argcheck(L, !lua_toboolean(L, 2), 2, "string or false expected");
+        ok = lremovexattr(path, ORIGIN_ATTR) == 0 || errno == ENODATA;
+    } else {
+        size_t len;
+        const char *text = luaL_checklstring(L, 2, &len);
+        luaL_argcheck(L, len <= ORIGIN_MAX, 2, "origin text too long");
+        ok = lsetxattr(path, ORIGIN_ATTR, text, len, 0) == 0;
+    }
+    if (!ok)
+        return push_errno(L, path, errno);
+    lua_pushboolean(L, 1);
+    return 1;
+}
+
+void ftp_open_file(lua_State *L)
+{
+    static const struct {
+        const char *name;
+        int value;
+    } codes[] = {{"EEXIST", EEXIST}, {"ELOOP", ELOOP},   {"ENOENT", ENOENT},
+                 {"EISDIR", EISDIR}, {"EMLINK", EMLINK}, {"EINVAL", EINVAL},
+                 {"ENOTSUP", ENOTSUP}};
+    lua_pushcfunction(L, l_open_file);
+    lua_setfield(L, -2, "open_file");
+    lua_pushcfunction(L, l_file_origin);
+    lua_setfield(L, -2, "file_origin");
+    lua_createtable(L, 0, (int)(sizeof codes / sizeof codes[0]));
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        lua_pushinteger(L, codes[i].value);
+        lua_setfield(L, -2, codes[i].name);
+    }
+    lua_setfield(L, -2, "errno");
+}
