@@ -667,6 +667,8 @@ describe("transfers", function()
           { data_send_size = 5000 },
           { data_close = true },
           { send = "426 Connection closed; transfer aborted.\r\n" },
+          { expect = "^NOOP$" }, -- the library's own, to be sure it is in step
+          { send = "200 in step\r\n" },
           { expect = "^NOOP$" },
           { send = "200 NOOP ok\r\n" },
         }), nil, function(ftp)
@@ -687,6 +689,8 @@ describe("transfers", function()
         {
           { expect = "^RETR f$" },
           { send = "226 Transfer complete.\r\n" },
+          { expect = "^NOOP$" }, -- the library's own, to be sure it is in step
+          { send = "200 in step\r\n" },
           { expect = "^NOOP$" },
           { send = "200 NOOP ok\r\n" },
         }), nil, function(ftp)

@@ -216,6 +216,11 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if not text then
     data:_close()
+    if code == "proto" then
+      -- A 2xx or 3xx where a 1xx was due: the server may still open the
+      -- transfer, or answer again (a reply nobody asked for came first).
+      self:_sync()
+    end
     return nil, err, code
   end
   self._data_open = data -- its final reply is still to come
