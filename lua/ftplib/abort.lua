@@ -9,8 +9,9 @@
 --   answered once the transfer ends, the file sent to its end or the data
 --   connection closed by the client (their writes then fail, harmlessly);
 --   BSD-derived ftpd (GNU inetutils, netkit) reads none either unless the
---   Telnet IP/Synch with TCP urgent data wakes it (SIGURG), and exits on
---   SIGPIPE when the client closes the data connection first;
+--   Telnet IP/Synch with TCP urgent data wakes it (SIGURG), and may exit on
+--   SIGPIPE when the client closes the data connection under it (with a
+--   FIN its next writes hit EPIPE; a reset fails the write at once);
 --   aioftp drops the session on any byte that is not UTF-8 (the Telnet
 --   bytes) and when the data connection is closed under it.
 -- No one order suits them all, so the client finds out, step by step:
@@ -22,13 +23,13 @@
 --   3. still none, on a plain connection only: ABOR again with Telnet
 --      IP/Synch before it (urgent data cannot go through TLS), for URGENT
 --      seconds;
---   4. the data connection is closed, NOOP sent, every reply read up to
---      NOOP's answer: the transfer's own, one per ABOR, then NOOP's.
+--   4. the data connection is reset (a protected one after our
+--      close_notify), NOOP sent, every reply read up to NOOP's answer: the
+--      transfer's own, one per ABOR, then NOOP's.
 -- A session remembers what its server needed (_abort_learned): "urgent"
--- sends the Telnet form at once, "close" closes as soon as the drain is
--- over. The Telnet bytes thus never reach a server that answers without
--- them (aioftp), and a BSD server is interrupted before its data
--- connection closes.
+-- goes from 1 to 3 at once, "close" (nothing woke the server) from 1 to 4. The Telnet bytes thus
+-- never reach a server that answers without them (aioftp), and a BSD
+-- server is interrupted before its data connection closes.
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local control = require "ftplib.control"
@@ -125,41 +126,64 @@ end
 -- Steps 1 to 3 above. Returns how many ABOR went out, or nil, msg, code
 -- when the control connection failed.
 local function interrupt(self, data, seen, noops)
-  local learned = self._abort_learned
-  local plain = not self:_secured()
-  local urgent = plain and learned == "urgent"
-  local ok, err, code = self:_send_abor(urgent)
+  local ok, err, code = self:_send_abor(false)
   if not ok then
     return nil, err, code
   end
   if data:_fd() < 0 then -- closed, or still only listening (active mode)
     return 1
   end
-  local abors = 1
+  local learned = self._abort_learned
+  local plain = not self:_secured()
   local state
   state, err, code = await_answer(self, data, seen, noops, pause(self, QUIET),
     { left = DRAIN_BYTES })
-  if (state == "spent" or state == "quiet") and learned ~= "close" then
+  local waiting = state == "spent" or state == "quiet"
+  if waiting and learned == nil then
     state, err, code = await_answer(self, data, seen, noops, pause(self, QUIET))
-    if state == "quiet" and plain and not urgent then
-      ok, err, code = self:_send_abor(true)
-      if not ok then
-        return nil, err, code
-      end
-      abors = 2
-      state, err, code = await_answer(self, data, seen, noops, pause(self, URGENT))
-      if state == "answered" then
-        self._abort_learned = "urgent"
-      end
+    waiting = state == "quiet"
+  end
+  local abors = 1
+  if waiting and plain and learned ~= "close" then
+    -- Sent this late, never while the server is still starting the transfer
+    -- (BSD ftpd ignores a SIGURG that comes before it is sending).
+    ok, err, code = self:_send_abor(true)
+    if not ok then
+      return nil, err, code
     end
-    if state == "quiet" and learned == nil then
-      self._abort_learned = "close"
+    abors = 2
+    state, err, code = await_answer(self, data, seen, noops, pause(self, URGENT))
+    waiting = state == "quiet"
+    if state == "answered" then
+      self._abort_learned = "urgent"
     end
+  end
+  if waiting then
+    -- Nothing woke it: close at once next time. (GNU inetutils ftpd takes
+    -- one Synch per session: it leaves its SIGURG handler by longjmp, so the
+    -- signal stays blocked from then on; it survives the data connection
+    -- closed under it, with a 426.)
+    self._abort_learned = "close"
   end
   if not state then
     return nil, err, code
   end
   return abors
+end
+
+-- Closes an aborted data connection with a reset: a server writing to it
+-- gets ECONNRESET from that write, never the SIGPIPE of a later one (GNU
+-- inetutils ftpd dies of it: 3 aborts in 40 with a FIN, none in 150 with a
+-- reset). A protected one first sends our close_notify (one step, no wait
+-- for the server's): a TLS connection freed without it makes OpenSSL drop
+-- its session, and servers that want data connections to resume the
+-- control connection's session (vsftpd, proftpd) would refuse every later
+-- one ("522 ... session reuse required").
+local function close_aborted(data)
+  if data:_fd() >= 0 and data:_secured() then
+    data:_shutdown_tls()
+  end
+  data:_close(true)
 end
 
 -- Stops a transfer and brings the control connection back in step.
@@ -169,7 +193,7 @@ function FTP:_abort_transfer(data)
   local noops, own_read = keepalive.owed(self)
   local seen = {}
   local abors, err, code = interrupt(self, data, seen, noops)
-  data:_close()
+  close_aborted(data)
   if not abors then
     return nil, err, code
   end
