@@ -190,7 +190,12 @@ function FTP:ntransfercmd(cmd, rest)
   if type(rest) == "string" then
     util.check_line("ntransfercmd", 2, rest)
   end
-  local data, err, code = self:_open_data()
+  -- A session the library closed answers as every method does; one the
+  -- script closed raises (control.lua's _usable).
+  local data, err, code = self:_usable()
+  if data then
+    data, err, code = self:_open_data()
+  end
   if not data then
     return nil, err, code
   end

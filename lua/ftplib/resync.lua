@@ -29,15 +29,18 @@ function resync.answers_noop(code)
   return code == 200 or (code >= 500 and code <= 502) or code == 530
 end
 
--- Reads the replies already there, without waiting: how many, or nil,
--- msg, code (the session is then closed).
-local function take_pending(self)
+-- Reads the replies already there, without waiting, keeping those that are
+-- not 1xx in `into` (when given): how many were read, or nil, msg, code
+-- (the session is then closed).
+local function take_pending(self, into)
   for taken = 0, MAX_STRAY do
     local code, text, errcode = self:_reply_now()
     if code == false then
       return taken
     elseif not code then
       return nil, text, errcode
+    elseif into and code >= 200 then
+      into[#into + 1] = { code = code, text = text }
     end
   end
   return self:_lose("control connection out of step: too many replies nobody asked for",
@@ -75,32 +78,31 @@ local function read_to_noop(self, owed, noops, seen)
   return self:_lose("control connection out of step: no answer to NOOP", "proto")
 end
 
--- NOOP, and every reply up to its answer (read_to_noop); then, while more
--- replies are already there (a server that sent some twice), those are
--- read and NOOP sent again. Returns what the first NOOP round gave (text,
--- code), or nil, msg, code (the session is then closed).
+-- The replies already there (they came before NOOP went out, so none of
+-- them answers it), NOOP, and every reply up to its answer (read_to_noop);
+-- then, while more replies are already there (a server that sent some
+-- twice), once more. Returns what the first round gave (text, code), or
+-- nil, msg, code (the session is then closed).
 function FTP:_sync(owed, noops, seen)
-  local text, code, err = self:putcmd("NOOP")
-  if text then
-    text, code, err = read_to_noop(self, owed or 0, noops or 0, seen or {})
-  end
-  if not text then
-    return nil, code, err
-  end
-  for _ = 1, MAX_ROUNDS do
-    local taken, terr, tcode = take_pending(self)
-    if not taken then
-      return nil, terr, tcode
-    elseif taken == 0 then
+  local text, code
+  for round = 1, MAX_ROUNDS + 1 do
+    local here = round == 1 and (seen or {}) or {}
+    local ok, perr, pcode = take_pending(self, here)
+    if ok and round > 1 and ok == 0 then
       return text, code
     end
-    local ok
-    ok, terr, tcode = self:putcmd("NOOP")
     if ok then
-      ok, terr, tcode = read_to_noop(self, 0, 0, {})
+      ok, perr, pcode = self:putcmd("NOOP")
+    end
+    if ok then
+      ok, perr, pcode = read_to_noop(self, round == 1 and owed or 0, round == 1 and noops or 0,
+        here)
     end
     if not ok then
-      return nil, terr, tcode
+      return nil, perr, pcode
+    end
+    if round == 1 then
+      text, code = ok, perr
     end
   end
   return self:_lose("control connection out of step: replies keep coming", "proto")

@@ -4,7 +4,6 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
-local control = require "ftplib.control"
 local tls = require "ftplib.tls"
 local keepalive = require "ftplib.keepalive"
 require "ftplib.resync"
