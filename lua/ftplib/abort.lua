@@ -186,6 +186,42 @@ local function close_aborted(data)
   data:_close(true)
 end
 
+-- Reads the replies owed after ABOR (the transfer's, one per ABOR, the
+-- keepalive answers) into `seen`, waiting at most QUIET for them, before
+-- NOOP goes out: a server that runs commands side by side may answer an
+-- unknown NOOP before ABOR (aioftp), and its 502 would be taken for ABOR's.
+-- true, or nil, msg, code when the control connection failed.
+local function collect_owed(self, seen, owed)
+  local deadline = pause(self, QUIET)
+  while #seen < owed do
+    local code, text, errcode = self:_reply_now()
+    if code == nil then
+      return nil, text, errcode
+    elseif code == false then
+      local ok, err, ecode = wait.fd(self:_fd(), text, deadline)
+      if not ok then
+        if ecode == "timeout" then
+          return true -- fewer replies than owed: the NOOP round tells the rest
+        end
+        return self:_lose(err, ecode)
+      end
+    elseif code >= 200 then
+      seen[#seen + 1] = { code = code, text = text }
+    end
+  end
+  return true
+end
+
+-- ABOR's replies, then the NOOP round (resync.lua): ABOR's reply (the last
+-- before NOOP's answer), or nil, msg, code.
+local function sync_after_abor(self, owed, noops, seen)
+  local ok, err, code = collect_owed(self, seen, owed)
+  if not ok then
+    return nil, err, code
+  end
+  return self:_sync(owed, noops, seen)
+end
+
 -- Stops a transfer and brings the control connection back in step.
 -- Returns ABOR's reply (the last before NOOP's answer), or nil, msg, code.
 function FTP:_abort_transfer(data)
@@ -197,7 +233,7 @@ function FTP:_abort_transfer(data)
   if not abors then
     return nil, err, code
   end
-  return self:_sync(noops + abors + (own_read and 0 or 1), noops, seen)
+  return sync_after_abor(self, noops + abors + (own_read and 0 or 1), noops, seen)
 end
 
 -- Brings the control connection back in step after a failed exchange
@@ -211,7 +247,7 @@ function FTP:_resync(send_abor)
   if not ok then
     return nil, err, code
   end
-  return self:_sync(2, 0, {})
+  return sync_after_abor(self, 2, 0, {})
 end
 
 function FTP:abort()

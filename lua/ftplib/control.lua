@@ -139,7 +139,8 @@ function FTP:_readreply(deadline)
 end
 
 -- A reply already complete in the buffer or the socket, without waiting:
--- code, text; false when none is; nil, msg, errcode when the connection failed.
+-- code, text; false, dir when none is (dir: what a wait for one would wait
+-- on, "r", or "w" under TLS); nil, msg, errcode when the connection failed.
 function FTP:_reply_now()
   local ok, err, errcode = self:_usable()
   if not ok then
@@ -148,7 +149,7 @@ function FTP:_reply_now()
   local code, text
   code, text, errcode = self:_reply()
   if code == false then
-    return false
+    return false, text
   end
   return self:_took_reply(code, text, errcode)
 end

@@ -655,10 +655,13 @@ function kinds.inetutils.command(s)
 end
 
 -- Twisted's FTP server (python3-twisted): PASV only (no EPSV: IPv4 only), no REST,
--- APPE, MLSD or ABOR, and no command read while a transfer runs.
+-- APPE, MLSD or ABOR, and no command read while a transfer runs. Its ASCII mode fails
+-- on Python 3 (TYPE A downloads and uploads of files; LIST works), and NLST of a folder
+-- names the folder.
 kinds.twisted = {
   features = {},
-  lacks = { ipv6 = true, rest = true, appe = true, mlsd = true, abor = true },
+  lacks = { ipv6 = true, rest = true, appe = true, mlsd = true, abor = true, ascii = true,
+    nlst = true },
   failure_files = {},
 }
 
@@ -752,7 +755,8 @@ end
 
 --- True when a server of `kind` lacks `what`, one of: "mlsd", "rest" (REST before
 -- RETR/STOR), "appe", "abor" (answers it 502), "active" (PORT/EPRT), "noop", "size",
--- "mdtm", "feat", "nlst", "anonymous", "ipv6". vsftpd lacks MLSD; the odd kinds more.
+-- "mdtm", "feat", "nlst" (none, or a wrong one), "ascii" (TYPE A transfers of files),
+-- "anonymous", "ipv6". vsftpd lacks MLSD; the odd kinds more.
 function servers.lacks(kind, what)
   local lacks = kinds[kind] and kinds[kind].lacks
   return lacks ~= nil and lacks[what] == true
