@@ -85,15 +85,26 @@ local function check_exists(self, path)
   return ok, err, code
 end
 
+-- Lines no parser knows only: GNU inetutils ftpd answers LIST of a missing
+-- folder with 226 and ls's "X: No such file or directory" as the listing.
+local function none_known(entries)
+  for _, entry in ipairs(entries) do
+    if entry.type ~= "unknown" then
+      return false
+    end
+  end
+  return true
+end
+
 local function list_parsed(self, path)
   local entries, err, code = list_unix(self, path)
-  local empty = entries and #entries == 0 or code == 450 or code == 550
+  local empty = entries and none_known(entries) or code == 450 or code == 550
   if empty and path and path ~= "" then
     local ok, cwd_err, cwd_code = check_exists(self, path)
     if not ok then
       return nil, entries and cwd_err or err, entries and cwd_code or code
     end
-    return {}
+    return entries or {}
   end
   return entries, err, code
 end

@@ -654,29 +654,46 @@ function kinds.inetutils.command(s)
   }
 end
 
+-- The Python servers run as the test account, as vsftpd's and proftpd's sessions do:
+-- a file the specs make unreadable (mode 000) is then refused, not served by root.
+local SETPRIV = "/usr/bin/setpriv"
+
+local function as_test_user(argv)
+  local uid, gid = account_ids(servers.USER)
+  return prepend({ SETPRIV, "--reuid=" .. uid, "--regid=" .. gid, "--init-groups" }, argv)
+end
+
+local function check_test_user(kind)
+  if proc.run("id -u"):match("%d+") ~= "0" or not account_exists(servers.USER) then
+    error(("servers.start(%q): needs root and the account %s: run "
+      .. "scripts/setup-test-env.sh as root"):format(kind, servers.USER), 0)
+  end
+end
+
 -- Twisted's FTP server (python3-twisted): PASV only (no EPSV: IPv4 only), no REST,
 -- APPE, MLSD or ABOR, and no command read while a transfer runs. Its ASCII mode fails
 -- on Python 3 (TYPE A downloads and uploads of files; LIST works), and NLST of a folder
 -- names the folder.
 kinds.twisted = {
   features = {},
+  owner = servers.USER,
   lacks = { ipv6 = true, rest = true, appe = true, mlsd = true, abor = true, ascii = true,
     nlst = true },
   failure_files = {},
 }
 
 function kinds.twisted.available()
-  return python_can_import("twisted.protocols.ftp")
+  return is_executable(SETPRIV) and python_can_import("twisted.protocols.ftp")
 end
 
-function kinds.twisted.check() end
-function kinds.twisted.configure() end
+function kinds.twisted.check() check_test_user("twisted") end
+function kinds.twisted.configure(s) chown(s.root, servers.USER) end
 
 function kinds.twisted.command(s)
-  return {
+  return as_test_user({
     PYTHON, SUPPORT_DIR .. "/twisted_server.py", "--host", s.host, "--port", tostring(s.port),
     "--root", s.root, "--user", s.user, "--passwd", s.passwd,
-  }
+  })
 end
 
 -- aioftp (python3-aioftp), plain or implicit FTPS: passive only, no NOOP, SIZE, MDTM,
@@ -684,16 +701,18 @@ end
 -- IP/Synch before ABOR) or a data connection closed under a download drops the session.
 kinds.aioftp = {
   features = { tls = { implicit = true } },
+  owner = servers.USER,
   lacks = { active = true, noop = true, size = true, mdtm = true, feat = true, nlst = true,
     ipv6 = true },
   failure_files = {},
 }
 
 function kinds.aioftp.available()
-  return python_can_import("aioftp")
+  return is_executable(SETPRIV) and python_can_import("aioftp")
 end
 
 function kinds.aioftp.check(opts)
+  check_test_user("aioftp")
   refuse_ccc("aioftp", opts)
   local tls = opts.tls
   if tls and (tls.require_client_cert or tls.min_version or tls.max_version
@@ -702,7 +721,7 @@ function kinds.aioftp.check(opts)
   end
 end
 
-function kinds.aioftp.configure() end
+function kinds.aioftp.configure(s) chown(s.root, servers.USER) end
 
 function kinds.aioftp.command(s)
   local argv = {
@@ -713,7 +732,7 @@ function kinds.aioftp.command(s)
     local cert, key = server_keypair(s)
     append(argv, { "--certfile", cert, "--keyfile", key })
   end
-  return argv
+  return as_test_user(argv)
 end
 
 -- FTPLIB_TEST_SERVERS (e.g. "pyftpdlib" or "vsftpd,proftpd"): the kinds asked for, as a
