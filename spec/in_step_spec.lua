@@ -177,7 +177,9 @@ end)
 -- FTPS downloads cut without close_notify -------------------------------------------------
 
 describe("a protected download cut without close_notify", function()
-  local function tls_script(reply_150, size_reply)
+  -- opts.command ("RETR f"), opts.type ("I"), opts.data ("hello"): the transfer.
+  local function tls_script(reply_150, size_reply, opts)
+    opts = opts or {}
     local size_steps = {}
     if size_reply then
       size_steps = { { expect = "^SIZE f$" }, { send = size_reply } }
@@ -189,12 +191,13 @@ describe("a protected download cut without close_notify", function()
       { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
       { expect = "^PROT P$" }, { send = "200 protected\r\n" },
       { expect = "^FEAT$" }, { send = "211 no features\r\n" },
-      { expect = "^TYPE I$" }, { send = "200 type set\r\n" },
+      { expect = "^TYPE " .. (opts.type or "I") .. "$" }, { send = "200 type set\r\n" },
     }, size_steps, {
       { expect = "^EPSV$" }, { pasv = true },
       { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
-      { expect = "^RETR f$" }, { send = reply_150 }, { accept = true },
-      { data_tls = "good" }, { data_send = "hello" }, { data_close = true },
+      { expect = "^" .. (opts.command or "RETR f") .. "$" }, { send = reply_150 },
+      { accept = true }, { data_tls = "good" }, { data_send = opts.data or "hello" },
+      { data_close = true },
       { send = "226 done\r\n" },
     }, SERVE_TO_PWD)
   end
@@ -212,6 +215,28 @@ describe("a protected download cut without close_notify", function()
     assert.is_nil(ok)
     assert.equal("tls", code, err)
     assert.matches("without TLS close_notify after 5 bytes", err, 1, true)
+    assert.equal(SERVED_PWD, ftp:pwd())
+    finish(srv, ftp)
+  end)
+
+  it("is \"tls\" for a file cut before its first byte", function()
+    local srv = fake.start(tls_script("150 here\r\n", nil, { data = "" }),
+      { timeout = 20, certs = certs.get() })
+    finally(function() srv:stop() end)
+    local ftp = tls_session(srv)
+    local ok, err, code = ftp:retrbinary("RETR f", function() end)
+    assert.is_nil(ok)
+    assert.equal("tls", code, err)
+    assert.equal(SERVED_PWD, ftp:pwd())
+    finish(srv, ftp)
+  end)
+
+  it("is an empty listing when it brought no byte (pyftpdlib ends those so)", function()
+    local srv = fake.start(tls_script("150 listing\r\n", nil,
+      { command = "NLST d", type = "A", data = "" }), { timeout = 20, certs = certs.get() })
+    finally(function() srv:stop() end)
+    local ftp = tls_session(srv)
+    assert.same({}, ftp:nlst("d"))
     assert.equal(SERVED_PWD, ftp:pwd())
     finish(srv, ftp)
   end)

@@ -176,6 +176,9 @@ function FTP:_open_data()
   return self:_active_data()
 end
 
+-- The commands whose data is a listing.
+local LISTINGS = { LIST = true, NLST = true, MLSD = true }
+
 -- The preliminary reply of a transfer command: 1xx, anything else fails.
 local function expect_1xx(code, text, errcode)
   if code and code >= 200 and code < 400 then
@@ -237,6 +240,7 @@ function FTP:ntransfercmd(cmd, rest)
     end
   end
   data._size = core.parse_150(text)
+  data._listing = LISTINGS[(cmd:match("^%s*(%a+)") or ""):upper()] -- see tls.check_download_end
   return data, data._size
 end
 

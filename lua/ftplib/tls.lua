@@ -167,13 +167,14 @@ end
 -- At the end of a protected download: a TLS stream that stopped without
 -- close_notify was cut, not finished, unless the size the server announced
 -- came whole. With no size known there is no telling: an error, never a
--- silent loss.
+-- silent loss. One exception: an empty listing (pyftpdlib ends those
+-- without close_notify, all but its first).
 function tls.check_download_end(data)
   if not data:_unclean_eof() then
     return true
   end
   local got, size = data:_bytes(), data._size
-  if size and got >= size then
+  if size and got >= size or got == 0 and data._listing then
     return true
   end
   local of = size and (" of " .. size) or ""
