@@ -27,9 +27,10 @@
 --      close_notify), NOOP sent, every reply read up to NOOP's answer: the
 --      transfer's own, one per ABOR, then NOOP's.
 -- A session remembers what its server needed (_abort_learned): "urgent"
--- goes from 1 to 3 at once, "close" (nothing woke the server) from 1 to 4. The Telnet bytes thus
--- never reach a server that answers without them (aioftp), and a BSD
--- server is interrupted before its data connection closes.
+-- goes from 1 to 3 at once, "close" (nothing woke the server) from 1 to 4.
+-- The Telnet bytes thus never reach a server that answers without them
+-- (aioftp), and a BSD server is interrupted before its data connection
+-- closes.
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local control = require "ftplib.control"
@@ -123,46 +124,50 @@ local function await_answer(self, data, seen, noops, deadline, budget)
   end
 end
 
+-- Step 3, after a wait in vain on a plain connection: the Telnet form.
+-- Returns await_answer's state, or nil, msg, code.
+local function urgent_abor(self, data, seen, noops)
+  local ok, err, code = self:_send_abor(true)
+  if not ok then
+    return nil, err, code
+  end
+  local state
+  state, err, code = await_answer(self, data, seen, noops, pause(self, URGENT))
+  if state == "answered" then
+    self._abort_learned = "urgent"
+  end
+  return state, err, code
+end
+
 -- Steps 1 to 3 above. Returns how many ABOR went out, or nil, msg, code
 -- when the control connection failed.
 local function interrupt(self, data, seen, noops)
   local ok, err, code = self:_send_abor(false)
   if not ok then
     return nil, err, code
-  end
-  if data:_fd() < 0 then -- closed, or still only listening (active mode)
+  elseif data:_fd() < 0 then -- closed, or still only listening (active mode)
     return 1
   end
-  local learned = self._abort_learned
-  local plain = not self:_secured()
+  local learned, abors = self._abort_learned, 1
   local state
   state, err, code = await_answer(self, data, seen, noops, pause(self, QUIET),
     { left = DRAIN_BYTES })
-  local waiting = state == "spent" or state == "quiet"
-  if waiting and learned == nil then
+  if (state == "spent" or state == "quiet") and learned == nil then
     state, err, code = await_answer(self, data, seen, noops, pause(self, QUIET))
-    waiting = state == "quiet"
   end
-  local abors = 1
-  if waiting and plain and learned ~= "close" then
-    -- Sent this late, never while the server is still starting the transfer
-    -- (BSD ftpd ignores a SIGURG that comes before it is sending).
-    ok, err, code = self:_send_abor(true)
-    if not ok then
-      return nil, err, code
-    end
+  -- Sent this late, never while the server is still starting the transfer:
+  -- BSD ftpd ignores a SIGURG that comes before it is sending.
+  local waiting = state == "spent" or state == "quiet"
+  if waiting and learned ~= "close" and not self:_secured() then
     abors = 2
-    state, err, code = await_answer(self, data, seen, noops, pause(self, URGENT))
+    state, err, code = urgent_abor(self, data, seen, noops)
     waiting = state == "quiet"
-    if state == "answered" then
-      self._abort_learned = "urgent"
-    end
   end
   if waiting then
     -- Nothing woke it: close at once next time. (GNU inetutils ftpd takes
     -- one Synch per session: it leaves its SIGURG handler by longjmp, so the
     -- signal stays blocked from then on; it survives the data connection
-    -- closed under it, with a 426.)
+    -- reset under it, with a 426.)
     self._abort_learned = "close"
   end
   if not state then
