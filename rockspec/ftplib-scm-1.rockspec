@@ -44,6 +44,7 @@ build = {
    modules = {
       ftplib = "lua/ftplib.lua",
       -- files: lua/ftplib/*.lua
+      ["ftplib.abort"] = "lua/ftplib/abort.lua",
       ["ftplib.cli"] = "lua/ftplib/cli.lua",
       ["ftplib.cliargs"] = "lua/ftplib/cliargs.lua",
       ["ftplib.commands"] = "lua/ftplib/commands.lua",
@@ -61,6 +62,7 @@ build = {
       ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
       ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
       ["ftplib.progressbar"] = "lua/ftplib/progressbar.lua",
+      ["ftplib.resync"] = "lua/ftplib/resync.lua",
       ["ftplib.retry"] = "lua/ftplib/retry.lua",
       ["ftplib.safename"] = "lua/ftplib/safename.lua",
       ["ftplib.sched"] = "lua/ftplib/sched.lua",

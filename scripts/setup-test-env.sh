@@ -144,3 +144,46 @@ if [ ! -f "$PROFTPD_STAMP" ] || [ ! -x "$PROFTPD_DIR/usr/sbin/proftpd" ]; then
     echo "setup-test-env.sh: unpacking proftpd into $PROFTPD_DIR"
     unpack_proftpd || proftpd_warn "could not download or unpack proftpd"
 fi
+
+# GNU inetutils ftpd for the specs (spec/support/servers.lua, kind "inetutils"): a
+# BSD-derived server the abort specs need. Its package conflicts with vsftpd's too
+# (ftp-server), so it is unpacked like proftpd, with any library it needs that is not
+# installed, into $INETUTILS_DIR; spec/support/inetd_server.py runs it. A failure here
+# is a warning only: the specs then leave it out.
+INETUTILS_DIR=/var/cache/ftplib-test/inetutils
+
+# Downloads inetutils-ftpd and the libraries ($2) into $1 and unpacks them into $1/root.
+fetch_inetutils() {
+    if getent passwd _apt >/dev/null; then chown _apt "$1"; fi
+    # shellcheck disable=SC2086 # one word per package
+    (cd "$1" && apt-get download -qq $2) || return 1
+    for deb in "$1"/*.deb; do
+        dpkg -x "$deb" "$1/root" || return 1
+    done
+    libs=$(find "$1/root/usr/lib" -maxdepth 1 -type d -name '*-linux-*' 2>/dev/null | tr '\n' ':')
+    ! LD_LIBRARY_PATH=$libs ldd "$1/root/usr/sbin/ftpd" | grep 'not found' || return 1
+    echo "$2" > "$1/root/.unpacked"
+}
+
+unpack_inetutils() {
+    mkdir -p "$(dirname "$INETUTILS_DIR")" || return 1
+    if ! apt-cache show inetutils-ftpd >/dev/null 2>&1; then apt-get update -qq || return 1; fi
+    version=$(apt-cache policy inetutils-ftpd | sed -n 's/^ *Candidate: //p')
+    [ -n "$version" ] && [ "$version" != "(none)" ] || return 1
+    # Its own libraries only (libwrap0...): not the syslog daemon or netbase it wants.
+    libs=$(apt-get install --simulate --no-install-recommends "inetutils-ftpd=$version" \
+            2>/dev/null | sed -n 's/^Inst \(lib[^ ]*\) (.*/\1/p' | tr '\n' ' ') || true
+    work=$(mktemp -d "$INETUTILS_DIR.new.XXXXXX") || return 1
+    status=1
+    if fetch_inetutils "$work" "inetutils-ftpd=$version $libs"; then
+        rm -rf "$INETUTILS_DIR" && mv "$work/root" "$INETUTILS_DIR" && status=0
+    fi
+    rm -rf "$work"
+    return $status
+}
+
+if [ ! -f "$INETUTILS_DIR/.unpacked" ] || [ ! -x "$INETUTILS_DIR/usr/sbin/ftpd" ]; then
+    echo "setup-test-env.sh: unpacking inetutils ftpd into $INETUTILS_DIR"
+    unpack_inetutils ||
+        echo "setup-test-env.sh: warning: could not unpack inetutils ftpd; its specs are left out" >&2
+fi

@@ -31,6 +31,9 @@ PACKAGES=(
     lua-luv
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
+    # odd servers for the transfer, abort and mirror specs (inetutils ftpd is unpacked
+    # by scripts/setup-test-env.sh: it conflicts with vsftpd)
+    python3-twisted python3-aioftp
     # make bench: the clients compared, the timer and the chart (curl also proves
     # the FTPS test servers: spec/support/tls_harness_spec.lua)
     curl python3 time gnuplot-nox

@@ -17,6 +17,9 @@ local GREETING = { { send = "220 fake ready\r\n" } }
 local AFTER_230 = { table.unpack(fake.login_steps(), 6) }
 local LOGIN = fake.login_steps()
 local STILL_HERE = { { expect = "^NOOP$" }, { send = "200 still here\r\n" } }
+-- The NOOP the library sends itself to be sure it is in step again, after a transfer
+-- that failed after its 1xx or got a 2xx where a 1xx was due (spec/in_step_spec.lua).
+local IN_STEP = { { expect = "^NOOP$" }, { send = "200 NOOP ok\r\n" } }
 
 local function type_steps(kind)
   return { { expect = "^TYPE " .. kind .. "$" }, { send = "200 type set\r\n" } }
@@ -210,11 +213,11 @@ local MATRIX = {
     act = retr, want = "closed", after = "closed" },
   { name = "a 426 after part of a file", login = true,
     steps = S(retr_open(" (1000000 bytes)"), { { data_send_size = 5000 }, { data_close = true },
-      { send = "426 Connection closed; transfer aborted.\r\n" } }, STILL_HERE),
+      { send = "426 Connection closed; transfer aborted.\r\n" } }, IN_STEP, STILL_HERE),
     act = retr, want = 426, after = "usable" },
   { name = "a 1xx then a 5xx", login = true,
     steps = S(retr_open(), { { data_close = true }, { send = "550 file vanished\r\n" } },
-      STILL_HERE),
+      IN_STEP, STILL_HERE),
     act = retr, want = 550, after = "usable" },
   { name = "150 and then silence, ABOR answered", login = true,
     steps = S(retr_open(), ABOR_ANSWERED, STILL_HERE),
@@ -227,7 +230,7 @@ local MATRIX = {
     act = retr, want = "timeout", after = "usable" },
   { name = "a 226 without a data connection", login = true,
     steps = S(type_steps("I"), epsv_steps(), { { expect = "^RETR f$" },
-      { send = "226 Transfer complete.\r\n" } }, STILL_HERE),
+      { send = "226 Transfer complete.\r\n" } }, IN_STEP, STILL_HERE),
     act = retr, want = "proto", after = "usable" },
   { name = "a REST answered with an error", login = true,
     steps = S(type_steps("I"), epsv_steps(), { { expect = "^REST 10$" },

@@ -1,6 +1,9 @@
 -- Data channels and transfers, end to end: real servers (vsftpd, pyftpdlib) in passive
--- and active mode over IPv4 and IPv6, and the scripted fake server for the replies and
--- behaviours no real server produces on demand.
+-- and active mode over IPv4 and IPv6, the odd servers (GNU inetutils ftpd, Twisted,
+-- aioftp: servers.odd_kinds) over IPv4 with what they lack left out (servers.lacks) and
+-- the 8 MiB file as their big one (they are here for their quirks, not their speed), and
+-- the scripted fake server for the replies and behaviours no real server produces on
+-- demand.
 --
 -- Byte-exact checks compare SHA-256 sums (sha256sum). The 64 MiB random file is made
 -- once per run and used only for the main round trips; everything else uses small files.
@@ -71,11 +74,18 @@ local function session(s, opts)
   return ftp
 end
 
+-- The kind of server the current real-server tests run against (set by mode_tests).
+local current_kind
+
 -- The session is in step: commands still get their own replies, and a small download
 -- still gives exactly the bytes of the file.
 local function assert_usable(ftp, remote, content)
   assert.is_string((assert(ftp:pwd())))
-  assert.matches("^200", (assert(ftp:noop())))
+  if current_kind and servers.lacks(current_kind, "noop") then
+    assert.equal(502, select(3, ftp:noop())) -- aioftp: "502 'noop' not implemented"
+  else
+    assert.matches("^200", (assert(ftp:noop())))
+  end
   if remote then
     local parts = {}
     assert.matches("^2%d%d", (assert(ftp:retrbinary("RETR " .. remote, function(chunk)
@@ -95,12 +105,17 @@ end
 
 -- Real servers ---------------------------------------------------------------------------
 
-local function mode_tests(get_server, kind, mode)
+local function mode_tests(get_server, kind, mode, odd)
   local ftp, s
   -- Remote names differ per mode: both modes share one server.
   local function remote(name) return mode .. "-" .. name end
+  local function lacks(what) return servers.lacks(kind, what) end
+  -- The file of the main round trips.
+  local function big() return odd and files.medium or files.big end
+  local BIG = odd and "8 MiB" or "64 MiB"
 
   before_each(function()
+    current_kind = kind
     s = get_server()
     ftp = session(s)
     ftp:set_pasv(mode == "passive")
@@ -111,29 +126,29 @@ local function mode_tests(get_server, kind, mode)
     ftp = nil
   end)
 
-  -- The main round trips: 64 MiB of random bytes.
+  -- The main round trips: 64 MiB of random bytes (8 MiB for the odd servers).
 
-  it("uploads a 64 MiB Lua file byte for byte (storbinary)", function()
+  it(("uploads a %s Lua file byte for byte (storbinary)"):format(BIG), function()
     local name = remote("up-file.bin")
-    local source = assert(io.open(files.big.path, "rb"))
+    local source = assert(io.open(big().path, "rb"))
     local reply = assert(ftp:storbinary("STOR " .. name, source))
     source:close()
     assert.matches("^2%d%d", reply)
-    assert.equal(files.big.sha, sha256_file(s:path(name)))
+    assert.equal(big().sha, sha256_file(s:path(name)))
     os.remove(s:path(name))
   end)
 
-  it("downloads a 64 MiB file into a Lua file (retrbinary)", function()
+  it(("downloads a %s file into a Lua file (retrbinary)"):format(BIG), function()
     local path = temp_path("down")
     local sink = assert(io.open(path, "wb"))
     local reply = assert(ftp:retrbinary("RETR big.bin", sink))
     sink:close()
     assert.matches("^2%d%d", reply)
-    assert.equal(files.big.sha, sha256_file(path))
+    assert.equal(big().sha, sha256_file(path))
     os.remove(path)
   end)
 
-  it("downloads a 64 MiB file into a function sink", function()
+  it(("downloads a %s file into a function sink"):format(BIG), function()
     local hash = hashing_pipe()
     local calls = 0
     assert(ftp:retrbinary("RETR big.bin", function(chunk)
@@ -142,12 +157,12 @@ local function mode_tests(get_server, kind, mode)
       hash.write(chunk)
     end))
     local sha, size = hash.digest()
-    assert.equal(files.big.size, size)
-    assert.equal(files.big.sha, sha)
+    assert.equal(big().size, size)
+    assert.equal(big().sha, sha)
     assert.is_true(calls > 1)
   end)
 
-  it("downloads a 64 MiB file into an object with a write method", function()
+  it(("downloads a %s file into an object with a write method"):format(BIG), function()
     local hash = hashing_pipe()
     local sink = { calls = 0 }
     function sink:write(chunk)
@@ -157,35 +172,35 @@ local function mode_tests(get_server, kind, mode)
     end
     assert(ftp:retrbinary("RETR big.bin", sink, 32768))
     local sha, size = hash.digest()
-    assert.equal(files.big.size, size)
-    assert.equal(files.big.sha, sha)
+    assert.equal(big().size, size)
+    assert.equal(big().sha, sha)
     assert.is_true(sink.calls > 1)
   end)
 
-  it("uploads 64 MiB from a string", function()
+  it(("uploads %s from a string"):format(BIG), function()
     local name = remote("up-string.bin")
-    assert.matches("^2%d%d", (assert(ftp:storbinary("STOR " .. name, files.big.content))))
-    assert.equal(files.big.sha, sha256_file(s:path(name)))
+    assert.matches("^2%d%d", (assert(ftp:storbinary("STOR " .. name, big().content))))
+    assert.equal(big().sha, sha256_file(s:path(name)))
     os.remove(s:path(name))
   end)
 
-  it("uploads 64 MiB from a function source", function()
+  it(("uploads %s from a function source"):format(BIG), function()
     local name = remote("up-function.bin")
-    local source = assert(io.open(files.big.path, "rb"))
+    local source = assert(io.open(big().path, "rb"))
     local calls = 0
     assert(ftp:storbinary("STOR " .. name, function()
       calls = calls + 1
       return source:read(100000)
     end))
     source:close()
-    assert.equal(files.big.sha, sha256_file(s:path(name)))
+    assert.equal(big().sha, sha256_file(s:path(name)))
     assert.is_true(calls > 1)
     os.remove(s:path(name))
   end)
 
-  it("uploads 64 MiB from an object with read(n), n being the blocksize", function()
+  it(("uploads %s from an object with read(n), n being the blocksize"):format(BIG), function()
     local name = remote("up-object.bin")
-    local file = assert(io.open(files.big.path, "rb"))
+    local file = assert(io.open(big().path, "rb"))
     local asked = {}
     local source = {}
     function source.read(_, n)
@@ -194,7 +209,7 @@ local function mode_tests(get_server, kind, mode)
     end
     assert(ftp:storbinary("STOR " .. name, source, 32768))
     file:close()
-    assert.equal(files.big.sha, sha256_file(s:path(name)))
+    assert.equal(big().sha, sha256_file(s:path(name)))
     assert.same({ [32768] = true }, asked)
     os.remove(s:path(name))
   end)
@@ -223,6 +238,9 @@ local function mode_tests(get_server, kind, mode)
     assert.equal("", table.concat(parts))
   end)
 
+  if lacks("rest") then
+    pending(kind .. " has no REST: the resumed transfers are left out")
+  else
   it("retrbinary with rest = N gives the tail from byte N", function()
     local offset = 123457
     local parts = {}
@@ -244,9 +262,13 @@ local function mode_tests(get_server, kind, mode)
     assert(ftp:storbinary("STOR " .. name, content:sub(offset + 1), nil, nil, offset))
     assert.equal(files.small.sha, sha256_file(s:path(name)))
   end)
+  end
 
   -- Lines.
 
+  if lacks("ascii") then
+    pending(kind .. " fails TYPE A transfers of files: storlines and retrlines are left out")
+  else
   it("storlines sends lines with CRLF and retrlines gives them back without it", function()
     local name = remote("lines.txt")
     local seen = {}
@@ -294,9 +316,17 @@ local function mode_tests(get_server, kind, mode)
     assert(ftp:retrlines("RETR " .. exact_name, function(line) lines[#lines + 1] = line end))
     assert.same({ ("y"):rep(256), ("z"):rep(256) }, lines)
   end)
+  end
 
   -- Listings.
 
+  if lacks("nlst") then
+    it("nlst on a server without a working NLST answers, and the session goes on", function()
+      local names, err, code = ftp:nlst("")
+      assert.is_true(type(names) == "table" or math.type(code) == "integer", tostring(err))
+      assert_usable(ftp)
+    end)
+  else
   it("nlst lists the files of a directory, and an empty directory as {}", function()
     local dir = remote("listing")
     s:write(dir .. "/a.txt", "a")
@@ -308,13 +338,16 @@ local function mode_tests(get_server, kind, mode)
     assert(ftp:cwd(dir))
     assert.same({ "a.txt", "b c.txt", "sub" }, basenames(assert(ftp:nlst())))
   end)
+  end
 
   it("dir passes each LIST line to the callback", function()
     local dir = remote("dir-listing")
     s:write(dir .. "/first.txt", "1")
     s:write(dir .. "/second file.txt", "22")
     local lines = {}
-    assert.matches("^2%d%d", (assert(ftp:dir(dir, function(line) lines[#lines + 1] = line end))))
+    assert.matches("^2%d%d", (assert(ftp:dir(dir, function(line)
+      if not line:match("^total %d+$") then lines[#lines + 1] = line end -- GNU inetutils ftpd
+    end))))
     assert.equal(2, #lines)
     table.sort(lines)
     assert.matches("first%.txt$", lines[1])
@@ -324,13 +357,13 @@ local function mode_tests(get_server, kind, mode)
     end
   end)
 
-  if kind == "vsftpd" then
-    it("mlsd reports vsftpd's refusal as nil, \"500 ...\", 500 and the session goes on",
+  if lacks("mlsd") then
+    it("mlsd reports the server's refusal as nil, \"50x ...\", 50x and the session goes on",
       function()
         local ok, err, code = ftp:mlsd("")
         assert.is_nil(ok)
-        assert.equal(500, code)
-        assert.matches("^500", err)
+        assert.is_true(code == 500 or code == 502, tostring(code))
+        assert.matches("^50[02]", err)
         assert_usable(ftp)
       end)
   else
@@ -446,7 +479,7 @@ local function mode_tests(get_server, kind, mode)
   end)
 end
 
-local function server_tests(kind, family)
+local function server_tests(kind, family, odd)
   describe(kind .. " over " .. family, function()
     local s
     local function get_server()
@@ -455,7 +488,7 @@ local function server_tests(kind, family)
 
     lazy_setup(function()
       s = servers.start(kind, { ipv6 = family == "IPv6" })
-      s:write("big.bin", files.big.content)
+      s:write("big.bin", (odd and files.medium or files.big).content)
       s:write("small.bin", files.small.content)
       s:write("empty.bin", "")
     end)
@@ -466,9 +499,13 @@ local function server_tests(kind, family)
     end)
 
     for _, mode in ipairs(MODES) do
-      describe(mode .. " mode", function()
-        mode_tests(get_server, kind, mode)
-      end)
+      if mode == "active" and servers.lacks(kind, "active") then
+        pending(kind .. " has no active mode (PORT/EPRT)")
+      else
+        describe(mode .. " mode", function()
+          mode_tests(get_server, kind, mode, odd)
+        end)
+      end
     end
   end)
 end
@@ -549,6 +586,9 @@ describe("transfers", function()
     for _, family in ipairs(families) do
       server_tests(kind, family)
     end
+  end
+  for _, kind in ipairs(servers.odd_kinds()) do
+    server_tests(kind, "IPv4", true) -- servers.lacks(kind, "ipv6") for all of them
   end
 
   describe("relay between two sessions (transfercmd, recv/send)", function()
@@ -667,6 +707,8 @@ describe("transfers", function()
           { data_send_size = 5000 },
           { data_close = true },
           { send = "426 Connection closed; transfer aborted.\r\n" },
+          { expect = "^NOOP$" }, -- the library's own, to be sure it is in step
+          { send = "200 in step\r\n" },
           { expect = "^NOOP$" },
           { send = "200 NOOP ok\r\n" },
         }), nil, function(ftp)
@@ -687,6 +729,8 @@ describe("transfers", function()
         {
           { expect = "^RETR f$" },
           { send = "226 Transfer complete.\r\n" },
+          { expect = "^NOOP$" }, -- the library's own, to be sure it is in step
+          { send = "200 in step\r\n" },
           { expect = "^NOOP$" },
           { send = "200 NOOP ok\r\n" },
         }), nil, function(ftp)

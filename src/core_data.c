@@ -2,6 +2,8 @@
  * As for the control connection, Lua (lua/ftplib/transfer.lua) waits
  * between the steps. */
 #include "core.h"
+
+#include <sys/socket.h>
 #include "data.h"
 #include "status.h"
 
@@ -199,9 +201,16 @@ static int l_isopen(lua_State *L)
     return 1;
 }
 
+/* data:_close([reset]): with reset, the connection ends with a TCP RST
+ * (SO_LINGER 0) rather than a FIN. */
 static int l_close(lua_State *L)
 {
-    ftp_data_close(check_data(L));
+    ftp_data *d = check_data(L);
+    if (lua_toboolean(L, 2) && d->conn.fd >= 0) {
+        struct linger now = {.l_onoff = 1, .l_linger = 0};
+        setsockopt(d->conn.fd, SOL_SOCKET, SO_LINGER, &now, sizeof now);
+    }
+    ftp_data_close(d);
     return 0;
 }
 

@@ -108,13 +108,20 @@ static int l_flush(lua_State *L)
     return push_step(L, s, ftp_session_flush(s));
 }
 
-/* ftp:_send_abort(): ABOR after Telnet IP and Synch (RFC 959 4.1.3), the
- * Synch's IAC sent as urgent data so that a server busy sending notices. */
+/* ftp:_send_abort(urgent): ABOR. With urgent, on a plain connection with
+ * nothing else queued, Telnet IP and Synch go first (RFC 959 4.1.3), the
+ * Synch's IAC as TCP urgent data: a server that reads no command while it
+ * sends (BSD ftpd) gets SIGURG and looks. Under TLS never: bytes sent
+ * beside the TLS records would break the stream (the server answers with a
+ * TLS alert and drops the session), so ABOR goes in band, as any command. */
 static int l_send_abort(lua_State *L)
 {
     ftp_session *s = check_open(L);
+    int urgent = lua_toboolean(L, 2) && s->conn.ssl == NULL
+                 && ftp_buf_size(&s->out) == 0;
     static const char ip_iac[] = "\xff\xf4\xff";
-    int urgent_sent = send(s->conn.fd, ip_iac, 3, MSG_OOB | MSG_NOSIGNAL) == 3;
+    int urgent_sent = urgent
+                      && send(s->conn.fd, ip_iac, 3, MSG_OOB | MSG_NOSIGNAL) == 3;
     const char *line = urgent_sent ? "\xf2" "ABOR" : "ABOR";
     if (ftp_session_queue(s, line, strlen(line)) < 0)
         return luaL_error(L, "not enough memory");

@@ -55,12 +55,15 @@ function FTP:cwd(dir)
 end
 
 -- The created directory's path from the 257 reply, or dir as given when the
--- server answered with another 2xx code and no path.
+-- reply names none: another 2xx code, or a 257 without a quoted path
+-- (busybox's "257 Operation successful", aioftp's "257 "), as Python's
+-- ftplib, lftp and curl take it. The folder was made either way.
 function FTP:mkd(dir)
   check_name("mkd", dir)
   local code, text, errcode = self:_cmd("MKD " .. dir)
-  if code and code ~= 257 and code // 100 == 2 then
-    return dir
+  if code and code // 100 == 2 then
+    local path = code == 257 and core.parse_quoted(text)
+    return path or dir
   end
   return quoted_path(code, text, errcode)
 end

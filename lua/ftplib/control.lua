@@ -3,6 +3,7 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
+require "ftplib.resync" -- FTP:_check_in_step, FTP:_sync
 
 local FTP = core.FTP_methods
 local now = wait.now
@@ -128,12 +129,29 @@ function FTP:_took_reply(code, text, errcode)
 end
 
 -- The next reply, whatever its code: code, text or nil, msg, errcode.
-function FTP:_readreply()
+-- It must come before deadline (default: timeout from now).
+function FTP:_readreply(deadline)
   local ok, err, errcode = self:_usable()
   if not ok then
     return nil, err, errcode
   end
-  return self:_took_reply(wait.until_done(self, self:_deadline(), self._reply))
+  return self:_took_reply(wait.until_done(self, deadline or self:_deadline(), self._reply))
+end
+
+-- A reply already complete in the buffer or the socket, without waiting:
+-- code, text; false, dir when none is (dir: what a wait for one would wait
+-- on, "r", or "w" under TLS); nil, msg, errcode when the connection failed.
+function FTP:_reply_now()
+  local ok, err, errcode = self:_usable()
+  if not ok then
+    return nil, err, errcode
+  end
+  local code, text
+  code, text, errcode = self:_reply()
+  if code == false then
+    return false, text
+  end
+  return self:_took_reply(code, text, errcode)
 end
 
 -- Reply classes: code, text (or nil, msg, errcode for a transport failure)
@@ -159,21 +177,36 @@ end
 control.only_2xx = only_2xx
 
 -- Sends a command and reads its reply: code, text or nil, msg, errcode.
+-- Replies already there answer nothing of ours: the session is brought
+-- back in step first (resync.lua), so that this command gets its own.
 function FTP:_cmd(line)
-  local ok, err, errcode = self:putcmd(line)
+  local ok, err, errcode = self:_check_in_step()
+  if ok then
+    ok, err, errcode = self:putcmd(line)
+  end
   if not ok then
     return nil, err, errcode
   end
   return self:_readreply()
 end
 
+-- A final reply read by hand (after transfercmd) ends the transfer: an
+-- abort() after it has no transfer to stop.
+local function read_by_hand(self)
+  local code, text, errcode = self:_readreply()
+  if code and code >= 200 then
+    self._data_open = nil
+  end
+  return code, text, errcode
+end
+
 -- 1xx, 2xx and 3xx replies are answers; 4xx and 5xx are errors.
 function FTP:getresp()
-  return answer(self:_readreply())
+  return answer(read_by_hand(self))
 end
 
 function FTP:voidresp()
-  return only_2xx(self:_readreply())
+  return only_2xx(read_by_hand(self))
 end
 
 function FTP:sendcmd(cmd)
@@ -215,11 +248,14 @@ local function connect_one(self, addr, source_address)
   return ok, err, code
 end
 
--- The greeting: 120 ("ready in n minutes") may come before the 220.
+-- The greeting: 120 ("ready in n minutes") may come before the 220, all of
+-- it within one timeout: a server sending 120 after 120 is not waited for
+-- longer than one that sends nothing.
 function FTP:_greeting()
+  local deadline = self:_deadline()
   local code, text, errcode
   repeat
-    code, text, errcode = self:_readreply()
+    code, text, errcode = self:_readreply(deadline)
     if not code then
       return nil, text, errcode
     end
@@ -249,7 +285,7 @@ function FTP:connect(host, port, timeout, source_address)
   source_address = source_address or self.source_address
   self:_close()
   self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
-  self._folder = nil
+  self._folder, self._abort_learned, self._data_open = nil, nil, nil
   self:_limits(self.maxline, self.maxreply)
   local addrs, err, code = core.resolve(host, tostring(port))
   if not addrs then

@@ -176,6 +176,9 @@ function FTP:_open_data()
   return self:_active_data()
 end
 
+-- The commands whose data is a listing.
+local LISTINGS = { LIST = true, NLST = true, MLSD = true }
+
 -- The preliminary reply of a transfer command: 1xx, anything else fails.
 local function expect_1xx(code, text, errcode)
   if code and code >= 200 and code < 400 then
@@ -190,7 +193,12 @@ function FTP:ntransfercmd(cmd, rest)
   if type(rest) == "string" then
     util.check_line("ntransfercmd", 2, rest)
   end
-  local data, err, code = self:_open_data()
+  -- A session the library closed answers as every method does; one the
+  -- script closed raises (control.lua's _usable).
+  local data, err, code = self:_usable()
+  if data then
+    data, err, code = self:_open_data()
+  end
   if not data then
     return nil, err, code
   end
@@ -216,6 +224,11 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if not text then
     data:_close()
+    if code == "proto" then
+      -- A 2xx or 3xx where a 1xx was due: the server may still open the
+      -- transfer, or answer again (a reply nobody asked for came first).
+      self:_sync()
+    end
     return nil, err, code
   end
   self._data_open = data -- its final reply is still to come
@@ -228,6 +241,7 @@ function FTP:ntransfercmd(cmd, rest)
   end
   data._size = core.parse_150(text)
   self._announced_size = data._size -- for download's size checks (files.lua)
+  data._listing = LISTINGS[(cmd:match("^%s*(%a+)") or ""):upper()] -- see tls.check_download_end
   return data, data._size
 end
 

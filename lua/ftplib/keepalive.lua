@@ -9,6 +9,7 @@
 -- are already there are taken whenever a NOOP is due, so that they do not
 -- pile up; the transfer's own reply is the one that is not a NOOP answer.
 local wait = require "ftplib.wait"
+local resync = require "ftplib.resync"
 
 local now = wait.now
 
@@ -18,10 +19,12 @@ local keepalive = {}
 -- will not take commands during a transfer). A transfer that got its 1xx
 -- ends with none of these but 200 ("transfer OK" from an odd server),
 -- which the count still keeps in step.
-local function is_noop_answer(code)
-  return code == 200 or (code >= 500 and code <= 502)
-end
+local is_noop_answer = resync.answers_noop
 keepalive.is_noop_answer = is_noop_answer
+
+-- 1xx replies after a transfer's own 1xx (a server that sends "150" again
+-- after the data) are skipped, this many at most, all within one timeout.
+local MAX_PRELIMINARY = 16
 
 -- Starts the bookkeeping for one transfer; nothing when keepalive is off.
 function keepalive.start(self)
@@ -37,34 +40,33 @@ function keepalive.stop(self)
   self._ka = nil
 end
 
--- A reply already in the buffer or the socket, without waiting: code, text;
--- false when none is complete yet; nil, msg, errcode when the connection failed.
-local function reply_now(self)
-  local ok, err, errcode = self:_usable()
-  if not ok then
-    return nil, err, errcode
-  end
-  local code, text
-  code, text, errcode = self:_reply()
-  if code == false then
-    return false
-  end
-  return self:_took_reply(code, text, errcode)
-end
-
 -- Takes the replies already there, never more than this transfer is owed:
--- its own final reply and one per NOOP sent.
+-- its own final reply and one per NOOP sent. A 1xx is no final reply.
 local function take_ready_replies(self, ka)
   while #ka.replies < ka.sent + 1 do
-    local code, text, errcode = reply_now(self)
+    local code, text, errcode = self:_reply_now()
     if code == false then
       return true
     elseif not code then
       return nil, text, errcode
     end
-    ka.replies[#ka.replies + 1] = { code = code, text = text }
+    if code >= 200 then
+      ka.replies[#ka.replies + 1] = { code = code, text = text }
+    end
   end
   return true
+end
+
+-- The next reply that is not a 1xx, before deadline: code, text, or nil,
+-- msg, errcode ("proto", the session closed, after too many 1xx).
+local function final_or_error(self, deadline)
+  for _ = 1, MAX_PRELIMINARY + 1 do
+    local code, text, errcode = self:_readreply(deadline)
+    if not code or code >= 200 then
+      return code, text, errcode
+    end
+  end
+  return self:_lose("more than " .. MAX_PRELIMINARY .. " preliminary (1xx) replies", "proto")
 end
 
 -- Sends a NOOP when one is due: true, or nil, msg, code when the control
@@ -108,12 +110,13 @@ end
 -- connection is left closed (it is out of step).
 function keepalive.final_reply(self)
   local ka = self._ka
+  local deadline = self:_deadline()
   if not ka then
-    return self:_readreply()
+    return final_or_error(self, deadline)
   end
   local replies = ka.replies
   while #replies < ka.sent + 1 do
-    local code, text, errcode = self:_readreply()
+    local code, text, errcode = final_or_error(self, deadline)
     if not code then
       local reply = transfer_reply(replies)
       if reply and not is_noop_answer(reply.code) then
@@ -128,21 +131,23 @@ function keepalive.final_reply(self)
   return reply.code, reply.text
 end
 
--- How many NOOPs sent are still unanswered (for ABOR, which must read past
--- their replies to reach its own NOOP's). A 500-502 answers a NOOP as a 200
--- does.
-function keepalive.unanswered(self)
+-- What an abort still has to read of this transfer's replies: how many
+-- keepalive NOOPs are unanswered (a 500-502 answers one as a 200 does),
+-- and whether the transfer's own final reply is among those already read.
+function keepalive.owed(self)
   local ka = self._ka
   if not ka then
-    return 0
+    return 0, false
   end
-  local answered = 0
+  local answered, own_read = 0, false
   for _, reply in ipairs(ka.replies) do
     if is_noop_answer(reply.code) then
       answered = answered + 1
+    else
+      own_read = true
     end
   end
-  return math.max(0, ka.sent - answered)
+  return math.max(0, ka.sent - answered), own_read
 end
 
 return keepalive

@@ -155,6 +155,13 @@ local function list_parsed(self, path, hidden)
   local entries, text, facts = list_unix(self, path, hidden)
   if entries and #entries == 0 then
     return empty_answer(self, path, text, facts)
+  elseif entries and facts.known == 0 and path and path ~= "" then
+    -- Lines no parser knows only: GNU inetutils ftpd answers LIST of a missing
+    -- folder with 226 and ls's "X: No such file or directory" as the listing.
+    local ok, err, code = self:_folder_exists(path)
+    if not ok then
+      return nil, err, code
+    end
   end
   return entries, text, facts
 end

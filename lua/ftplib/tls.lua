@@ -165,14 +165,21 @@ function tls.worth_retry(data, code)
 end
 
 -- At the end of a protected download: a TLS stream that stopped without
--- close_notify and short of the announced size was cut, not finished.
+-- close_notify was cut, not finished, unless the size the server announced
+-- came whole. With no size known there is no telling: an error, never a
+-- silent loss. One exception: an empty listing (pyftpdlib ends those
+-- without close_notify, all but its first).
 function tls.check_download_end(data)
-  if data:_unclean_eof() and data._size and data:_bytes() < data._size then
-    return nil, string.format(
-      "data connection ended without TLS close_notify after %d of %d bytes",
-      data:_bytes(), data._size), "tls"
+  if not data:_unclean_eof() then
+    return true
   end
-  return true
+  local got, size = data:_bytes(), data._size
+  if size and got >= size or got == 0 and data._listing then
+    return true
+  end
+  local of = size and (" of " .. size) or ""
+  return nil, string.format("data connection ended without TLS close_notify after %d%s bytes",
+    got, of), "tls"
 end
 
 -- Before our close_notify, reads what the server sent: OpenSSL ignores what

@@ -4,9 +4,10 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
-local control = require "ftplib.control"
 local tls = require "ftplib.tls"
 local keepalive = require "ftplib.keepalive"
+require "ftplib.resync"
+require "ftplib.abort"
 
 local FTP = core.FTP_methods
 
@@ -15,85 +16,28 @@ local DEFAULT_BLOCKSIZE = 65536
 -- Ending a transfer ------------------------------------------------------
 
 -- The data is all through: close it and read the final reply, which must
--- be 2xx (a 426 after part of a file is a failure, never a success).
+-- be 2xx (a 426 after part of a file is a failure, never a success). A
+-- transfer that failed there may have more to say (a reply nobody asked
+-- for came first): the session is brought back in step (resync.lua).
 function FTP:_finish_transfer(data)
   local whole, err, code = tls.check_download_end(data)
   data:close()
   self._data_open = nil
-  local text, rcode, errcode = control.only_2xx(keepalive.final_reply(self))
-  if text and not whole then
+  local rcode, rtext, rerr = keepalive.final_reply(self)
+  if not rcode then
+    return nil, rtext, rerr
+  end
+  -- Either leaves the session in step or closes it: the transfer's own
+  -- outcome is what the call reports.
+  if rcode >= 300 then
+    self:_sync()
+    return nil, rtext, rcode
+  end
+  self:_settle()
+  if not whole then
     return nil, err, code
   end
-  return text, rcode, errcode
-end
-
--- Reads replies up to the 200 of our NOOP: the transfer's own final reply
--- (426 or 226) and ABOR's (226 or 225) come first, as many as the server
--- sends, and the answers (200, or 500-502) of keepalive NOOPs still
--- unanswered. Returns the reply before the 200, ABOR's.
-function FTP:_read_to_noop()
-  local last_code, last_text
-  local keepalive_answers = keepalive.unanswered(self)
-  for _ = 1, 5 + keepalive_answers do
-    local code, text, errcode = self:_readreply()
-    if not code then
-      return nil, text, errcode
-    end
-    if code == 200 and keepalive_answers == 0 then
-      return last_text or text, last_code or code
-    elseif keepalive_answers > 0 and keepalive.is_noop_answer(code) then
-      keepalive_answers = keepalive_answers - 1
-    else
-      last_code, last_text = code, text
-    end
-  end
-  return self:_lose("control connection out of step after ABOR", "proto")
-end
-
--- Sends ABOR (with Telnet IP and Synch): true, or nil, msg, code.
-function FTP:_send_abor()
-  local ok, err, code = self:_usable()
-  if not ok then
-    return nil, err, code
-  end
-  self:_debug(1, "cmd", "ABOR")
-  return self:_sent(self:_send_abort())
-end
-
--- Brings the control connection back in step: ABOR first when send_abor
--- (a transfer command was accepted), then NOOP, and every reply up to
--- NOOP's 200 is read. Returns ABOR's reply (see _read_to_noop), or nil,
--- msg, code.
-function FTP:_resync(send_abor)
-  local ok, err, code = true
-  if send_abor then
-    ok, err, code = self:_send_abor()
-  end
-  if ok then
-    ok, err, code = self:putcmd("NOOP")
-  end
-  if not ok then
-    return nil, err, code
-  end
-  return self:_read_to_noop()
-end
-
--- Stops a transfer and brings the control connection back in step.
-function FTP:_abort_transfer(data)
-  data:_close()
-  self._data_open = nil
-  return self:_resync(true)
-end
-
-function FTP:abort()
-  if self._data_open then
-    return self:_abort_transfer(self._data_open)
-  end
-  local ok, err, code = self:_send_abor()
-  if not ok then
-    return nil, err, code
-  end
-  return control.only_2xx(self:_readreply())
+  return rtext, rcode
 end
 
 -- A transfer the sink or source stopped did not complete: say so, with the

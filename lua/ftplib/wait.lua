@@ -75,6 +75,31 @@ function wait.fd(fd, dir, deadline)
   return nil, "timed out", "timeout"
 end
 
+-- How long a yielding coroutine waits on the first of two descriptors
+-- before it looks at the second (the protocol of yields has one).
+local EITHER_SLICE = 0.02
+
+-- Waits until fd1 is ready for dir1 or fd2 for dir2, or the deadline
+-- passes: true (one may be ready: the caller's steps look), or nil,
+-- "timed out", "timeout". Blocking: one poll over both. Yielding: a
+-- short wait on fd1, so that fd2 is looked at again soon.
+function wait.either(fd1, dir1, fd2, dir2, deadline)
+  local left = deadline - now()
+  if left <= 0 then
+    return nil, "timed out", "timeout"
+  end
+  local co = yielder()
+  if not co then
+    local ready, err, code = core.poll({ fd1, fd2 }, { dir1, dir2 }, left)
+    if not ready then
+      return nil, err, code
+    end
+    return true
+  end
+  yield_wait(co, fd1, dir1, math.min(left, EITHER_SLICE))
+  return true
+end
+
 -- Sleeps for the given seconds (retry backoff).
 function wait.sleep(seconds)
   if seconds <= 0 then

@@ -28,9 +28,15 @@
 --                                        --   spec/support/certs.lua; needs opts.certs)
 --     { data_tls = "good" },             -- the same on the data connection; a data_close
 --                                        --   after it sends a bare FIN, no close_notify
+--     { serve = { NOOP = "200 ok\r\n", PWD = "257 \"/\"\r\n" }, last = "PWD" },
+--                                        -- answer each line by its command word until
+--                                        --   the `last` one is answered; other words
+--                                        --   are errors
 --   }, { timeout = 30, ipv6 = false, certs = certs.get() })
 --
--- Any step may also carry `timeout = seconds` to bound its own wait. A mismatch or a
+-- Any step may also carry `timeout = seconds` to bound its own wait; an `expect` step
+-- `noops = "200 ok\r\n"` to answer (and skip) NOOPs met before its line; a data_send
+-- `may_fail = true` when the client may have closed the connection. A mismatch or a
 -- failed step is recorded (srv:errors()) and the script goes on; the script stops when
 -- the client closes the control connection. After the last step every further line is
 -- answered "502 fake: end of script". One client connection per fake server; the server
@@ -73,6 +79,15 @@ local STEP_TYPES = {
   answer_queued = "string",
   tls = "string",
   data_tls = "string",
+  serve = "table",
+}
+
+-- Keys that modify a step's action rather than name one, with their types.
+local MODIFIER_TYPES = {
+  timeout = "number", -- bound the step's own wait
+  noops = "string", -- expect: answer NOOPs met before the expected line with this
+  last = "string", -- serve: the command word after whose answer the step ends
+  may_fail = "boolean", -- data_send: the client may have closed the connection
 }
 
 --- `n` bytes of the deterministic pattern that `data_send_size` sends.
@@ -122,8 +137,8 @@ local function check_steps(steps)
     local action
     for key, value in pairs(step) do
       local wanted = STEP_TYPES[key]
-      if key == "timeout" then
-        wanted = "number"
+      if MODIFIER_TYPES[key] then
+        wanted = MODIFIER_TYPES[key]
       elseif not wanted then
         error(("fake.start: step %d: unknown key %q"):format(index, tostring(key)), 3)
       elseif action then

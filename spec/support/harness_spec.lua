@@ -221,6 +221,29 @@ describe("servers", function()
     end)
   end
 
+  -- The odd servers: GNU inetutils ftpd under our inetd, Twisted, aioftp.
+  for _, kind in ipairs(servers.odd_kinds()) do
+    it(kind .. " serves its root to the user, drops its sessions when stopped, cleans up",
+      function()
+        local s = servers.start(kind)
+        local user = connect(s.host, s.port)
+        assert.equal(220, (user:reply()))
+        assert.equal(230, user:login(s.user, s.passwd))
+        assert.equal(257, (user:cmd("PWD")))
+        assert.equal(226, (user:store("up.bin", "hello\0world\r\n")))
+        assert.equal("hello\0world\r\n", proc.read_file(s:path("up.bin")))
+        local port, dir = s.port, s.dir
+        s:stop()
+        user.sock:settimeout(2)
+        local line, err = user.sock:receive("*l")
+        assert.is_nil(line)
+        assert.equal("closed", err)
+        user:close()
+        assert.is_true(port_is_closed("127.0.0.1", port))
+        assert.is_false(proc.exists(dir))
+      end)
+  end
+
   if #servers.kinds() > 0 and servers.kinds()[#servers.kinds()] == "pyftpdlib" then
     it("pyftpdlib delays every reply when asked", function()
       local s = servers.start("pyftpdlib", { delay = 0.2 })

@@ -5,6 +5,9 @@
 --   servers.kinds()                   --> {"vsftpd", "pyftpdlib"}: plain servers usable here
 --   servers.tls_kinds()               --> { {name=, kind=, tls=}, ... }: FTPS variants usable here
 --   servers.available(kind, tls)     --> whether `kind` (with TLS when `tls`) can start here
+--   servers.odd_kinds()               --> {"inetutils", "twisted", "aioftp"}: odd servers here
+--   servers.odd_tls_kinds()           --> their FTPS variants (aioftp implicit)
+--   servers.lacks(kind, "mlsd")       --> true when `kind` does not do that (see below)
 --   local s = servers.start(kind, opts)  -- raises, with the server's log tail, on failure
 --   -- opts.ipv6 = true: listen on ::1 only; opts.delay = seconds: every reply delayed
 --   -- (pyftpdlib only, for latency benchmarks); opts.tls = {...}: FTPS, see below
@@ -30,6 +33,11 @@
 -- (Debian's proftpd-core, unpacked by scripts/setup-test-env.sh into
 -- /var/cache/ftplib-test/proftpd, as its package conflicts with vsftpd's). proftpd is
 -- started on request only: servers.kinds() lists it when FTPLIB_TEST_SERVERS names it.
+-- The odd kinds, for the transfer, abort and mirror specs only: "inetutils" (GNU
+-- inetutils ftpd under an inetd of our own, unpacked like proftpd into
+-- /var/cache/ftplib-test/inetutils), "twisted" (python3-twisted) and "aioftp"
+-- (python3-aioftp, plain and implicit FTPS). Each is IPv4 only; what else they lack is
+-- in their `lacks` tables below.
 --
 -- FTPS: opts.tls is a table; every field is optional.
 --   mode = "explicit" (AUTH TLS, the default) | "implicit" (TLS from the first byte)
@@ -227,12 +235,15 @@ local kinds = {}
 local KIND_ORDER = { "vsftpd", "pyftpdlib" }
 -- Kinds servers.kinds() lists only when FTPLIB_TEST_SERVERS names them.
 local OPT_IN_KINDS = { "proftpd" }
+-- The odd servers (see below), for the specs that iterate servers.odd_kinds().
+local ODD_KINDS = { "inetutils", "twisted", "aioftp" }
 
 kinds.vsftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
     tls_reuse_required = true,
   },
+  lacks = { mlsd = true },
   owner = servers.USER,
   -- vsftpd exits silently (status 2) on a bad configuration or a port taken: the
   -- configuration itself is the best clue.
@@ -580,6 +591,150 @@ function kinds.proftpd.command(s)
   return { "env", "LD_LIBRARY_PATH=" .. proftpd_library_path(), PROFTPD, "-n", "-c", s.config }
 end
 
+---------------------------------------------------------------------------------------
+-- The odd servers: real servers whose quirks the library must live with, run by the
+-- transfer, abort and mirror specs (servers.odd_kinds()), not by every plain spec.
+-- `lacks` names what each does not do, for the specs to leave out (servers.lacks).
+
+-- GNU inetutils ftpd, a BSD-derived server: it reads no command during a transfer
+-- unless Telnet IP/Synch with urgent data wakes it (SIGURG), and exits on SIGPIPE when
+-- a client closes the data connection first. Unpacked by scripts/setup-test-env.sh
+-- (its package conflicts with vsftpd's). It runs under inetd: spec/support/
+-- inetd_server.py starts one ftpd per connection. ftpd logs a user into the home of the
+-- account, so each session runs in a mount namespace of its own (unshare) where the
+-- server's root is bound over that home, and /etc/shells names the account's nologin
+-- shell (ftpd refuses accounts whose shell it does not list). No anonymous login (its
+-- anonymous root would be the `ftp` account's home).
+local INETUTILS_FTPD = (os.getenv("FTPLIB_INETUTILS_DIR") or "/var/cache/ftplib-test/inetutils")
+  .. "/usr/sbin/ftpd"
+local UNSHARE = "/usr/bin/unshare"
+
+kinds.inetutils = {
+  features = {},
+  lacks = { mlsd = true, anonymous = true, ipv6 = true },
+  owner = servers.USER,
+  failure_files = {},
+}
+
+function kinds.inetutils.available()
+  return is_executable(INETUTILS_FTPD) and is_executable(UNSHARE) and is_executable(PYTHON)
+end
+
+function kinds.inetutils.check()
+  if proc.run("id -u"):match("%d+") ~= "0" then
+    error("servers.start(\"inetutils\"): ftpd must be started as root", 0)
+  end
+  if not account_exists(servers.USER) then
+    error("servers.start(\"inetutils\"): the account " .. servers.USER
+      .. " is missing: run scripts/setup-test-env.sh as root", 0)
+  end
+end
+
+local function account_field(name, field)
+  local line = proc.run("getent passwd " .. proc.shell_quote(name)):gsub("%s+$", "")
+  local fields = {}
+  for value in (line .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = value end
+  return fields[field]
+end
+
+function kinds.inetutils.configure(s)
+  chown(s.root, servers.USER)
+  s.shells = s.dir .. "/shells"
+  write_lines(s.shells, { "/bin/sh", "/bin/bash", account_field(servers.USER, 7) })
+  s.home = account_field(servers.USER, 6)
+end
+
+function kinds.inetutils.command(s)
+  -- Per connection: a private mount namespace, the root over the account's home.
+  local session = 'mount --bind "$0" "$1" && mount --bind "$2" /etc/shells && exec "$3" -l -q'
+  return {
+    PYTHON, SUPPORT_DIR .. "/inetd_server.py", "--host", s.host, "--port", tostring(s.port),
+    "--", UNSHARE, "--mount", "--propagation", "private", "sh", "-c", session,
+    s.root, s.home, s.shells, INETUTILS_FTPD,
+  }
+end
+
+-- The Python servers run as the test account, as vsftpd's and proftpd's sessions do:
+-- a file the specs make unreadable (mode 000) is then refused, not served by root.
+local SETPRIV = "/usr/bin/setpriv"
+
+local function as_test_user(argv)
+  local uid, gid = account_ids(servers.USER)
+  return prepend({ SETPRIV, "--reuid=" .. uid, "--regid=" .. gid, "--init-groups" }, argv)
+end
+
+local function check_test_user(kind)
+  if proc.run("id -u"):match("%d+") ~= "0" or not account_exists(servers.USER) then
+    error(("servers.start(%q): needs root and the account %s: run "
+      .. "scripts/setup-test-env.sh as root"):format(kind, servers.USER), 0)
+  end
+end
+
+-- Twisted's FTP server (python3-twisted): PASV only (no EPSV: IPv4 only), no REST,
+-- APPE, MLSD or ABOR, and no command read while a transfer runs. Its ASCII mode fails
+-- on Python 3 (TYPE A downloads and uploads of files; LIST works), and NLST of a folder
+-- names the folder.
+kinds.twisted = {
+  features = {},
+  owner = servers.USER,
+  lacks = { ipv6 = true, rest = true, appe = true, mlsd = true, abor = true, ascii = true,
+    nlst = true },
+  failure_files = {},
+}
+
+function kinds.twisted.available()
+  return is_executable(SETPRIV) and python_can_import("twisted.protocols.ftp")
+end
+
+function kinds.twisted.check() check_test_user("twisted") end
+function kinds.twisted.configure(s) chown(s.root, servers.USER) end
+
+function kinds.twisted.command(s)
+  return as_test_user({
+    PYTHON, SUPPORT_DIR .. "/twisted_server.py", "--host", s.host, "--port", tostring(s.port),
+    "--root", s.root, "--user", s.user, "--passwd", s.passwd,
+  })
+end
+
+-- aioftp (python3-aioftp), plain or implicit FTPS: passive only, no NOOP, SIZE, MDTM,
+-- FEAT or NLST, "257 " with no path for MKD; any byte that is not UTF-8 (the Telnet
+-- IP/Synch before ABOR) or a data connection closed under a download drops the session.
+kinds.aioftp = {
+  features = { tls = { implicit = true } },
+  owner = servers.USER,
+  lacks = { active = true, noop = true, size = true, mdtm = true, feat = true, nlst = true,
+    ipv6 = true },
+  failure_files = {},
+}
+
+function kinds.aioftp.available()
+  return is_executable(SETPRIV) and python_can_import("aioftp")
+end
+
+function kinds.aioftp.check(opts)
+  check_test_user("aioftp")
+  refuse_ccc("aioftp", opts)
+  local tls = opts.tls
+  if tls and (tls.require_client_cert or tls.min_version or tls.max_version
+      or tls.data_required == false) then
+    error("servers.start(\"aioftp\"): implicit FTPS with the defaults only", 0)
+  end
+end
+
+function kinds.aioftp.configure(s) chown(s.root, servers.USER) end
+
+function kinds.aioftp.command(s)
+  local argv = {
+    PYTHON, SUPPORT_DIR .. "/aioftp_server.py", "--host", s.host, "--port", tostring(s.port),
+    "--root", s.root, "--user", s.user, "--passwd", s.passwd,
+  }
+  if s.tls then
+    local cert, key = server_keypair(s)
+    append(argv, { "--certfile", cert, "--keyfile", key })
+  end
+  return as_test_user(argv)
+end
+
 -- FTPLIB_TEST_SERVERS (e.g. "pyftpdlib" or "vsftpd,proftpd"): the kinds asked for, as a
 -- set, or nil when it is not set.
 local function wanted_kinds()
@@ -601,6 +756,37 @@ function servers.kinds()
   end
   for _, name in ipairs(OPT_IN_KINDS) do
     if wanted and wanted[name] and kinds[name].available() then list[#list + 1] = name end
+  end
+  return list
+end
+
+--- The odd servers usable on this machine (GNU inetutils ftpd, Twisted, aioftp): run
+-- by the transfer, abort and mirror specs besides servers.kinds(), for what they lack
+-- see servers.lacks. FTPLIB_TEST_SERVERS narrows the list, as for servers.kinds().
+function servers.odd_kinds()
+  local wanted = wanted_kinds()
+  local list = {}
+  for _, name in ipairs(ODD_KINDS) do
+    if (not wanted or wanted[name]) and kinds[name].available() then list[#list + 1] = name end
+  end
+  return list
+end
+
+--- True when a server of `kind` lacks `what`, one of: "mlsd", "rest" (REST before
+-- RETR/STOR), "appe", "abor" (answers it 502), "active" (PORT/EPRT), "noop", "size",
+-- "mdtm", "feat", "nlst" (none, or a wrong one), "ascii" (TYPE A transfers of files),
+-- "anonymous", "ipv6". vsftpd lacks MLSD; the odd kinds more.
+function servers.lacks(kind, what)
+  local lacks = kinds[kind] and kinds[kind].lacks
+  return lacks ~= nil and lacks[what] == true
+end
+
+--- The FTPS variants of the odd servers (aioftp's implicit FTPS), as servers.tls_kinds().
+function servers.odd_tls_kinds()
+  local wanted = wanted_kinds()
+  local list = {}
+  if (not wanted or wanted.aioftp) and servers.available("aioftp", true) then
+    list[1] = { name = "aioftp implicit", kind = "aioftp", tls = { mode = "implicit" } }
   end
   return list
 end
