@@ -3,8 +3,9 @@
 -- 0711, owned by root) under delete = true, and a mistyped remote folder under
 -- delete = true, which must never delete the local copy.
 --
--- Each server kind is one row of SERVER_KINDS; a new kind (GNU inetutils ftpd, once
--- spec/support/servers.lua starts it) needs only a row: `unreadable_0711` when its
+-- Each server kind is one row of SERVER_KINDS (GNU inetutils ftpd among them: it
+-- answers LIST of a missing folder with ls's error line); a new kind needs only a
+-- row: `unreadable_0711` when its
 -- sessions run as the test user (so that mode 0711 keeps them out), `list_only` when it
 -- has no MLSD (its LIST must show dotfiles through -a).
 local ftplib = require "ftplib"

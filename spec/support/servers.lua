@@ -601,13 +601,13 @@ end
 -- a client closes the data connection first. Unpacked by scripts/setup-test-env.sh
 -- (its package conflicts with vsftpd's). It runs under inetd: spec/support/
 -- inetd_server.py starts one ftpd per connection. ftpd logs a user into the home of the
--- account, so each session runs in a mount namespace of its own (unshare) where the
--- server's root is bound over that home, and /etc/shells names the account's nologin
--- shell (ftpd refuses accounts whose shell it does not list). No anonymous login (its
--- anonymous root would be the `ftp` account's home).
+-- account and refuses accounts without a listed shell: spec/support/ftpd_account.c,
+-- preloaded, gives the test account the server's root as its home and /bin/sh as its
+-- shell, for this server only. No anonymous login (its anonymous root would be the
+-- `ftp` account's home).
 local INETUTILS_FTPD = (os.getenv("FTPLIB_INETUTILS_DIR") or "/var/cache/ftplib-test/inetutils")
   .. "/usr/sbin/ftpd"
-local UNSHARE = "/usr/bin/unshare"
+local CC = os.getenv("CC") or "cc"
 
 kinds.inetutils = {
   features = {},
@@ -617,7 +617,8 @@ kinds.inetutils = {
 }
 
 function kinds.inetutils.available()
-  return is_executable(INETUTILS_FTPD) and is_executable(UNSHARE) and is_executable(PYTHON)
+  return is_executable(INETUTILS_FTPD) and is_executable(PYTHON)
+    and os.execute("command -v " .. proc.shell_quote(CC) .. " >/dev/null 2>&1") == true
 end
 
 function kinds.inetutils.check()
@@ -630,27 +631,22 @@ function kinds.inetutils.check()
   end
 end
 
-local function account_field(name, field)
-  local line = proc.run("getent passwd " .. proc.shell_quote(name)):gsub("%s+$", "")
-  local fields = {}
-  for value in (line .. ":"):gmatch("([^:]*):") do fields[#fields + 1] = value end
-  return fields[field]
-end
-
 function kinds.inetutils.configure(s)
   chown(s.root, servers.USER)
-  s.shells = s.dir .. "/shells"
-  write_lines(s.shells, { "/bin/sh", "/bin/bash", account_field(servers.USER, 7) })
-  s.home = account_field(servers.USER, 6)
+  s.shim = s.dir .. "/ftpd_account.so"
+  local build = ("%s -shared -fPIC -O1 -o %s %s -ldl 2>&1"):format(proc.shell_quote(CC),
+    proc.shell_quote(s.shim), proc.shell_quote(SUPPORT_DIR .. "/ftpd_account.c"))
+  local output = sh_output(build)
+  if lfs.attributes(s.shim, "mode") ~= "file" then
+    error("servers.start(\"inetutils\"): cannot build ftpd_account.so: " .. output, 0)
+  end
 end
 
 function kinds.inetutils.command(s)
-  -- Per connection: a private mount namespace, the root over the account's home.
-  local session = 'mount --bind "$0" "$1" && mount --bind "$2" /etc/shells && exec "$3" -l -q'
   return {
     PYTHON, SUPPORT_DIR .. "/inetd_server.py", "--host", s.host, "--port", tostring(s.port),
-    "--", UNSHARE, "--mount", "--propagation", "private", "sh", "-c", session,
-    s.root, s.home, s.shells, INETUTILS_FTPD,
+    "--", "/usr/bin/env", "LD_PRELOAD=" .. s.shim, "FTPLIB_FTPD_USER=" .. servers.USER,
+    "FTPLIB_FTPD_HOME=" .. s.root, INETUTILS_FTPD, "-l", "-q",
   }
 end
 
