@@ -231,4 +231,21 @@ describe("connection failures", function()
     assert.has_error(function() ftplib.FTP("127.0.0.1", { timeout = "x" }) end)
     assert.has_error(function() ftplib.FTP():pwd() end)
   end)
+
+  it("refuses a port outside 1-65535 instead of letting it wrap around", function()
+    -- 70000 would reach port 4464: a listener there must see no connection.
+    local listener = assert(require("socket").bind("127.0.0.1", 70000 - 65536))
+    listener:settimeout(0)
+    for _, port in ipairs { 70000, "70000", 0, -1, 21.5 } do
+      assert.has_error(function() ftplib.FTP("127.0.0.1", { port = port, timeout = 2 }) end,
+        "ftplib: port must be a whole number from 1 to 65535, got " .. tostring(port))
+      assert.has_error(function() ftplib.FTP():connect("127.0.0.1", port) end)
+    end
+    assert.is_nil(listener:accept())
+    listener:close()
+    -- A service name is the resolver's to answer.
+    local ftp, err = ftplib.FTP("127.0.0.1", { port = "no-such-service", timeout = 2 })
+    assert.is_nil(ftp)
+    assert.matches("cannot resolve", err)
+  end)
 end)

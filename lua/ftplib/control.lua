@@ -267,9 +267,22 @@ function FTP:_greeting()
   return text
 end
 
+-- A port given as a number (or digits) must be one: the socket layer would take
+-- 70000 as 4464. Other strings are service names ("ftp"), left to the resolver.
+local function check_port(port)
+  if type(port) == "string" and not port:match("^%s*%d+%s*$") then
+    return
+  end
+  local number = math.tointeger(tonumber(port))
+  if not number or number < 1 or number > 65535 then
+    util.raise("port must be a whole number from 1 to 65535, got " .. tostring(port))
+  end
+end
+
 local function check_connect_args(host, port, timeout)
   util.check("connect", 1, host, "string")
   util.check("connect", 2, port, "number|string|nil")
+  check_port(port)
   util.check("connect", 3, timeout, "number|nil")
   if timeout and timeout <= 0 then
     util.raise("timeout must be a positive number of seconds")

@@ -78,22 +78,6 @@ function FTP:_from_server(text)
   return converted, true
 end
 
--- Decodes a listing's lines in place; raw lines are marked (see above).
-function FTP:_decode_lines(lines)
-  if not self._decoder then
-    return lines
-  end
-  for i, line in ipairs(lines) do
-    local decoded, ok = self:_from_server(line)
-    lines[i] = decoded
-    if not ok then
-      lines.undecoded = lines.undecoded or {}
-      table.insert(lines.undecoded, i)
-    end
-  end
-  return lines
-end
-
 -- A retrlines callback that gets decoded listing lines.
 function FTP:_decoding(callback)
   if not self._decoder then
