@@ -782,9 +782,9 @@ describe("10. the command-line tool", function()
     assert.matches("evil\\x1b%]0;owned\\x07name", text)
   end)
 
-  it("exits 130 on Ctrl-C and names the .part it kept", function()
-    srv = hostile.start { files = { slow = { data = ("s"):rep(200000), chunk = 1000,
-      pause = 0.05, mdtm = "20200101000000" } } }
+  -- Runs `ftplib get` of remote file `name` from srv, sends it SIGINT once the .part
+  -- has data, and answers its exit status and stderr; within `bound` seconds.
+  local function interrupt_get(name, bound)
     lfs.mkdir(box.target)
     local dir = proc.tempdir("hostile-int")
     local script = dir .. "/run.sh"
@@ -800,15 +800,31 @@ sleep 0.2
 kill -INT $pid
 wait $pid
 echo $? > %s/status
-]]):format(ENV, proc.shell_quote(ROOT .. "/bin/ftplib"), proc.shell_quote(srv:url("slow")),
-      proc.shell_quote(box:path("slow")), dir, proc.shell_quote(box:path("slow.part")), dir))
-    within(30, function() os.execute("bash " .. proc.shell_quote(script)) end)
+]]):format(ENV, proc.shell_quote(ROOT .. "/bin/ftplib"), proc.shell_quote(srv:url(name)),
+      proc.shell_quote(box:path(name)), dir, proc.shell_quote(box:path(name .. ".part")), dir))
+    within(bound, function() os.execute("bash " .. proc.shell_quote(script)) end)
     local status = tonumber(proc.read_file(dir .. "/status"))
     local err = proc.read_file(dir .. "/err")
     proc.rmtree(dir)
+    return status, err
+  end
+
+  it("exits 130 on Ctrl-C and names the .part it kept", function()
+    srv = hostile.start { files = { slow = { data = ("s"):rep(200000), chunk = 1000,
+      pause = 0.05, mdtm = "20200101000000" } } }
+    local status, err = interrupt_get("slow", 30)
     assert.are.equal(130, status, err)
     assert.matches("interrupted; the partial download is kept in .*slow%.part", err)
     assert.is_true(lfs.attributes(box:path("slow.part"), "size") > 0)
+  end)
+
+  it("exits on Ctrl-C at once while the server stalls (not at the next byte)", function()
+    -- One block, then 40 s of silence: the tool's timeout (60 s) is far away.
+    srv = hostile.start { files = { stalled = { data = ("s"):rep(4000), chunk = 1000,
+      pause = 40, mdtm = "20200101000000" } } }
+    local status, err = interrupt_get("stalled", 15)
+    assert.are.equal(130, status, err)
+    assert.matches("interrupted; the partial download is kept in .*stalled%.part", err)
   end)
 end)
 

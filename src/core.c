@@ -162,7 +162,9 @@ static int l_wait(lua_State *L)
     const char *what = luaL_checkstring(L, 2);
     double timeout = luaL_optnumber(L, 3, -1);
     int rc = ftp_net_wait(fd, what[0] == 'w', timeout);
-    if (rc > 0) {
+    /* A signal: an early wake-up, which every caller's step survives. Back in
+     * Lua, the interpreter's hook for it (Ctrl-C) runs. */
+    if (rc > 0 || (rc < 0 && errno == EINTR)) {
         lua_pushboolean(L, 1);
         return 1;
     }
@@ -208,6 +210,8 @@ static int l_poll(lua_State *L)
     struct pollfd *p = lua_newuserdatauv(L, sizeof *p * (size_t)(n > 0 ? n : 1), 0);
     check_entries(L, p, n);
     int rc = ftp_net_poll(p, (nfds_t)n, timeout);
+    if (rc < 0 && errno == EINTR)
+        rc = 0; /* a signal: nothing ready yet (see l_wait) */
     if (rc < 0)
         return ftp_push_status(L, FTP_ESYS, errno);
     lua_createtable(L, rc, 0);

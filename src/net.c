@@ -87,8 +87,7 @@ int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s)
                 return 0;
             continue;
         }
-        if (errno != EINTR)
-            return -1;
+        return -1; /* EINTR too: see net.h */
     }
 }
 

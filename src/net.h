@@ -20,8 +20,10 @@ int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err)
 int ftp_net_connect_result(int fd, int *err);
 
 /* poll() for up to timeout_s seconds (negative: no limit), never ending
- * before then (EINTR and early wake-ups wait again): poll's count of ready
- * entries, 0 timed out, -1 with errno set. */
+ * before then (early wake-ups wait again): poll's count of ready entries, 0
+ * timed out, -1 with errno set. A signal ends it with -1 and EINTR: the caller
+ * goes back to Lua, where a signal hook (lua.c's Ctrl-C) can run, and waits
+ * again if nothing else happened. */
 int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s);
 /* Waits until fd is readable (or writable if want_write). 1 ready, 0 timed
  * out, -1 with errno set. A negative timeout waits without limit. */

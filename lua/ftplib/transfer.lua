@@ -49,12 +49,24 @@ local function stopped(text, code, errcode)
   return nil, "transfer stopped by the sink or source (" .. text .. ")", "aborted"
 end
 
+-- lua.c's Ctrl-C: its signal hook raises "interrupted!" wherever the script is.
+-- The user wants out now, not after an ABOR that a stalled server may take a
+-- minute to answer: the session is closed at once instead.
+local function interrupted(err)
+  return type(err) == "string" and err:sub(-12) == "interrupted!"
+end
+
 -- Ends a transfer the way its loop ended: "done" reads the final reply,
 -- "stopped" (a sink said false) aborts, a failure aborts and reports the
--- failure, a raise aborts and re-raises.
+-- failure, a raise aborts and re-raises (an interruption closes instead).
 function FTP:_end_transfer(data, called, state, err, code)
   if not called then
-    self:_abort_transfer(data)
+    if interrupted(state) then
+      data:_close(true)
+      self:_lose("interrupted", "closed")
+    else
+      self:_abort_transfer(data)
+    end
     error(state, 0)
   end
   if state == "done" then

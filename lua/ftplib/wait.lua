@@ -105,12 +105,14 @@ function wait.sleep(seconds)
   if seconds <= 0 then
     return
   end
+  local deadline = now() + seconds
   local co = yielder()
   if not co then
-    core.wait(-1, "r", seconds)
+    repeat -- a signal ends a wait early
+      core.wait(-1, "r", deadline - now())
+    until now() >= deadline
     return
   end
-  local deadline = now() + seconds
   repeat
     yield_wait(co, nil, nil, deadline - now())
   until now() >= deadline
