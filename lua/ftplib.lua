@@ -3,8 +3,8 @@
 
 --- An FTP and FTPS client for Lua 5.4, modelled on Python's `ftplib`.
 --
--- `local ftplib = require "ftplib"` gives the constructors @{FTP} and
--- @{FTP_TLS}, which make the sessions (@{FTP} and @{FTP_TLS} objects), and the
+-- `local ftplib = require "ftplib"` gives the constructors @{ftplib.FTP} and
+-- @{ftplib.FTP_TLS}, which make the sessions (@{FTP} and @{FTP_TLS} objects), and the
 -- module functions: those below, the @{helpers} (`ftplib.copy`, `ftplib.get`,
 -- `ftplib.put`, `ftplib.open`, `ftplib.safe_join`, `ftplib.add_list_parser`,
 -- `ftplib.parse_list_line`) and the @{scheduler} (`ftplib.spawn`, `ftplib.run`,
@@ -56,8 +56,9 @@ end
 local FTP_mt = debug.getregistry()["ftplib.FTP"]
 FTP_mt.__close = control.close_at_scope_end
 
---- The options of @{FTP} and @{FTP_TLS}: the table `opts` of `ftplib.FTP(host, opts)`,
--- or the one table of `ftplib.FTP{host = ..., ...}`. Not a field of the module.
+--- The options of @{ftplib.FTP} and @{ftplib.FTP_TLS}: the table `opts` of
+-- `ftplib.FTP(host, opts)`, or the one table of `ftplib.FTP{host = ..., ...}`. Not a
+-- field of the module.
 -- An unknown key, or a value of another type, raises.
 -- @table options
 -- @tfield[opt] string host the server, in the one-table form: connect at once
@@ -90,7 +91,7 @@ FTP_mt.__close = control.close_at_scope_end
 -- (at least 16); longer fails with `"limit"`
 -- @tfield[opt=1048576] number maxreply the largest reply, in bytes (at least `maxline`;
 -- the default is 1 MiB, or `maxline` when that is larger)
--- @tfield[opt] table tls @{FTP_TLS} only: the @{tls_options} (@{FTP} ignores it)
+-- @tfield[opt] table tls `FTP_TLS` only: the @{tls_options} (`FTP` ignores it)
 -- @tfield[opt] table port_range `{lo, hi}`: the local ports active mode may listen on
 -- (default: any the system gives)
 -- @tfield[opt] number keepalive seconds between NOOPs on the control connection
@@ -132,7 +133,7 @@ local function apply_options(self, opts)
   self.maxlisting = opts.maxlisting
 end
 
---- The TLS options of @{FTP_TLS}: the table `opts.tls`. Not a field of the module.
+--- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.
 -- @table tls_options
 -- @tfield[opt=false] boolean implicit TLS from the first byte (port 990 by default)
@@ -213,19 +214,19 @@ function ftplib.FTP(host, opts)
   return open(self, host, opts)
 end
 
---- Makes an FTPS session: as @{FTP}, with TLS. Explicit FTPS by default: @{FTP_TLS:login}
+--- Makes an FTPS session: as @{ftplib.FTP}, with TLS. Explicit FTPS by default: @{FTP_TLS:login}
 -- sends AUTH TLS before USER, so credentials never go out in clear. With
 -- `opts.tls.implicit`, TLS from the first byte, on port 990 unless `opts.port` says
 -- otherwise. The server's certificate is verified and its name checked unless
 -- `opts.tls.verify` is false. After login, data connections are protected (PBSZ 0,
 -- PROT P).
--- @tparam[opt] string|table host as for @{FTP}
--- @tparam[opt] options opts as for @{FTP}, with `opts.tls` (@{tls_options})
+-- @tparam[opt] string|table host as for @{ftplib.FTP}
+-- @tparam[opt] options opts as for @{ftplib.FTP}, with `opts.tls` (@{tls_options})
 -- @treturn FTP_TLS the session, connected and logged in as asked
 -- @return[2] `nil, message, code`: the TLS context could not be made (an unreadable
 -- `cafile`, say), or connecting or logging in failed; TLS failures have code `"tls"`
 -- and OpenSSL's reason (@{errors.md|Errors})
--- @raise as @{FTP}, and for an unknown or mistyped TLS option
+-- @raise as @{ftplib.FTP}, and for an unknown or mistyped TLS option
 -- @usage local ftps <close> = assert(ftplib.FTP_TLS("ftp.example.org", {
 --   user = "me", passwd = "secret", tls = { cafile = "/etc/ssl/my-ca.pem" } }))
 function ftplib.FTP_TLS(host, opts)
@@ -249,9 +250,13 @@ function ftplib.FTP_TLS(host, opts)
 end
 
 --- Sets where debug lines go for every session without a `debugfunc` of its own
--- (@{FTP:set_debugfunc}). The default writes each line to stderr. A line looks like
--- `*cmd* 'USER me'` or `*resp* '331 Password required.'`; PASS and ACCT arguments are
--- masked (`*cmd* 'PASS ****'`) and control characters escaped.
+-- (@{FTP:set_debugfunc}). The default writes each line to stderr. Lines look like
+-- this (PASS and ACCT arguments masked, control characters escaped):
+--
+--     *cmd* 'USER me'
+--     *resp* '331 Password required.'
+--     *cmd* 'PASS ****'
+--
 -- @tparam function fn called with each line (a string)
 function ftplib.set_debugfunc(fn)
   control.default_debugfunc = util.check("set_debugfunc", 1, fn, "function")

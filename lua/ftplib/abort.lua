@@ -261,13 +261,13 @@ end
 --- Transfers.
 -- @section transfers
 
---- Stops the transfer under way (one opened with @{FTP:transfercmd}) and brings the
--- control connection back in step: ABOR while the data connection is open, the data
--- drained (at most 4 MiB, about a second) until the server answers, the data
--- connection reset, then NOOP, reading every reply up to its answer. Under TLS ABOR
--- goes in band; on plain connections a server that stays silent gets ABOR again with
--- Telnet IP/Synch (what a server needed is remembered for the session). With no
--- transfer under way it sends ABOR and reads its reply.
+--- Stops the transfer under way and brings the control connection back in step.
+-- For a transfer opened with @{FTP:transfercmd}: ABOR while the data connection is
+-- open, the data drained (at most 4 MiB, about a second) until the server answers,
+-- the data connection reset, then NOOP, reading every reply up to its answer. Under
+-- TLS ABOR goes in band; on plain connections a server that stays silent gets ABOR
+-- again with Telnet IP/Synch (what a server needed is remembered for the session).
+-- With no transfer under way it sends ABOR and reads its reply.
 -- @treturn string ABOR's reply (during a transfer whatever its code: 225, 226, 426)
 -- @treturn integer its code
 -- @return[2] `nil, message, code` when the control connection failed (the session is

@@ -364,8 +364,8 @@ end
 --- Connection and login.
 -- @section connection
 
---- Connects and reads the greeting (a 120 "ready in n minutes" may come first; all
--- of it must come within one timeout). Every address the name resolves to is tried
+--- Connects and reads the greeting. A 120 "ready in n minutes" may come first; all
+-- of it must come within one timeout. Every address the name resolves to is tried
 -- in turn. An implicit @{FTP_TLS} session does its TLS handshake first. An open
 -- connection is closed first; what the session learnt of the server is forgotten.
 -- @tparam[opt] string host the server (default: the session's host)

@@ -316,9 +316,9 @@ end
 -- sees no data to time it by)
 -- @tparam[opt] function opts.progress called as `progress(done)` during a relay
 -- @tparam[opt=65536] number opts.blocksize the relay's block size
--- @treturn table `{method = "fxp" or "relay", bytes = the bytes copied (FXP: from SIZE
--- on the target, or the 150 reply; nil when neither tells), reason = why it was
--- relayed}`
+-- @treturn table the result: `method` (`"fxp"` or `"relay"`), `bytes` (the bytes
+-- copied; after FXP from SIZE on the target or the 150 reply, `nil` when neither
+-- tells) and `reason` (why it was relayed, when it was)
 -- @return[2] `nil, message, code`
 -- @raise for arguments that are not two distinct FTP sessions and strings, an unknown
 -- or mistyped option, `fxp` and `relay` both false

@@ -72,7 +72,7 @@ function Data:send(s)
 end
 
 --- Closes the connection (it may be called again). On a protected one it first reads
--- what the server still sent and sends close_notify, waiting at most 2 s for the
+-- what the server still sent and sends `close_notify`, waiting at most 2 s for the
 -- server's. (Defined in tls.lua.)
 -- @function Data:close
 
@@ -227,9 +227,10 @@ end
 --- Transfers.
 -- @section transfers
 
---- Opens a data connection and runs a transfer command on it (after REST when `rest`
--- is given), for a transfer run by hand: the command's 1xx reply has come; the final
--- reply is read after @{Data:close} by @{FTP:voidresp}. Passive or active as set.
+--- Opens a data connection and sends a transfer command, for a transfer run by hand.
+-- REST goes first when `rest` is given. On return the command's 1xx reply has come;
+-- read the final reply with @{FTP:voidresp} after @{Data:close} (or stop the transfer
+-- with @{FTP:abort}). Passive or active as set (@{FTP:set_pasv}).
 -- @tparam string cmd the transfer command, `"RETR name"`, `"STOR name"`, `"LIST"`
 -- @tparam[opt] number|string rest the offset for REST
 -- @treturn Data the data connection

@@ -449,8 +449,8 @@ end
 -- already there (5xx replies and local file errors are not retried)
 -- @tparam[opt=1] number opts.retry_delay seconds before the first retry, doubling up to 30
 -- @treturn integer the bytes this call transferred
--- @treturn table `{resumed = bytes kept from an earlier .part, restarted = why a .part
--- there was not continued}` (`restarted` nil when it was, or when there was none)
+-- @treturn table `resumed`: the bytes kept from an earlier `.part`; `restarted`: why a
+-- `.part` there was not continued (`nil` when it was, or when there was none)
 -- @return[2] `nil, message, code`: a file shorter than a known size fails with
 -- `"closed"` (worth resuming), a longer one with `"proto"`, a local file error with
 -- `"io"`
@@ -633,8 +633,9 @@ end
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
 -- @treturn integer the bytes this call transferred
--- @treturn table `{resumed = bytes the remote file kept, restarted = why a resume was
--- sent from the start, replaced = how an atomic upload replaced the old file}`
+-- @treturn table `resumed`: the bytes the remote file kept; `restarted`: why a resume
+-- was sent from the start; `replaced`: how an atomic upload replaced the old file when
+-- the server would not rename onto it
 -- @return[2] `nil, message, code`; `"io"` when `localpath` is not a regular file or
 -- cannot be read
 -- @raise as @{FTP:download}

@@ -81,10 +81,10 @@ end
 -- --> report {done = {remote paths}, failed = { {path=, err=, code=} },
 -- bytes = total}, in the order of files.
 
---- Downloads several files, each through @{FTP:download} (so `.part` files, resume,
--- size checks and retries apply to each), on one session or, with `opts.parallel`, on
--- several at once (this one and clones of it: same server, login, options and folder;
--- see the @{scheduler}). A failed file does not stop the others, nor does a name that
+--- Downloads several files, each through @{FTP:download}. So `.part` files, resume,
+-- size checks and retries apply to each. With `opts.parallel` they go on several
+-- sessions at once: this one and clones of it (same server, login, options and
+-- folder; see the @{scheduler}). A failed file does not stop the others, nor does a name that
 -- cannot be sent (CR, LF, NUL) or saved (`..`, control characters): that file fails
 -- alone. Two files never share a temporary (`x` and `x.part` side by side).
 -- @tparam table files remote paths (each saved under `opts.dir` with its own name) or
@@ -98,8 +98,9 @@ end
 -- @tparam[opt=false] boolean opts.preserve_time as for @{FTP:download}
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
--- @treturn table the report, in the order of `files`: `{done = {remote paths}, failed =
--- { {path =, err =, code =}, ... }, bytes = total bytes transferred}`
+-- @treturn table the report, in the order of `files`: `done` (the remote paths
+-- downloaded), `failed` (a list of `{path =, err =, code =}`) and `bytes` (the total
+-- transferred)
 -- @raise for an element of `files` of another form, an unknown or mistyped option, a
 -- `parallel` that is not a positive integer
 function FTP:download_many(files, opts)

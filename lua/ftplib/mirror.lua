@@ -513,7 +513,8 @@ local OPTION_TYPES = {
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
   max_depth = "number",
 }
-mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES } -- for ftplib._option_types
+-- For ftplib._option_types (spec/reference_spec.lua).
+mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
 
 -- The local root, made when missing (not in a dry run): its tree.
 local function local_target_tree(_, local_dir, failed, opts)
@@ -712,8 +713,8 @@ end
 -- @tparam string remote_dir the source
 -- @tparam string local_dir the target
 -- @tparam[opt] mirror_options opts see @{mirror_options}
--- @treturn table the report: `{created = {...}, updated = {...}, skipped = {...},
--- deleted = {...}, failed = { {path =, err =, code =}, ... }}`, paths relative to the
+-- @treturn table the report: lists `created`, `updated`, `skipped`, `deleted` of paths,
+-- and `failed` of `{path =, err =, code =}`; paths relative to the
 -- mirrored folder with `/` between names. A failed file does not stop the others.
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
 -- @raise for an unknown or mistyped option, a bad `max_depth`, `retries` or `parallel`,

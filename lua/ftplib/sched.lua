@@ -256,10 +256,16 @@ end
 
 --- A task, as @{ftplib.spawn} makes it.
 -- @type Task
--- @tfield string status `"ready"`, `"waiting"` (for a descriptor or a time),
--- `"joining"` (for another task's end), `"done"` or `"failed"`
--- @field error what the task's function raised, once `status` is `"failed"`
--- @tfield string traceback the traceback of that error
+
+--- What the task is doing: `"ready"`, `"waiting"` (for a descriptor or a time),
+-- `"joining"` (for another task's end), `"done"` or `"failed"`. A string.
+-- @field status
+
+--- What the task's function raised, once `status` is `"failed"`.
+-- @field error
+
+--- The traceback of that error, a string.
+-- @field traceback
 
 --- The values the task's function returned, once it is done. Inside another task it
 -- waits for this one; outside, it runs the scheduler until this task is done.

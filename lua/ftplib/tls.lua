@@ -22,8 +22,8 @@ local tls = {}
 -- implicit FTPS (`tls.implicit`) at connect. Certificates are verified, with the host
 -- name checked, unless `tls.verify = false`. After login, data connections are
 -- protected (PBSZ 0, PROT P); each resumes a TLS session of the control connection,
--- as vsftpd and proftpd require, and ends with close_notify both ways (a protected
--- download that ends without the server's close_notify fails with `"tls"` unless the
+-- as vsftpd and proftpd require, and ends with `close_notify` both ways (a protected
+-- download that ends without the server's `close_notify` fails with `"tls"` unless the
 -- size announced came whole). TLS failures answer `nil, reason, "tls"` with
 -- OpenSSL's reason (`certificate verify failed: hostname mismatch`).
 -- @classmod FTP_TLS
@@ -169,7 +169,7 @@ end
 -- Clears the control connection (RFC 4217 section 6): both sides end TLS
 -- with close_notify and go on in plain text. Data protection stays as set.
 
---- Clears the control connection (CCC): TLS ends with close_notify both ways and
+--- Clears the control connection (CCC): TLS ends with `close_notify` both ways and
 -- commands go on in plain text, for firewalls that read them. Data protection stays
 -- as set.
 -- @function ccc

@@ -279,9 +279,9 @@ end
 -- @tparam[opt] number|string rest the offset to start from (REST), for a resume
 -- @treturn string the final reply's text (226)
 -- @treturn integer its code
--- @return[2] `nil, message, code`: `nil, "transfer stopped by the sink or source
--- (...)", "aborted"` when the sink stopped it, the server's reply (426 say), or a
--- code of @{errors.md|Errors}
+-- @return[2] `nil, message, code`: code `"aborted"` when the sink stopped it (message
+-- `"transfer stopped by the sink or source (...)"`), the server's reply (426 say), or
+-- a code of @{errors.md|Errors}
 -- @raise for a sink of another kind, CR, LF or NUL in `cmd`, and what the sink raised
 -- @usage local out <close> = assert(io.open("README", "wb"))
 -- assert(ftp:retrbinary("RETR README", out))
@@ -342,7 +342,7 @@ local function receive_lines(self, data, callback)
   return state, err, code
 end
 
---- Downloads in ASCII mode (TYPE A) line by line: runs `cmd` (`"RETR name"`, or a
+--- Downloads line by line, in ASCII mode (TYPE A). It runs `cmd` (`"RETR name"`, or a
 -- listing command such as `"LIST"`) and calls `callback` with each line, its CRLF or
 -- LF removed. Ends, stops and fails as @{FTP:retrbinary}. Lines are not converted
 -- with `encoding` (file contents are bytes).
