@@ -222,7 +222,7 @@ end
 -- PROT P).
 -- @tparam[opt] string|table host as for @{ftplib.FTP}
 -- @tparam[opt] options opts as for @{ftplib.FTP}, with `opts.tls` (@{tls_options})
--- @treturn FTP_TLS the session, connected and logged in as asked
+-- @treturn FTP the session, an @{FTP_TLS} object, connected and logged in as asked
 -- @return[2] `nil, message, code`: the TLS context could not be made (an unreadable
 -- `cafile`, say), or connecting or logging in failed; TLS failures have code `"tls"`
 -- and OpenSSL's reason (@{errors.md|Errors})

@@ -129,19 +129,65 @@ end
 
 local FTP_PAGES = { "FTP", "FTP_TLS", "helpers" }
 
+-- The pages under dir (paths relative to it) and their text.
+local function read_pages(dir)
+  local ok, list = run("cd " .. quote(dir) .. " && find . -name '*.html'")
+  assert(ok, "cannot list " .. dir)
+  local pages = {}
+  for path in list:gmatch("%./([^\n]+)") do
+    local file = assert(io.open(dir .. "/" .. path))
+    pages[path] = file:read("a")
+    file:close()
+  end
+  return pages
+end
+
+-- "classes/" .. "../modules/x.html" is "modules/x.html".
+local function resolve(from, href)
+  local path = (from:match("^(.*/)") or "") .. href
+  repeat
+    local before = path
+    path = path:gsub("[^/]+/%.%./", "", 1)
+  until path == before
+  return path
+end
+
+-- The links between pages that land on no anchor: LDoc does not warn of those.
+local function broken_links(pages)
+  local anchors, broken = {}, {}
+  for path, text in pairs(pages) do
+    anchors[path] = {}
+    for name in text:gmatch('<a name%s*=%s*"([^"]*)"') do
+      anchors[path][name] = true
+    end
+  end
+  for path, text in pairs(pages) do
+    for href in text:gmatch('href="([^"]*)"') do
+      local target, anchor = href:match("^([^#]*)#?(.*)$")
+      if not href:find("^%a+:") and not href:find("%.css$") then
+        local page = target == "" and path or resolve(path, target)
+        if not anchors[page] or (anchor ~= "" and not anchors[page][anchor]) then
+          broken[#broken + 1] = path .. ": " .. href
+        end
+      end
+    end
+  end
+  table.sort(broken)
+  return broken
+end
+
 describe("the reference", function()
-  it("builds without an LDoc warning", function()
+  it("builds without an LDoc warning, and its links land on entries", function()
     require_ldoc()
     local dir = os.tmpname()
     os.remove(dir)
     local ok, out, err = run("ldoc --fatalwarnings -d " .. quote(dir) .. " . >/dev/null")
-    local page = io.open(dir .. "/index.html")
-    if page then
-      page:close()
-    end
+    local pages = ok and read_pages(dir) or {}
     run("rm -rf " .. quote(dir))
     assert(ok and err == "", "LDoc warnings:\n" .. err .. out)
-    assert(page, "ldoc wrote no index.html")
+    assert(pages["index.html"], "ldoc wrote no index.html")
+    local broken = broken_links(pages)
+    assert(#broken == 0, "links to no entry:\n" .. table.concat(broken, "\n"))
   end)
 
   it("has an entry for every function and field of the module", function()

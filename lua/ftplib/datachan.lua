@@ -233,7 +233,7 @@ end
 -- with @{FTP:abort}). Passive or active as set (@{FTP:set_pasv}).
 -- @tparam string cmd the transfer command, `"RETR name"`, `"STOR name"`, `"LIST"`
 -- @tparam[opt] number|string rest the offset for REST
--- @treturn Data the data connection
+-- @treturn userdata the data connection: a `Data` object (Class Data, below)
 -- @treturn ?integer the size the 150 reply announced, `nil` when it gave none
 -- @return[2] `nil, message, code` (no data connection is left open)
 -- @raise for CR, LF or NUL in `cmd` or `rest`
@@ -298,7 +298,7 @@ end
 --- As @{FTP:ntransfercmd}, without the size.
 -- @tparam string cmd
 -- @tparam[opt] number|string rest
--- @treturn Data the data connection
+-- @treturn userdata the data connection: a `Data` object (Class Data, below)
 -- @return[2] `nil, message, code`
 function FTP:transfercmd(cmd, rest)
   local data, err, code = self:ntransfercmd(cmd, rest)

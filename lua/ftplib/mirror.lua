@@ -712,7 +712,7 @@ end
 -- name the source lists. Local symbolic links are not followed.
 -- @tparam string remote_dir the source
 -- @tparam string local_dir the target
--- @tparam[opt] mirror_options opts see @{mirror_options}
+-- @tparam[opt] table opts the @{mirror_options}
 -- @treturn table the report: lists `created`, `updated`, `skipped`, `deleted` of paths,
 -- and `failed` of `{path =, err =, code =}`; paths relative to the
 -- mirrored folder with `/` between names. A failed file does not stop the others.
@@ -733,7 +733,7 @@ end
 -- where FEAT offers it.
 -- @tparam string local_dir the source
 -- @tparam string remote_dir the target
--- @tparam[opt] mirror_options opts see @{mirror_options}
+-- @tparam[opt] table opts the @{mirror_options}
 -- @treturn table the report, as for @{FTP:mirror}
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
 -- @raise as @{FTP:mirror}

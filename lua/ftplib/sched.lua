@@ -75,7 +75,7 @@ end
 -- @function ftplib.spawn
 -- @tparam function fn
 -- @param ... its arguments
--- @treturn Task the task
+-- @treturn table the task (Class Task, below)
 local function spawn(fn, ...)
   util.check("spawn", 1, fn, "function")
   local task = setmetatable({ status = "ready" }, Task)

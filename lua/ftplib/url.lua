@@ -186,7 +186,7 @@ end
 -- @tparam string url
 -- @tparam string|function|file|object target a local path (always, for a string: written
 -- through @{FTP:download}, so through a `.part`), or a sink as for @{FTP:retrbinary}
--- @tparam[opt] url_options opts see @{url_options}
+-- @tparam[opt] table opts the @{url_options}
 -- @treturn integer the bytes moved (local bytes for `;type=a`)
 -- @return[2] `nil, message, code`
 -- @raise for a malformed URL, a URL naming a folder (ending in `/`) without `;type=d`,
@@ -257,7 +257,7 @@ end
 -- @tparam string|table|function|file|object source a local path (always, for a string:
 -- sent through @{FTP:upload}); in-memory data as `{data = "bytes"}`; a function giving
 -- chunks (`nil` at the end); an open file; an object with `read(self, n)`
--- @tparam[opt] url_options opts see @{url_options}
+-- @tparam[opt] table opts the @{url_options}
 -- @treturn integer the bytes moved (local bytes for `;type=a`)
 -- @return[2] `nil, message, code`
 -- @raise for a malformed URL, a `;type=d` URL, a folder URL with a source that is not a
@@ -297,7 +297,7 @@ end
 -- scripts that do more than one transfer.
 -- @function ftplib.open
 -- @tparam string url
--- @tparam[opt] url_options opts see @{url_options} (file options raise here)
+-- @tparam[opt] table opts the @{url_options} (file options raise here)
 -- @treturn FTP the session (@{FTP_TLS} for `ftps://` or with `opts.tls`)
 -- @treturn string the path the URL names
 -- @return[2] `nil, message, code`
