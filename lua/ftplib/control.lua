@@ -367,7 +367,7 @@ end
 --- Connects and reads the greeting. A 120 "ready in n minutes" may come first; all
 -- of it must come within one timeout. Every address the name resolves to is tried
 -- in turn. An implicit @{FTP_TLS} session does its TLS handshake first. An open
--- connection is closed first; what the session learnt of the server is forgotten.
+-- connection is closed first, and the features and welcome it had are forgotten.
 -- @tparam[opt] string host the server (default: the session's host)
 -- @tparam[opt] number|string port its port (default: the session's, else 21)
 -- @tparam[opt] number timeout a new timeout for the session, in seconds

@@ -184,8 +184,9 @@ end
 -- `opts.user`, else the netrc entry for the host, else anonymous.
 -- @function ftplib.get
 -- @tparam string url
--- @tparam string|function|file|object target a local path (always, for a string: written
--- through @{FTP:download}, so through a `.part`), or a sink as for @{FTP:retrbinary}
+-- @tparam string|function|file|object target a local path (always, for a string), written
+-- through a `.part` (by @{FTP:download} for `;type=i`), or a sink as for
+-- @{FTP:retrbinary}
 -- @tparam[opt] table opts the @{url_options}
 -- @treturn integer the bytes moved (local bytes for `;type=a`)
 -- @return[2] `nil, message, code`
@@ -254,9 +255,10 @@ end
 -- name.
 -- @function ftplib.put
 -- @tparam string url
--- @tparam string|table|function|file|object source a local path (always, for a string:
--- sent through @{FTP:upload}); in-memory data as `{data = "bytes"}`; a function giving
--- chunks (`nil` at the end); an open file; an object with `read(self, n)`
+-- @tparam string|table|function|file|object source a local path (always, for a string;
+-- sent by @{FTP:upload} for `;type=i`); in-memory data as `{data = "bytes"}`; a
+-- function giving chunks (`nil` at the end); an open file; an object with
+-- `read(self, n)`
 -- @tparam[opt] table opts the @{url_options}
 -- @treturn integer the bytes moved (local bytes for `;type=a`)
 -- @return[2] `nil, message, code`
