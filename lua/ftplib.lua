@@ -1,5 +1,23 @@
 -- ftplib for Lua: an FTP and FTPS client. This file is the public face:
 -- constructors and module-level settings. The methods live in lua/ftplib/.
+
+--- An FTP and FTPS client for Lua 5.4, modelled on Python's `ftplib`.
+--
+-- `local ftplib = require "ftplib"` gives the constructors @{ftplib.FTP} and
+-- @{ftplib.FTP_TLS}, which make the sessions (@{FTP} and @{FTP_TLS} objects), and the
+-- module functions: those below, the @{helpers} (`ftplib.copy`, `ftplib.get`,
+-- `ftplib.put`, `ftplib.open`, `ftplib.safe_join`, `ftplib.add_list_parser`,
+-- `ftplib.parse_list_line`) and the @{scheduler} (`ftplib.spawn`, `ftplib.run`,
+-- `ftplib.sleep`, `ftplib.now`, `ftplib.coroutine`, `ftplib.WAIT`).
+--
+-- Runtime failures return `nil, message, code`; programming errors raise: see
+-- @{errors.md|Errors and options}.
+-- @module ftplib
+-- @usage local ftplib = require "ftplib"
+-- local ftp <close> = assert(ftplib.FTP("ftp.example.org", { user = "me", passwd = "secret" }))
+-- assert(ftp:cwd("pub"))
+-- local out <close> = assert(io.open("README", "wb"))
+-- assert(ftp:retrbinary("RETR README", out))
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
@@ -15,8 +33,12 @@ require "ftplib.mirror"
 require "ftplib.parallel"
 require "ftplib.many"
 
+--- The release, `"ftplib 0.1.0"` (what the command-line tool prints for its version).
+-- @field _VERSION
+
+-- _VERSION is the release: rockspec/ftplib-0.1.0-1.rockspec (spec/rockspec_spec.lua
+-- keeps them equal).
 local ftplib = {
-  -- The release: rockspec/ftplib-0.1.0-1.rockspec (spec/rockspec_spec.lua keeps them equal).
   _VERSION = "ftplib 0.1.0",
   _core = core,
 }
@@ -33,6 +55,50 @@ end
 
 local FTP_mt = debug.getregistry()["ftplib.FTP"]
 FTP_mt.__close = control.close_at_scope_end
+
+--- The options of @{ftplib.FTP} and @{ftplib.FTP_TLS}: the table `opts` of
+-- `ftplib.FTP(host, opts)`, or the one table of `ftplib.FTP{host = ..., ...}`. Not a
+-- field of the module.
+-- An unknown key, or a value of another type, raises.
+-- @table options
+-- @tfield[opt] string host the server, in the one-table form: connect at once
+-- @tfield[opt=21] number|string port the server's port (990 for implicit FTPS)
+-- @tfield[opt] string user log in as this user once connected (also the default of
+-- @{FTP:login} and of reconnections)
+-- @tfield[opt] string passwd the password (default `""`; anonymous logins send `"anonymous@"`)
+-- @tfield[opt] string acct the account (ACCT), for the servers that ask for one
+-- @tfield[opt=60] number timeout seconds any one wait may take (connect, reply, data),
+-- above 0; see @{FTP:settimeout}
+-- @tfield[opt] string|table source_address the local address to connect from:
+-- `"host"` or `{host, port}`
+-- @tfield[opt] string encoding the server's encoding of names, an iconv name (`"gbk"`):
+-- commands go out in it (the script writes UTF-8), replies and listing lines come
+-- back in UTF-8; file contents are never converted. Unset: names pass as bytes. A name
+-- iconv does not know raises
+-- @tfield[opt=true] boolean passive passive data connections (EPSV, then PASV);
+-- `false`: active (PORT, EPRT). See @{FTP:set_pasv}
+-- @tfield[opt=0] number debuglevel 1 or more: every command and reply goes to
+-- `debugfunc` (PASS and ACCT arguments masked). See @{FTP:set_debuglevel}
+-- @tfield[opt] function debugfunc where this session's debug lines go (default:
+-- the function of @{set_debugfunc}, which writes to stderr)
+-- @tfield[opt=false] boolean trust_server_pasv_ipv4_address connect to the address a
+-- 227 reply names; by default the control connection's peer is used and that
+-- address ignored (it is often wrong behind NAT, and a hostile server could aim it
+-- elsewhere)
+-- @tfield[opt=true] boolean use_epsv try EPSV before PASV (a refusal switches to PASV
+-- for the session)
+-- @tfield[opt=8192] number maxline the longest reply line or listing line, in bytes
+-- (at least 16); longer fails with `"limit"`
+-- @tfield[opt=1048576] number maxreply the largest reply, in bytes (at least `maxline`;
+-- the default is 1 MiB, or `maxline` when that is larger)
+-- @tfield[opt] table tls `FTP_TLS` only: the @{tls_options} (`FTP` ignores it)
+-- @tfield[opt] table port_range `{lo, hi}`: the local ports active mode may listen on
+-- (default: any the system gives)
+-- @tfield[opt] number keepalive seconds between NOOPs on the control connection
+-- during a transfer, so that a firewall or NAT does not drop it; off by default
+-- @tfield[opt=134217728] number maxlisting bytes of memory one listing
+-- (@{FTP:nlst}, @{FTP:mlsd}, @{helpers.list|FTP:list}) may hold (128 MiB): each line counts its
+-- bytes and 40, each entry of `list` 320 more; over it fails with `"limit"`
 
 -- Options and their types, so that a misspelled or mistyped option fails
 -- loudly instead of being ignored.
@@ -67,6 +133,25 @@ local function apply_options(self, opts)
   self.maxlisting = opts.maxlisting
 end
 
+--- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
+-- An unknown key, or a value of another type, raises.
+-- @table tls_options
+-- @tfield[opt=false] boolean implicit TLS from the first byte (port 990 by default)
+-- instead of AUTH TLS at login
+-- @tfield[opt=true] boolean verify verify the server's certificate and check its name
+-- (SNI sent; IP literals checked as IPs); `false` opts out
+-- @tfield[opt] string cafile a PEM file of trusted certificates (default, with no
+-- `capath` either: the system's trust store)
+-- @tfield[opt] string capath a folder of trusted certificates (OpenSSL's hashed names)
+-- @tfield[opt] string certfile a client certificate chain (PEM)
+-- @tfield[opt] string keyfile the client certificate's key (PEM; default: `certfile`)
+-- @tfield[opt] string servername the name sent in SNI and checked in the certificate
+-- (default: the host connected to)
+-- @tfield[opt] string min_version the oldest TLS version allowed: `"TLSv1.2"` or
+-- `"TLSv1.3"` (another value raises)
+-- @tfield[opt] string max_version the newest TLS version allowed, as `min_version`
+-- @tfield[opt] string ciphers OpenSSL's cipher list for TLS 1.2
+-- @tfield[opt] string ciphersuites OpenSSL's cipher suites for TLS 1.3
 local tls_option_types = {
   cafile = "string", capath = "string", verify = "boolean", certfile = "string",
   keyfile = "string", servername = "string", min_version = "string",
@@ -108,7 +193,20 @@ local function open(self, host, opts)
   return self
 end
 
--- ftplib.FTP(host, opts), ftplib.FTP{host = ..., ...} or ftplib.FTP().
+--- Makes an FTP session: with a host, connects; with `user` too, logs in.
+-- `ftplib.FTP(host, opts)`, `ftplib.FTP{host = ..., ...}`, or `ftplib.FTP()` (then
+-- @{FTP:connect} and @{FTP:login} do it). In a `<close>` variable the session sends
+-- QUIT (waiting at most 5 s) and closes when the scope ends.
+-- @tparam[opt] string|table host the server's name or address (or the options, with `host`)
+-- @tparam[opt] options opts see @{options}
+-- @treturn FTP the session, connected and logged in as asked
+-- @return[2] `nil, message, code` when connecting or logging in failed (the session is
+-- closed): see @{errors.md|Errors}
+-- @raise for an unknown or mistyped option, a `timeout` not above 0, an `encoding`
+-- iconv does not know
+-- @usage local ftp <close> = assert(ftplib.FTP("ftp.example.org",
+--   { user = "me", passwd = "secret" }))
+-- print(ftp:getwelcome())
 function ftplib.FTP(host, opts)
   host, opts = arguments("FTP", host, opts)
   local self = core.FTP_new()
@@ -116,9 +214,21 @@ function ftplib.FTP(host, opts)
   return open(self, host, opts)
 end
 
--- Explicit FTPS (AUTH TLS at login) or, with tls.implicit, TLS from the
--- first byte on port 990. Certificates are verified unless tls.verify is
--- false; data connections are protected (PROT P) after login.
+--- Makes an FTPS session: as @{ftplib.FTP}, with TLS. Explicit FTPS by default: @{FTP_TLS:login}
+-- sends AUTH TLS before USER, so credentials never go out in clear. With
+-- `opts.tls.implicit`, TLS from the first byte, on port 990 unless `opts.port` says
+-- otherwise. The server's certificate is verified and its name checked unless
+-- `opts.tls.verify` is false. After login, data connections are protected (PBSZ 0,
+-- PROT P).
+-- @tparam[opt] string|table host as for @{ftplib.FTP}
+-- @tparam[opt] options opts as for @{ftplib.FTP}, with `opts.tls` (@{tls_options})
+-- @treturn FTP the session, an @{FTP_TLS} object, connected and logged in as asked
+-- @return[2] `nil, message, code`: the TLS context could not be made (an unreadable
+-- `cafile`, say), or connecting or logging in failed; TLS failures have code `"tls"`
+-- and OpenSSL's reason (@{errors.md|Errors})
+-- @raise as @{ftplib.FTP}, and for an unknown or mistyped TLS option
+-- @usage local ftps <close> = assert(ftplib.FTP_TLS("ftp.example.org", {
+--   user = "me", passwd = "secret", tls = { cafile = "/etc/ssl/my-ca.pem" } }))
 function ftplib.FTP_TLS(host, opts)
   host, opts = arguments("FTP_TLS", host, opts)
   local tls = opts.tls or {}
@@ -139,8 +249,41 @@ function ftplib.FTP_TLS(host, opts)
   return open(self, host, opts)
 end
 
+--- Sets where debug lines go for every session without a `debugfunc` of its own
+-- (@{FTP:set_debugfunc}). The default writes each line to stderr. Lines look like
+-- this (PASS and ACCT arguments masked, control characters escaped):
+--
+--     *cmd* 'USER me'
+--     *resp* '331 Password required.'
+--     *cmd* 'PASS ****'
+--
+-- @tparam function fn called with each line (a string)
 function ftplib.set_debugfunc(fn)
   control.default_debugfunc = util.check("set_debugfunc", 1, fn, "function")
+end
+
+-- The option tables of the constructors and the helpers, as copies (so that
+-- nothing can change the checks through them): spec/reference_spec.lua checks
+-- that the reference documents every key. By function name.
+function ftplib._option_types()
+  local copies = {}
+  local function add(name, types)
+    local copy = {}
+    for key, value in pairs(types) do
+      copy[key] = value
+    end
+    copies[name] = copy
+  end
+  add("FTP", option_types)
+  add("FTP_TLS", option_types)
+  add("tls", tls_option_types)
+  for _, module in ipairs { "ftplib.files", "ftplib.many", "ftplib.list", "ftplib.mirror",
+      "ftplib.copy", "ftplib.url" } do
+    for name, types in pairs(require(module).option_types) do
+      add(name, types)
+    end
+  end
+  return copies
 end
 
 return ftplib

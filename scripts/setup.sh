@@ -44,6 +44,8 @@ PACKAGES=(
     # make fuzz (clang's libFuzzer runtime), make valgrind; make asan uses gcc's
     # libasan8 and libubsan1, which gcc already depends on
     clang libclang-rt-dev valgrind
+    # make doc and spec/reference_spec.lua: LDoc, and the Markdown it formats comments with
+    lua-ldoc lua-markdown
 )
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."

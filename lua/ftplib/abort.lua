@@ -255,6 +255,23 @@ function FTP:_resync(send_abor)
   return sync_after_abor(self, 2, 0, {})
 end
 
+--- FTP methods: stopping a transfer.
+-- @classmod FTP
+
+--- Transfers.
+-- @section transfers
+
+--- Stops the transfer under way and brings the control connection back in step.
+-- For a transfer opened with @{FTP:transfercmd}: ABOR while the data connection is
+-- open, the data drained (at most 4 MiB, about a second) until the server answers,
+-- the data connection reset, then NOOP, reading every reply up to its answer. Under
+-- TLS ABOR goes in band; on plain connections a server that stays silent gets ABOR
+-- again with Telnet IP/Synch (what a server needed is remembered for the session).
+-- With no transfer under way it sends ABOR and reads its reply.
+-- @treturn string ABOR's reply (during a transfer whatever its code: 225, 226, 426)
+-- @treturn integer its code
+-- @return[2] `nil, message, code` when the control connection failed (the session is
+-- then closed); without a transfer, also `nil, text, code` for a reply other than 2xx
 function FTP:abort()
   if self._data_open then
     return self:_abort_transfer(self._data_open)

@@ -6,6 +6,12 @@ local control = require "ftplib.control"
 local FTP = core.FTP_methods
 local only_2xx = control.only_2xx
 
+--- FTP methods: single-reply commands.
+-- @classmod FTP
+
+--- Folders, files and features.
+-- @section files
+
 -- Checked before any command goes out (size sends TYPE first), so that a
 -- name putcmd would refuse sets nothing up.
 local function check_name(fname, name)
@@ -26,6 +32,10 @@ end
 
 -- The answer is kept in self._folder until a command that may change the
 -- folder goes out (putcmd and connect clear it): see _pwd_cached.
+
+--- The current folder (PWD).
+-- @treturn string its path, from the 257 reply
+-- @return[2] `nil, message, code`; `"proto"` when the 257 reply holds no quoted path
 function FTP:pwd()
   local folder, err, code = quoted_path(self:_cmd("PWD"))
   self._folder = folder
@@ -41,6 +51,12 @@ function FTP:_pwd_cached()
   return self:pwd()
 end
 
+--- Changes the current folder (CWD). `".."` sends CDUP (CWD .. where CDUP is
+-- unknown); `""` is `"."`.
+-- @tparam string dir
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` (550 for a missing folder) or `nil, message, code`
 function FTP:cwd(dir)
   check_name("cwd", dir)
   if dir == ".." then
@@ -58,6 +74,12 @@ end
 -- reply names none: another 2xx code, or a 257 without a quoted path
 -- (busybox's "257 Operation successful", aioftp's "257 "), as Python's
 -- ftplib, lftp and curl take it. The folder was made either way.
+
+--- Makes a folder (MKD).
+-- @tparam string dir
+-- @treturn string the new folder's path from the 257 reply, or `dir` as given when the
+-- reply names none
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:mkd(dir)
   check_name("mkd", dir)
   local code, text, errcode = self:_cmd("MKD " .. dir)
@@ -68,14 +90,30 @@ function FTP:mkd(dir)
   return quoted_path(code, text, errcode)
 end
 
+--- Removes a folder (RMD).
+-- @tparam string dir
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:rmd(dir)
   return self:voidcmd("RMD " .. check_name("rmd", dir))
 end
 
+--- Deletes a file (DELE).
+-- @tparam string name
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:delete(name)
   return self:voidcmd("DELE " .. check_name("delete", name))
 end
 
+--- Renames a file or folder (RNFR, which must answer 350, then RNTO).
+-- @tparam string from
+-- @tparam string to
+-- @treturn string RNTO's reply text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:rename(from, to)
   check_name("rename", from)
   util.check("rename", 2, to, "string")
@@ -88,6 +126,10 @@ function FTP:rename(from, to)
   return self:voidcmd("RNTO " .. to)
 end
 
+--- Sends NOOP: keeps the connection alive, checks that the server answers.
+-- @treturn string the reply's text
+-- @treturn integer its code (200)
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:noop()
   return self:voidcmd("NOOP")
 end
@@ -124,6 +166,12 @@ local function reply_213(pattern, code, text, errcode)
 end
 
 -- Binary type first: servers refuse SIZE in ASCII mode or count line ends.
+
+--- A file's size in bytes (SIZE, after TYPE I when the type was another).
+-- @tparam string name
+-- @treturn integer the size
+-- @return[2] `nil, text, code` (550: no such file, or no SIZE for it; 500-502: no
+-- SIZE command) or `nil, message, code` (`"proto"`: not a 213 reply with a number)
 function FTP:size(name)
   check_name("size", name)
   local ok, err, errcode = self:_settype("I")
@@ -137,6 +185,11 @@ function FTP:size(name)
   return math.tointeger(tonumber(digits)) or tonumber(digits)
 end
 
+--- A file's modification time (MDTM).
+-- @tparam string name
+-- @treturn integer epoch seconds, UTC
+-- @return[2] `nil, text, code` or `nil, message, code` (`"proto"`: not a 213 reply
+-- with a `YYYYMMDDHHMMSS` time)
 function FTP:mdtm(name)
   check_name("mdtm", name)
   local stamp, text, code = reply_213("^213%s+(%d+)", self:_cmd("MDTM " .. name))
@@ -168,6 +221,13 @@ local function parse_features(text)
 end
 
 -- A server without FEAT (5xx) has no features: an empty table, not an error.
+
+--- The server's features (FEAT), also kept for the session (@{helpers.list|FTP:list} and the
+-- helpers use them).
+-- @treturn table feature names in upper case, each with its parameters (a string) or
+-- `true`: `{MLST = "type*;size*;modify*;", UTF8 = true, ...}`; `{}` from a server
+-- without FEAT (a 5xx reply)
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:feat()
   local code, text, errcode = self:_cmd("FEAT")
   if not code then

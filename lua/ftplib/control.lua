@@ -8,6 +8,34 @@ require "ftplib.resync" -- FTP:_check_in_step, FTP:_sync
 local FTP = core.FTP_methods
 local now = wait.now
 
+--- An FTP session: the object @{ftplib.FTP} makes. Its methods follow Python's
+-- `ftplib`; the @{helpers} (`list`, `walk`, `download`, `upload`, `download_many`,
+-- `mirror`, `mirror_up`) are methods too. An @{FTP_TLS} session is an FTP object
+-- with TLS, and has every method here.
+--
+-- Runtime failures return `nil, message, code` (@{errors.md|Errors}); a method
+-- answering a reply returns its text and code (`"250 OK."`, 250). Methods raise for
+-- wrong argument types, for CR, LF or NUL in a command or name (nothing is sent), and
+-- when called on a session that was never connected or was closed with
+-- @{FTP:close}. After a failure of the control connection itself (timeout, drop,
+-- malformed or over-long reply) the session is closed, and later calls answer
+-- `nil, "not connected: ...", "closed"` until @{FTP:connect}.
+--
+-- In a `<close>` variable a session sends QUIT (waiting at most 5 s) and closes when
+-- the scope ends; `tostring(ftp)` shows the peer, or that it is closed.
+-- @classmod FTP
+-- @usage local ftp <close> = assert(ftplib.FTP("ftp.example.org", { user = "me", passwd = "pw" }))
+-- for _, name in ipairs(assert(ftp:nlst("pub"))) do print(name) end
+
+--- Connection and login.
+-- @section connection
+
+--- Commands and replies.
+-- @section commands
+
+--- Debug output and timeouts.
+-- @section debug
+
 local control = {}
 
 -- Debug lines go to this function unless the object has its own.
@@ -31,15 +59,30 @@ function FTP:_debug(level, what, text)
   end
 end
 
+--- Sets the debug level: 0 shows nothing, 1 or more every command and reply (PASS
+-- and ACCT arguments masked), through the session's debug function
+-- (@{FTP:set_debugfunc}).
+-- @tparam number level
 function FTP:set_debuglevel(level)
   self.debuglevel = util.check("set_debuglevel", 1, level, "number")
 end
+
+--- The same as @{FTP:set_debuglevel} (Python's name).
+-- @function debug
+-- @tparam number level
 FTP.debug = FTP.set_debuglevel
 
+--- Sets where this session's debug lines go.
+-- @tparam ?function fn called with each line; `nil`: the module's default
+-- (@{ftplib.set_debugfunc})
 function FTP:set_debugfunc(fn)
   self.debugfunc = util.check("set_debugfunc", 1, fn, "function|nil")
 end
 
+--- Sets the timeout of every later wait of this session (connect, replies, data):
+-- the `timeout` option.
+-- @tparam number seconds above 0
+-- @raise when `seconds` is not above 0
 function FTP:settimeout(seconds)
   util.check("settimeout", 1, seconds, "number")
   if seconds <= 0 then
@@ -48,6 +91,8 @@ function FTP:settimeout(seconds)
   self.timeout = seconds
 end
 
+--- The session's timeout.
+-- @treturn number seconds
 function FTP:gettimeout()
   return self.timeout
 end
@@ -94,6 +139,16 @@ local FOLDER_CHANGERS = {
   CWD = true, CDUP = true, XCWD = true, XCUP = true, SMNT = true, USER = true, REIN = true,
 }
 
+--- Commands and replies.
+-- @section commands
+
+--- Sends a command line and reads no reply: read it with @{FTP:getresp} or
+-- @{FTP:voidresp}. A TYPE sent this way makes the library send its own TYPE again
+-- before its next transfer.
+-- @tparam string line the command, without CRLF
+-- @treturn boolean `true` once sent
+-- @return[2] `nil, message, code`
+-- @raise for CR, LF or NUL in `line`
 function FTP:putcmd(line)
   util.check_line("putcmd", 1, line)
   local ok, err, code = self:_usable()
@@ -201,18 +256,48 @@ local function read_by_hand(self)
 end
 
 -- 1xx, 2xx and 3xx replies are answers; 4xx and 5xx are errors.
+
+--- Reads the next reply, waiting at most the timeout. A 1xx, 2xx or 3xx reply is an
+-- answer; 4xx and 5xx are failures. After @{FTP:transfercmd}, the final reply read
+-- here ends the transfer.
+-- @treturn string the reply's text (all its lines)
+-- @treturn integer its code
+-- @return[2] `nil, text, code` for a 4xx or 5xx reply, `nil, message, code` when none
+-- came (@{errors.md|Errors})
 function FTP:getresp()
   return answer(read_by_hand(self))
 end
 
+--- Reads the next reply, which must be 2xx: as @{FTP:getresp}, but 1xx and 3xx
+-- replies are failures too (`nil, text, code`).
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:voidresp()
   return only_2xx(read_by_hand(self))
 end
 
+--- Sends a command and reads its reply. Replies already waiting, which answer
+-- nothing sent since, are read first (with a NOOP round), so that the command gets
+-- its own.
+-- @tparam string cmd the command line, without CRLF
+-- @treturn string the reply's text, for a 1xx, 2xx or 3xx reply
+-- @treturn integer its code
+-- @return[2] `nil, text, code` for a 4xx or 5xx reply, `nil, message, code` when the
+-- command or reply failed
+-- @raise for CR, LF or NUL in `cmd`
+-- @usage print(assert(ftp:sendcmd("SYST")))
 function FTP:sendcmd(cmd)
   return answer(self:_cmd(cmd))
 end
 
+--- Sends a command whose reply must be 2xx: as @{FTP:sendcmd}, but 1xx and 3xx
+-- replies are failures too.
+-- @tparam string cmd the command line, without CRLF
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
+-- @raise for CR, LF or NUL in `cmd`
 function FTP:voidcmd(cmd)
   return only_2xx(self:_cmd(cmd))
 end
@@ -289,6 +374,21 @@ local function check_connect_args(host, port, timeout)
   end
 end
 
+--- Connection and login.
+-- @section connection
+
+--- Connects and reads the greeting. A 120 "ready in n minutes" may come first; all
+-- of it must come within one timeout. Every address the name resolves to is tried
+-- in turn. An implicit @{FTP_TLS} session does its TLS handshake first. An open
+-- connection is closed first, and the features and welcome it had are forgotten.
+-- @tparam[opt] string host the server (default: the session's host)
+-- @tparam[opt] number|string port its port (default: the session's, else 21)
+-- @tparam[opt] number timeout a new timeout for the session, in seconds
+-- @tparam[opt] string|table source_address as the option of that name
+-- @treturn string the welcome text (the 220 reply)
+-- @return[2] `nil, message, code`: resolving or connecting failed, or the greeting
+-- was not 220 (its text and code, 421 say)
+-- @raise for a `timeout` not above 0
 function FTP:connect(host, port, timeout, source_address)
   host = host or self.host
   port = port or self.port or 21
@@ -321,10 +421,26 @@ function FTP:connect(host, port, timeout, source_address)
   return nil, string.format("cannot connect to %s port %s: %s", host, port, err), code
 end
 
+--- The welcome text of the last @{FTP:connect}.
+-- @treturn ?string the 220 reply's text, or `nil` before one came
 function FTP:getwelcome()
   return self.welcome
 end
 
+--- Logs in: USER, then PASS and ACCT when the server asks for them (3xx). The
+-- defaults are the session's `user`, `passwd` and `acct` options, else anonymous
+-- (an anonymous login with no password, or `"-"`, sends `"anonymous@"`). All three
+-- are checked before USER goes out. After login the session sends FEAT (kept for the
+-- session) and, when the server offers UTF8 and no other `encoding` is set,
+-- `OPTS UTF8 ON` (a refusal of either is ignored). An @{FTP_TLS} session secures the
+-- connection first: see @{FTP_TLS:login}.
+-- @tparam[opt] string user
+-- @tparam[opt] string passwd
+-- @tparam[opt] string acct
+-- @treturn string the final reply's text (2xx)
+-- @treturn integer its code
+-- @return[2] `nil, text, code` when the server refused (530 say), `nil, message, code`
+-- @raise for CR, LF or NUL in an argument
 function FTP:login(user, passwd, acct)
   -- All three checked before USER goes out: a bad password must not leave
   -- the server waiting for one.
@@ -348,11 +464,17 @@ function FTP:login(user, passwd, acct)
   return only_2xx(code, text, errcode)
 end
 
+--- Closes the connection without QUIT. It may be called more than once; the session
+-- can @{FTP:connect} again. Methods called on a closed session raise.
 function FTP:close()
   self._lost = nil
   self:_close()
 end
 
+--- Sends QUIT, reads its reply and closes the connection (whatever the reply).
+-- @treturn string the reply's text (221)
+-- @treturn integer its code
+-- @return[2] `nil, message, code`; the connection is closed all the same
 function FTP:quit()
   local ok, err, code = self:_usable()
   if not ok then

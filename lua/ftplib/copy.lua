@@ -18,6 +18,12 @@ local datachan = require "ftplib.datachan"
 local DEFAULT_FXP_TIMEOUT = 3600
 local DEFAULT_BLOCKSIZE = 65536
 
+--- Helpers: server-to-server copies.
+-- @module helpers
+
+--- Server to server.
+-- @section copy
+
 -- Keeping in step --------------------------------------------------------
 
 -- Brings a session back in step after a broken copy: ABOR when a transfer
@@ -290,6 +296,34 @@ local function try_both(src, src_path, dst, dst_path, opts, attempt)
   return result, err, code
 end
 
+--- Copies a file from one server to another. FXP first: PASV (EPSV on IPv6) on the
+-- source, PORT/EPRT to the target with the source's real address (its control
+-- connection's peer, never the text of the 227), STOR on the target, RETR on the
+-- source, both final replies read. When a server refuses a step (PORT to a foreign
+-- address, 425), both sessions are brought back in step and the bytes are relayed
+-- through the client, one block at a time. Sessions with protected data (PROT P) are
+-- always relayed: FXP between them needs SSCN/CPSV. What a failed copy left on the
+-- target is deleted.
+-- @function ftplib.copy
+-- @tparam FTP src the source session
+-- @tparam string src_path the file on the source
+-- @tparam FTP dst the target session (another one)
+-- @tparam string dst_path the file to write on the target
+-- @tparam[opt] table opts
+-- @tparam[opt=true] boolean opts.fxp `false`: relay at once
+-- @tparam[opt=true] boolean opts.relay `false`: FXP only, no relay when it is refused
+-- @tparam[opt=3600] number opts.timeout seconds an FXP transfer may take (the client
+-- sees no data to time it by)
+-- @tparam[opt] function opts.progress called as `progress(done)` during a relay
+-- @tparam[opt=65536] number opts.blocksize the relay's block size
+-- @treturn table the result: `method` (`"fxp"` or `"relay"`), `bytes` (the bytes
+-- copied; after FXP from SIZE on the target or the 150 reply, `nil` when neither
+-- tells) and `reason` (why it was relayed, when it was)
+-- @return[2] `nil, message, code`
+-- @raise for arguments that are not two distinct FTP sessions and strings, an unknown
+-- or mistyped option, `fxp` and `relay` both false
+-- @usage local r = assert(ftplib.copy(src_ftp, "pub/big.iso", dst_ftp, "incoming/big.iso"))
+-- print(r.method, r.bytes, r.reason)
 local function copy(src, src_path, dst, dst_path, opts)
   local err, code
   opts, err, code = check_arguments(src, src_path, dst, dst_path, opts)
@@ -306,4 +340,4 @@ local function copy(src, src_path, dst, dst_path, opts)
   return result, err, code
 end
 
-return { exports = { copy = copy } }
+return { exports = { copy = copy }, option_types = { copy = OPTION_TYPES } }

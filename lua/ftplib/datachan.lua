@@ -11,6 +11,28 @@ local now = wait.now
 
 -- Public face of a data connection -------------------------------------
 
+--- FTP methods: data connections.
+-- @classmod FTP
+
+--- A data connection: what @{FTP:transfercmd} and @{FTP:ntransfercmd} give, for a
+-- transfer run by hand. Read or write it, close it, then read the transfer's final
+-- reply with @{FTP:voidresp} (or stop it with @{FTP:abort}). A protected (PROT P)
+-- data connection is TLS, resuming the control connection's session. In a `<close>`
+-- variable it is closed when the scope ends. Its methods return `nil, message, code`
+-- on failure (@{errors.md|Errors}).
+-- @type Data
+-- @usage local data = assert(ftp:transfercmd("RETR notes.txt"))
+-- local parts = {}
+-- repeat
+--   local chunk = assert(data:recv(65536))
+--   parts[#parts + 1] = chunk
+-- until chunk == ""
+-- data:close()
+-- assert(ftp:voidresp())
+
+--- Sets the timeout of this connection's waits (default: the session's timeout when
+-- it was opened).
+-- @tparam number seconds
 function Data:settimeout(seconds)
   self.timeout = util.check("settimeout", 1, seconds, "number")
 end
@@ -20,12 +42,22 @@ function Data:_deadline()
 end
 
 -- Up to n bytes; "" at the end of the data, as Python's recv gives b"".
+
+--- Receives data, waiting at most the timeout for some.
+-- @tparam number n the most bytes wanted
+-- @treturn string up to `n` bytes; `""` at the end of the data
+-- @return[2] `nil, message, code`
 function Data:recv(n)
   util.check("recv", 1, n, "number")
   return wait.until_done(self, self:_deadline(), self._recv, n)
 end
 
 -- Sends all of s. Returns #s or nil, msg, code.
+
+--- Sends all of `s`, waiting at most the timeout for each part to go.
+-- @tparam string s
+-- @treturn integer `#s`
+-- @return[2] `nil, message, code`
 function Data:send(s)
   util.check("send", 1, s, "string")
   local i = 1
@@ -38,6 +70,11 @@ function Data:send(s)
   end
   return #s
 end
+
+--- Closes the connection (it may be called again). On a protected one it first reads
+-- what the server still sent and sends `close_notify`, waiting at most 2 s for the
+-- server's. (Defined in tls.lua.)
+-- @function Data:close
 
 -- Opening ---------------------------------------------------------------
 
@@ -187,6 +224,19 @@ local function expect_1xx(code, text, errcode)
   return control.answer(code, text, errcode)
 end
 
+--- Transfers.
+-- @section transfers
+
+--- Opens a data connection and sends a transfer command, for a transfer run by hand.
+-- REST goes first when `rest` is given. On return the command's 1xx reply has come;
+-- read the final reply with @{FTP:voidresp} after @{Data:close} (or stop the transfer
+-- with @{FTP:abort}). Passive or active as set (@{FTP:set_pasv}).
+-- @tparam string cmd the transfer command, `"RETR name"`, `"STOR name"`, `"LIST"`
+-- @tparam[opt] number|string rest the offset for REST
+-- @treturn userdata the data connection: a `Data` object (Class Data, below)
+-- @treturn ?integer the size the 150 reply announced, `nil` when it gave none
+-- @return[2] `nil, message, code` (no data connection is left open)
+-- @raise for CR, LF or NUL in `cmd` or `rest`
 function FTP:ntransfercmd(cmd, rest)
   util.check_line("ntransfercmd", 1, cmd) -- before EPSV/PASV/PORT go out
   util.check("ntransfercmd", 2, rest, "number|string|nil")
@@ -245,6 +295,11 @@ function FTP:ntransfercmd(cmd, rest)
   return data, data._size
 end
 
+--- As @{FTP:ntransfercmd}, without the size.
+-- @tparam string cmd
+-- @tparam[opt] number|string rest
+-- @treturn userdata the data connection: a `Data` object (Class Data, below)
+-- @return[2] `nil, message, code`
 function FTP:transfercmd(cmd, rest)
   local data, err, code = self:ntransfercmd(cmd, rest)
   if not data then
@@ -253,6 +308,15 @@ function FTP:transfercmd(cmd, rest)
   return data
 end
 
+--- Connection and login.
+-- @section connection
+
+--- Chooses passive or active data connections (the `passive` option). Passive tries
+-- EPSV, then PASV once EPSV is refused; PASV's address is ignored unless
+-- `trust_server_pasv_ipv4_address` is set. Active sends PORT (EPRT on IPv6) for a
+-- socket listening on the control connection's local address, and takes the data
+-- connection only from the server's address.
+-- @tparam boolean passive `true`: passive (the default); `false`: active
 function FTP:set_pasv(passive)
   self.passive = util.check("set_pasv", 1, passive, "boolean")
 end

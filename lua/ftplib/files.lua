@@ -30,6 +30,14 @@ local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
 }
+-- For ftplib._option_types (spec/reference_spec.lua).
+local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
+
+--- Helpers: whole-file downloads and uploads.
+-- @module helpers
+
+--- Whole files.
+-- @section files
 
 local function check_options(fname, opts, types)
   opts = util.check_options(fname, 3, opts, types)
@@ -410,6 +418,45 @@ end
 -- there was not continued (nil when it was, or when there was none)}.
 -- On failure the .part is kept when it holds data (resume = true continues
 -- it later; a download without resume replaces it) and removed when empty.
+
+--- Downloads a whole file. The data goes to `localpath .. ".part"`, renamed to
+-- `localpath` once whole, so a failure never leaves a truncated file under the final
+-- name (a `.part` holding data stays for a later resume; an empty one is removed). The
+-- `.part` is made exclusively and never through a link: what had its name is removed
+-- first; one that is a link, not a regular file, or has a second name is never
+-- continued. A new `.part` records what it is a start of (the remote path, size and
+-- time, in the extended attribute `user.ftplib.origin`). The file is whole only when it
+-- has every size known: the 150 reply's, SIZE's and `opts.size`.
+-- @tparam string remote the remote file
+-- @tparam string localpath the local file to make (or replace)
+-- @tparam[opt] table opts
+-- @tparam[opt=false] boolean opts.resume continue a `.part` (REST) while the remote file
+-- still has the size and time it recorded (a `.part` without the record: while the
+-- remote file is no newer than it); otherwise start over, saying why in `restarted`
+-- @tparam[opt] number opts.size the size the caller knows (from a listing): spares the
+-- SIZE round trip; when the file differs, SIZE is asked and has the last word
+-- @tparam[opt=true] boolean opts.verify `false` turns the size checks off
+-- @tparam[opt] function opts.progress called as `progress(done, total)` as data comes
+-- (`total` nil when unknown); returning `false` stops the download (`"aborted"`)
+-- @tparam[opt=false] boolean opts.preserve_time set the local file's time from MDTM
+-- (skipped when the server has no MDTM)
+-- @tparam[opt] number opts.modify the remote file's time from a listing: recorded in the
+-- `.part` for a later resume, instead of asking MDTM
+-- @tparam[opt=1] number opts.precision how exact `opts.modify` is, in seconds
+-- @tparam[opt] string opts.part the temporary's path (default `localpath .. ".part"`)
+-- @tparam[opt=0] number opts.retries how many more tries after a dropped connection or
+-- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
+-- already there (5xx replies and local file errors are not retried)
+-- @tparam[opt=1] number opts.retry_delay seconds before the first retry, doubling up to 30
+-- @treturn integer the bytes this call transferred
+-- @treturn table `resumed`: the bytes kept from an earlier `.part`; `restarted`: why a
+-- `.part` there was not continued (`nil` when it was, or when there was none)
+-- @return[2] `nil, message, code`: a file shorter than a known size fails with
+-- `"closed"` (worth resuming), a longer one with `"proto"`, a local file error with
+-- `"io"`
+-- @raise for an unknown or mistyped option, `retries` not a non-negative integer, a
+-- negative `retry_delay`, LuaFileSystem missing
+-- @usage assert(ftp:download("pub/big.iso", "big.iso", { resume = true, retries = 3 }))
 function FTP:download(remote, localpath, opts)
   util.check("download", 1, remote, "string")
   util.check("download", 2, localpath, "string")
@@ -567,6 +614,32 @@ end
 -- With atomic, the data goes to remote .. ".part" (same folder) and is
 -- renamed once whole; a failed atomic upload deletes that temporary, unless
 -- resume was asked for (a later resume continues it).
+
+--- Uploads a whole file.
+-- @tparam string localpath the local file (a regular file)
+-- @tparam string remote the remote file to make (or replace)
+-- @tparam[opt] table opts
+-- @tparam[opt=false] boolean opts.resume continue after the remote file's SIZE: REST +
+-- STOR, APPE where that is refused, the whole file again where both are (`restarted`
+-- says so)
+-- @tparam[opt=false] boolean opts.atomic upload to `remote .. ".part"` and rename it once
+-- whole (deleted when the upload fails, unless `resume` is set). A server that will not
+-- rename onto an existing file gets the old one moved aside, then deleted, once the new
+-- one is whole (`replaced` says so)
+-- @tparam[opt] function opts.progress called as `progress(done, total)`; returning
+-- `false` stops the upload (`"aborted"`)
+-- @tparam[opt=false] boolean opts.preserve_time set the remote file's time to the local
+-- one's with MFMT, when FEAT offers it
+-- @tparam[opt=0] number opts.retries as for @{FTP:download}
+-- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
+-- @treturn integer the bytes this call transferred
+-- @treturn table `resumed`: the bytes the remote file kept; `restarted`: why a resume
+-- was sent from the start; `replaced`: how an atomic upload replaced the old file when
+-- the server would not rename onto it
+-- @return[2] `nil, message, code`; `"io"` when `localpath` is not a regular file or
+-- cannot be read
+-- @raise as @{FTP:download}
+-- @usage assert(ftp:upload("report.pdf", "in/report.pdf", { atomic = true }))
 function FTP:upload(localpath, remote, opts)
   util.check("upload", 1, localpath, "string")
   util.check("upload", 2, remote, "string")
@@ -589,4 +662,4 @@ function FTP:upload(localpath, remote, opts)
   return bytes, err, code
 end
 
-return {}
+return { option_types = option_types }

@@ -17,6 +17,46 @@ local FTP = core.FTP_methods
 
 local list = {}
 
+--- The helpers: parsed listings, walks, whole-file downloads and uploads, mirrors,
+-- server-to-server copies and URL one-liners, on top of the @{FTP} methods. Not a
+-- module of its own: the `FTP:` ones are methods of every session
+-- (`ftp:download(...)`), the `ftplib.` ones functions of the `ftplib` module.
+--
+-- What a server lists is untrusted input, and the helpers treat it so: a listed name
+-- becomes a local path only through @{ftplib.safe_join}; no local link is followed
+-- when a file is made, and temporaries are made exclusively; a listing that failed,
+-- was refused or cannot be read is never taken for an empty folder, so nothing is
+-- deleted on its strength; walks and listings are bounded (`max_depth`,
+-- `maxlisting`); a bad entry is reported and the others go on. They never raise for
+-- anything a server sent; they raise only for programming errors (wrong argument
+-- types, unknown or mistyped options).
+--
+-- `download`, `upload`, `download_many`, `mirror`, `mirror_up`, and `ftplib.get` and
+-- `ftplib.put` with a local path need LuaFileSystem, loaded when one of them first
+-- runs: without it they raise a clear error.
+-- @module helpers
+
+--- Listings and walks.
+-- @section listings
+
+--- Whole files.
+-- @section files
+
+--- Mirrors.
+-- @section mirrors
+
+--- Server to server.
+-- @section copy
+
+--- URLs.
+-- @section urls
+
+--- Local paths.
+-- @section paths
+
+--- Listings and walks.
+-- @section listings
+
 -- What an entry costs in memory besides its line: a table of eight slots,
 -- its name and a slot in the list (measured: see the README's figure).
 local ENTRY_COST = 320
@@ -188,6 +228,23 @@ local LIST_OPTIONS = { hidden = "boolean" }
 
 -- ftp:list(path, {hidden = false}) --> entries; hidden = false leaves out
 -- names starting with a dot (listed by default, with LIST -a where needed).
+
+--- The entries of a folder, parsed: from MLSD when FEAT lists MLST, else from LIST
+-- (Unix `ls -l`, DOS/IIS, EPLF, and the parsers of @{ftplib.add_list_parser}). A
+-- LIST-only server is asked `LIST -a`, so that dotfiles show, and plain `LIST` where
+-- it refuses that (learnt once per session). `.` and `..` are left out; a line no
+-- parser knows is kept as an entry of type `"unknown"`, never dropped. A missing or
+-- unreadable folder is an error, never an empty list: a refused LIST (450, 550)
+-- fails, and an empty answer is an empty folder only when CWD into the folder works.
+-- The listing is parsed as it comes, within `maxlisting`.
+-- @tparam[opt] string path the folder (default: the current one)
+-- @tparam[opt] table opts
+-- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
+-- @treturn {entry,...} the @{entry} tables, in the server's order
+-- @return[2] `nil, message, code`: the server's refusal, `"limit"` past `maxlisting`
+-- @usage for _, e in ipairs(assert(ftp:list("pub"))) do
+--   print(e.type, e.size, e.modify and os.date("!%F %R", e.modify), e.name)
+-- end
 function FTP:list(path, opts)
   util.check("list", 1, path, "string|nil")
   opts = util.check_options("list", 2, opts, LIST_OPTIONS)
@@ -198,7 +255,7 @@ function FTP:list(path, opts)
   return entries
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- walk
 
 local function basename(path)
@@ -338,6 +395,7 @@ local function seen_tracker(root_unique)
 end
 
 local WALK_OPTIONS = { onerror = "function|nil", max_depth = "number", hidden = "boolean" }
+list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._option_types
 
 -- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
 -- Top-down; symbolic links are listed among files and never followed.
@@ -346,6 +404,28 @@ local WALK_OPTIONS = { onerror = "function|nil", max_depth = "number", hidden = 
 -- opts.max_depth (256) below path. rejected lists the entries whose names
 -- cannot be a path ({entry =, name =, reason =}: "", ".", "..", a slash,
 -- control characters). opts.hidden = false leaves out dotfiles.
+
+--- Walks a tree top-down: `for dirpath, dirs, files, rejected in ftp:walk(path) do`.
+-- Remove entries from `dirs` in the loop to skip those folders. Links, devices and
+-- unknown lines are among `files`, and never followed. A folder is entered once
+-- (MLSD's `unique` fact catches one listed twice under another name) and never
+-- deeper than `opts.max_depth` below `path`. A folder that cannot be listed, whose
+-- listing holds only lines no parser reads (GNU ls's `ls: cannot access ...`), or that
+-- lists only itself (vsftpd, for a folder one may enter but not read) is skipped after
+-- `opts.onerror`.
+-- @tparam[opt] string path the top folder (default `""`: the current one)
+-- @tparam[opt] table opts
+-- @tparam[opt] function opts.onerror called as `onerror(dirpath, message, code)` for
+-- each folder skipped, `path` included (`"limit"` past `max_depth`)
+-- @tparam[opt=256] number opts.max_depth how many levels below `path` to enter (a
+-- non-negative integer)
+-- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
+-- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
+-- below it, joined with `/`), `dirs` and `files` (@{entry} tables), and `rejected`:
+-- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
+-- control characters) as `{entry =, name =, reason =}`
+-- @raise for a `max_depth` that is not a non-negative integer
+-- @usage for dirpath, dirs, files in ftp:walk("pub") do print(dirpath, #dirs, #files) end
 function FTP:walk(path, opts)
   util.check("walk", 1, path, "string|nil")
   opts = util.check_options("walk", 2, opts, WALK_OPTIONS)

@@ -72,8 +72,23 @@ function FTP:_listing_lines(cmd)
   return lines
 end
 
+--- FTP methods: listings as the server gives them.
+-- @classmod FTP
+
+--- Listings.
+-- @section listings
+
 -- An empty directory gives {}: servers say so with an empty listing or
 -- with a 450/550 "no files found".
+
+--- The names in a folder (NLST). An empty folder gives `{}`, as does a 450 or 550
+-- reply, which servers send for an empty folder (and some for a missing one: use
+-- @{helpers.list|FTP:list} to tell). With `encoding`, a line not valid in it is kept as the bytes
+-- sent. The listing is bounded by `maxlisting`.
+-- @tparam[opt] string path the folder (default: the current one)
+-- @treturn table the names, in the server's order; its field `undecoded`, when
+-- present, lists the indices of the names kept as bytes
+-- @return[2] `nil, message, code` (`"limit"` past `maxlisting`)
 function FTP:nlst(path)
   util.check("nlst", 1, path, "string|nil")
   local lines, err, code = self:_listing_lines(with_path("NLST", path))
@@ -83,6 +98,13 @@ function FTP:nlst(path)
   return lines, err, code
 end
 
+--- Hands each line of a LIST to `callback`, as the server wrote it (in UTF-8 with
+-- `encoding`). `ftp:dir(callback)` lists the current folder.
+-- @tparam[opt] string path the folder or file (default: the current folder)
+-- @tparam[opt=print] function callback called with each line, without its line end
+-- @treturn string the final reply's text
+-- @treturn integer its code
+-- @return[2] `nil, message, code`
 function FTP:dir(path, callback)
   if type(path) == "function" then
     path, callback = nil, path
@@ -93,6 +115,19 @@ function FTP:dir(path, callback)
 end
 
 -- for name, facts in ftp:mlsd(path, {"type", "size"}) do ... end
+
+--- The entries of a folder (MLSD), as an iterator of names and facts. With `facts`,
+-- OPTS MLST asks for those facts first (servers that ignore it list their own).
+-- The whole listing is read before the first name comes, within `maxlisting`.
+-- @tparam[opt] string path the folder (default: the current one)
+-- @tparam[opt] {string,...} facts the facts wanted, `{"type", "size", "modify"}`
+-- @treturn function an iterator giving `name, facts` for each entry: `facts` maps each
+-- fact's name, in lower case, to its value as the server wrote it (`facts.type` is
+-- `"file"`, `"dir"`, `"cdir"`, ...; `facts.modify` is `"YYYYMMDDHHMMSS"`)
+-- @return[2] `nil, message, code`
+-- @usage for name, facts in assert(ftp:mlsd("pub", { "type", "size" })) do
+--   print(name, facts.type, facts.size)
+-- end
 function FTP:mlsd(path, facts)
   util.check("mlsd", 1, path, "string|nil")
   util.check("mlsd", 2, facts, "table|nil")

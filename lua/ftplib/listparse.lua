@@ -15,6 +15,33 @@ local util = require "ftplib.util"
 
 local listparse = {}
 
+--- Helpers: the LIST parsers.
+-- @module helpers
+
+--- Listings and walks.
+-- @section listings
+
+--- An entry of a listing: what @{FTP:list}, @{FTP:walk} and
+-- @{ftplib.parse_list_line} give (and a parser of @{ftplib.add_list_parser} returns).
+-- Not a field of the module.
+-- @table entry
+-- @tfield string name the name as listed (in UTF-8 with `encoding`)
+-- @tfield string type `"file"`, `"dir"`, `"link"`, a device kind (`"chardev"`,
+-- `"blockdev"`, `"fifo"`, `"socket"`, `"door"`), another MLSD type in lower case, or
+-- `"unknown"`: a line no parser knows (`name` is then a guess, `raw` the line)
+-- @tfield ?integer size in bytes
+-- @tfield ?integer modify the modification time, UTC epoch seconds (from LIST: the
+-- server's local clock, taken as UTC)
+-- @tfield ?integer precision how exact `modify` is, in seconds: 1 (MLSD, EPLF), 60 (a
+-- time of day), 86400 (a date only)
+-- @tfield ?string perm the permissions as listed (`"drwxr-xr-x"`, MLSD's perm fact)
+-- @tfield ?string target a link's target, when the listing shows it
+-- @tfield string raw the line as the server sent it
+-- @tfield ?string owner `ls -l` only; like `group`, `links`, `major` and `minor`
+-- (devices), read again from `raw` when asked for, so they do not show in `pairs`
+-- @tfield ?string unique MLSD's unique fact; like `mode` (from `UNIX.mode`), read again
+-- from `raw` when asked for
+
 local MONTHS = {
   jan = 1, feb = 2, mar = 3, apr = 4, may = 5, jun = 6,
   jul = 7, aug = 8, sep = 9, oct = 10, nov = 11, dec = 12,
@@ -44,7 +71,7 @@ local function recent_year(now, m, d, hh, mm)
   return year
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Unix ls -l
 
 local PERM_CHAR = "[-rwxsStTlL]"
@@ -179,7 +206,7 @@ function listparse.unix(line, now)
   }, unix_extras)
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- DOS / IIS: "01-16-19  03:04PM       <DIR>          name",
 --            "01-16-2019  15:04            1,234 name"
 
@@ -239,7 +266,7 @@ function listparse.dos(line)
   return entry
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- EPLF: "+i8388621.29609,m824255902,/,\tdev", "+r,s1234,m824255902,\tname"
 
 function listparse.eplf(line)
@@ -263,7 +290,7 @@ function listparse.eplf(line)
   return entry
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Any line
 
 local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
@@ -304,6 +331,15 @@ listparse.parse_line = parse_line
 
 -- ftplib.parse_list_line(line, now): parse_line for scripts, now defaulting
 -- to the current time.
+
+--- Parses one line of a LIST reply, as @{FTP:list} does: with the parsers of
+-- @{ftplib.add_list_parser} first, then Unix `ls -l`, DOS/IIS and EPLF.
+-- @function ftplib.parse_list_line
+-- @tparam string line the line (a trailing CR is ignored)
+-- @tparam[opt] number now the time the listing was made (default: `os.time()`): `ls -l`
+-- gives no year for recent dates
+-- @treturn ?entry the @{entry}; `{type = "unknown", name = guess, raw = line}` for a
+-- line no parser knows; `nil` for a line without an entry (blank, `total 12`)
 local function parse_list_line(line, now)
   util.check("parse_list_line", 1, line, "string")
   util.check("parse_list_line", 2, now, "number|nil")
@@ -312,6 +348,18 @@ end
 
 -- Later additions are tried first: a user's parser overrides the built-ins.
 -- Returns a function that removes it again.
+
+--- Adds a LIST parser, tried before the built-in ones (the last added first), by
+-- every session and by @{ftplib.parse_list_line}.
+-- @function ftplib.add_list_parser
+-- @tparam function parse called as `parse(line, now)`; returns an @{entry} (its `raw`
+-- defaults to the line), `false` for a line of its format without an entry, or `nil`
+-- when the line is not its format
+-- @treturn function a function that removes the parser again
+-- @usage local remove = ftplib.add_list_parser(function(line)
+--   local size, name = line:match("^(%d+) (.+)$")
+--   if size then return { name = name, type = "file", size = tonumber(size) } end
+-- end)
 function listparse.add_parser(parse)
   util.check("add_list_parser", 1, parse, "function")
   table.insert(user_parsers, 1, parse)
@@ -325,7 +373,7 @@ function listparse.add_parser(parse)
   end
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- MLSD facts
 
 local function mlsx_time(text)

@@ -16,6 +16,12 @@ local OPTION_TYPES = {
   verify = "boolean", preserve_time = "boolean", retries = "number", retry_delay = "number",
 }
 
+--- Helpers: several downloads in one call.
+-- @module helpers
+
+--- Whole files.
+-- @section files
+
 -- {remote, localpath} for one element of files: a remote path (saved under
 -- opts.dir with its own name) or a pair {remote, localpath}. Remote paths
 -- often come from a listing: one that cannot be sent (CR, LF, NUL) or whose
@@ -74,6 +80,29 @@ end
 
 -- --> report {done = {remote paths}, failed = { {path=, err=, code=} },
 -- bytes = total}, in the order of files.
+
+--- Downloads several files, each through @{FTP:download}. So `.part` files, resume,
+-- size checks and retries apply to each. With `opts.parallel` they go on several
+-- sessions at once: this one and clones of it (same server, login, options and
+-- folder; see the @{scheduler}). A failed file does not stop the others, nor does a name that
+-- cannot be sent (CR, LF, NUL) or saved (`..`, control characters): that file fails
+-- alone. Two files never share a temporary (`x` and `x.part` side by side).
+-- @tparam table files remote paths (each saved under `opts.dir` with its own name) or
+-- `{remote, localpath}` pairs
+-- @tparam[opt] table opts
+-- @tparam[opt="."] string opts.dir the folder the remote paths are saved in
+-- @tparam[opt=1] number opts.parallel how many sessions at once (a positive integer)
+-- @tparam[opt] function opts.progress called as `progress(done, total, remote)`
+-- @tparam[opt=false] boolean opts.resume as for @{FTP:download}
+-- @tparam[opt=true] boolean opts.verify as for @{FTP:download}
+-- @tparam[opt=false] boolean opts.preserve_time as for @{FTP:download}
+-- @tparam[opt=0] number opts.retries as for @{FTP:download}
+-- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
+-- @treturn table the report, in the order of `files`: `done` (the remote paths
+-- downloaded), `failed` (a list of `{path =, err =, code =}`) and `bytes` (the total
+-- transferred)
+-- @raise for an element of `files` of another form, an unknown or mistyped option, a
+-- `parallel` that is not a positive integer
 function FTP:download_many(files, opts)
   util.check("download_many", 1, files, "table")
   opts = util.check_options("download_many", 2, opts, OPTION_TYPES)
@@ -114,4 +143,4 @@ function FTP:download_many(files, opts)
   return report
 end
 
-return {}
+return { option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types

@@ -38,7 +38,7 @@ local function depth(rel)
   return select(2, rel:gsub("/", "")) + 1
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Trees: relative path -> {type = "file"|"dir"|"other", size, modify,
 -- precision, unreadable (a folder whose contents are unknown)}
 
@@ -168,7 +168,7 @@ function mirror.local_tree(root, failed, opts)
   return tree
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Planning
 
 -- Whether the source file must be transferred over the destination one.
@@ -344,7 +344,7 @@ function mirror.plan(src, dst, opts, times_kept)
   return plan
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- Executing: the sides know how to do each action.
 
 local function local_delete(path, kind)
@@ -480,14 +480,41 @@ function mirror.execute(ftp, plan, opts, report, broken)
   return report
 end
 
----------------------------------------------------------------------------
+-- ------------------------------------------------------------------------
 -- The methods
 
+--- Helpers: mirrors.
+-- @module helpers
+
+--- Mirrors.
+-- @section mirrors
+
+--- The options of @{FTP:mirror} and @{FTP:mirror_up}. Not a field of the module. An
+-- unknown key, or a value of another type, raises.
+-- @table mirror_options
+-- @tfield[opt=false] boolean delete remove from the target what the source no longer has
+-- (and a file where the source has a folder, or the reverse)
+-- @tfield[opt=false] boolean dry_run change nothing: the report says what would be done
+-- @tfield[opt=false] boolean newer_only send a file only when the source's is newer
+-- (times only; by default a different size counts too)
+-- @tfield[opt=0] number retries as for @{FTP:download}, for each file
+-- @tfield[opt=1] number retry_delay as for @{FTP:download}
+-- @tfield[opt] function progress called as `progress(done, total, path)` for each file,
+-- `path` relative to the mirrored folder
+-- @tfield[opt=1] number parallel how many sessions transfer files at once: this one and
+-- clones of it (same server, login, options, TLS settings and folder); folders are made
+-- and deletes done on this one. A clone that cannot log in stops nothing else
+-- @tfield[opt=true] boolean hidden `false` leaves out names starting with a dot, on both
+-- sides
+-- @tfield[opt=256] number max_depth how many levels below the remote folder to enter, as
+-- for @{FTP:walk}
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
   max_depth = "number",
 }
+-- For ftplib._option_types (spec/reference_spec.lua).
+mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
 
 -- The local root, made when missing (not in a dry run): its tree.
 local function local_target_tree(_, local_dir, failed, opts)
@@ -673,7 +700,27 @@ local function check_mirror_options(fname, opts)
   return opts
 end
 
--- Makes local_dir like remote_dir: the report of what was done.
+--- Makes a local folder like a remote one, creating it when missing. A file is
+-- downloaded when new or changed: its size differs, or its time is newer (to the
+-- listing's precision); downloaded files get the listing's time. Nothing is written,
+-- renamed or deleted outside `local_dir`, and nothing is deleted on the strength of a
+-- listing that cannot be trusted: a folder that cannot be listed or read is reported in
+-- `failed` and everything under it is left alone; a folder whose listing held lines no
+-- parser reads, or names that cannot be used, keeps the local files the listing may
+-- have missed; what lies under a link, a device or an unknown entry is kept; deletes
+-- happen only after both roots are checked again. A download's temporary never takes a
+-- name the source lists. Local symbolic links are not followed.
+-- @tparam string remote_dir the source
+-- @tparam string local_dir the target
+-- @tparam[opt] table opts the @{mirror_options}
+-- @treturn table the report: lists `created`, `updated`, `skipped`, `deleted` of paths,
+-- and `failed` of `{path =, err =, code =}`; paths relative to the
+-- mirrored folder with `/` between names. A failed file does not stop the others.
+-- @return[2] `nil, message, code` only when a root folder cannot be read at all
+-- @raise for an unknown or mistyped option, a bad `max_depth`, `retries` or `parallel`,
+-- LuaFileSystem missing
+-- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
+-- print(#report.created, #report.updated, #report.deleted, #report.failed)
 function FTP:mirror(remote_dir, local_dir, opts)
   util.check("mirror", 1, remote_dir, "string")
   util.check("mirror", 2, local_dir, "string")
@@ -681,7 +728,15 @@ function FTP:mirror(remote_dir, local_dir, opts)
   return run(self, down, remote_dir, local_dir, opts)
 end
 
--- Makes remote_dir like local_dir: the report of what was done.
+--- Makes a remote folder like a local one, creating it when missing: as
+-- @{FTP:mirror}, the other way. Uploaded files get the local file's time with MFMT
+-- where FEAT offers it.
+-- @tparam string local_dir the source
+-- @tparam string remote_dir the target
+-- @tparam[opt] table opts the @{mirror_options}
+-- @treturn table the report, as for @{FTP:mirror}
+-- @return[2] `nil, message, code` only when a root folder cannot be read at all
+-- @raise as @{FTP:mirror}
 function FTP:mirror_up(local_dir, remote_dir, opts)
   util.check("mirror_up", 1, local_dir, "string")
   util.check("mirror_up", 2, remote_dir, "string")

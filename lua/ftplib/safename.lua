@@ -7,6 +7,12 @@ local util = require "ftplib.util"
 
 local safename = {}
 
+--- Helpers: the containment check.
+-- @module helpers
+
+--- Local paths.
+-- @section paths
+
 -- Why a name cannot stand for one entry of a folder, or nil when it can.
 -- "..", "." and "" name other folders (or this one); a separator (a slash,
 -- or a backslash, which is one for Windows and for some servers) would make
@@ -39,6 +45,18 @@ end
 -- root .. "/" .. rel for rel made of names that pass check, joined by "/"
 -- (rel "" is root itself); nil and why otherwise. The result lies inside root
 -- whatever root is: no part of rel can climb out of it.
+
+--- Joins a relative path from a server to a local folder, or refuses it: the check the
+-- helpers make for every name a server lists. The result lies inside `root` whatever
+-- `relative` holds.
+-- @function ftplib.safe_join
+-- @tparam string root the local folder
+-- @tparam string relative plain names joined by `/`: no empty name, `.`, `..`,
+-- backslash or control character
+-- @treturn string `root .. "/" .. relative` (`root` itself for `""`)
+-- @return[2] `nil, reason` (`"the name .."`, `"a separator in the name"`, ...)
+-- @usage local path, why = ftplib.safe_join("mirror", name)
+-- if not path then print("skipped " .. name .. ": " .. why) end
 function safename.join(root, rel)
   if type(rel) ~= "string" then
     return nil, "no name"

@@ -16,6 +16,29 @@ local util = require "ftplib.util"
 local now = wait.now
 local WAIT = wait.WAIT
 
+--- The scheduler: many sessions at once in one thread. `ftplib.spawn(fn, ...)` makes a
+-- task; `ftplib.run()` runs the tasks until all are done. Inside a task every wait of
+-- the library (connect, reply, accept, TLS handshake, data, `ftplib.sleep`) yields, and
+-- `run` waits for all the tasks' descriptors and deadlines in one `poll()`. Outside a
+-- task the same code blocks as before. Timeouts fire as usual; a long fast transfer
+-- gives the others a turn every 10 ms. Not a module of its own: these are functions
+-- of `ftplib`.
+--
+-- One session belongs to one task at a time. A coroutine the library did not make
+-- (`coroutine.wrap` inside a task) blocks in its waits: correct, not concurrent. Hosts
+-- with an event loop of their own use @{ftplib.coroutine} instead of `run`.
+-- @module scheduler
+-- @usage local tasks = {}
+-- for i, name in ipairs { "a.iso", "b.iso", "c.iso" } do
+--   tasks[i] = ftplib.spawn(function()
+--     local ftp <close> = assert(ftplib.FTP(host, { user = "me", passwd = "pw" }))
+--     local file <close> = assert(io.open(name, "wb"))
+--     return ftp:retrbinary("RETR " .. name, file)
+--   end)
+-- end
+-- assert(ftplib.run()) -- all three at once, in this one thread
+-- print(tasks[2]:result()) -- what the task's function returned
+
 -- What a task yields to wait for another task's end (task:result()).
 local JOIN = {}
 
@@ -47,6 +70,12 @@ local function body(task, fn, ...)
   end, ...)
 end
 
+--- Makes a task that runs `fn(...)` under the scheduler: it starts at the next
+-- @{ftplib.run} (or a `task:result()` outside a task). It may be called inside a task.
+-- @function ftplib.spawn
+-- @tparam function fn
+-- @param ... its arguments
+-- @treturn table the task (Class Task, below)
 local function spawn(fn, ...)
   util.check("spawn", 1, fn, "function")
   local task = setmetatable({ status = "ready" }, Task)
@@ -200,6 +229,17 @@ end
 -- or nil, "timed out", "timeout" when timeout seconds passed first (the
 -- tasks left go on at the next run). A task's unseen error is raised once
 -- all the others are done (or the timeout passed).
+
+--- Runs the spawned tasks until all are done. A task that raises does not stop the
+-- others: once they are done (or the timeout passed), `run` raises the first error
+-- nobody saw through @{Task:result}, saying how many more tasks failed.
+-- @function ftplib.run
+-- @tparam[opt] number timeout seconds to run at most
+-- @treturn boolean `true` when every task is done
+-- @return[2] `nil, "timed out", "timeout"` when the timeout passed first (the tasks left
+-- go on at the next `run`)
+-- @raise a task's error; also when called inside a task (use @{Task:result}) or while
+-- every task waits for another
 local function run(timeout)
   util.check("run", 1, timeout, "number|nil")
   local finished = drive(function() return #live == 0 end, timeout and now() + timeout)
@@ -213,6 +253,25 @@ end
 -- task:result(): the values the task's function returned, once it is done;
 -- re-raises its error if it raised. Inside a task it waits for the other
 -- task; outside, it runs the scheduler until that task is done.
+
+--- A task, as @{ftplib.spawn} makes it.
+-- @type Task
+
+--- What the task is doing: `"ready"`, `"waiting"` (for a descriptor or a time),
+-- `"joining"` (for another task's end), `"done"` or `"failed"`. A string.
+-- @field status
+
+--- What the task's function raised, once `status` is `"failed"`.
+-- @field error
+
+--- The traceback of that error, a string.
+-- @field traceback
+
+--- The values the task's function returned, once it is done. Inside another task it
+-- waits for this one; outside, it runs the scheduler until this task is done.
+-- @return what the function returned
+-- @raise the task's error, if it raised (which @{ftplib.run} then does not raise
+-- again); also when a task asks for its own result
 function Task:result()
   if self.status ~= "done" and self.status ~= "failed" then
     local me = current_task()
@@ -238,18 +297,49 @@ end
 
 -- ftplib.coroutine(fn): a coroutine whose library waits yield to a host's
 -- event loop (see wait.lua for what it yields and how to resume it).
+
+--- The end of Task.
+-- @section end
+
+--- Makes a coroutine for a host's event loop: its waits yield
+-- `ftplib.WAIT, fd, dir, timeout` to whoever resumes it. Resume it once `fd` is ready
+-- for `dir` (`"r"` or `"w"`) or after `timeout` seconds, whichever comes first (`fd`
+-- and `dir` are nil for a sleep; `timeout` 0: soon, after the others had a turn). An
+-- early resume is harmless. See `examples/luv_parallel.lua`.
+-- @function ftplib.coroutine
+-- @tparam function fn the coroutine's body
+-- @treturn thread the coroutine (start it with `coroutine.resume`)
+-- @usage local co = ftplib.coroutine(function() return ftp:noop() end)
+-- local ok, what, fd, dir, timeout = coroutine.resume(co)
+-- while what == ftplib.WAIT do
+--   host_wait(fd, dir, timeout) -- the host's own wait: fd ready, or timeout passed
+--   ok, what, fd, dir, timeout = coroutine.resume(co)
+-- end
 local function host_coroutine(fn)
   util.check("coroutine", 1, fn, "function")
   return wait.mark(coroutine.create(fn))
 end
 
+--- The value a coroutine of @{ftplib.coroutine} yields first when it waits:
+-- `coroutine.yield(ftplib.WAIT, fd, dir, timeout)`. A string.
+-- @field ftplib.WAIT
+
+-- ftplib.lua copies these into the ftplib table.
 return {
   exports = {
     spawn = spawn,
     run = run,
+    --- Sleeps: inside a task (or a host's coroutine) it yields, so that the others run;
+    -- elsewhere it blocks.
+    -- @function ftplib.sleep
+    -- @tparam number seconds
     sleep = function(seconds)
       wait.sleep(util.check("sleep", 1, seconds, "number"))
     end,
+    --- The clock of every timeout and deadline of the library: monotonic, not the time
+    -- of day.
+    -- @function ftplib.now
+    -- @treturn number seconds, with a fraction
     now = now,
     coroutine = host_coroutine,
     WAIT = WAIT,

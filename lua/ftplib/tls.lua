@@ -14,6 +14,23 @@ local CLOSE_NOTIFY_WAIT = 2
 
 local tls = {}
 
+--- An FTPS session: the object @{ftplib.FTP_TLS} makes (RFC 4217). It is an @{FTP}
+-- object, with every method of that class, and these methods besides, which raise on
+-- an FTP object without TLS. Its TLS options are @{ftplib.tls_options}.
+--
+-- Explicit FTPS secures the control connection at login (AUTH TLS before USER);
+-- implicit FTPS (`tls.implicit`) at connect. Certificates are verified, with the host
+-- name checked, unless `tls.verify = false`. After login, data connections are
+-- protected (PBSZ 0, PROT P); each resumes a TLS session of the control connection,
+-- as vsftpd and proftpd require, and ends with `close_notify` both ways (a protected
+-- download that ends without the server's `close_notify` fails with `"tls"` unless the
+-- size announced came whole). TLS failures answer `nil, reason, "tls"` with
+-- OpenSSL's reason (`certificate verify failed: hostname mismatch`).
+-- @classmod FTP_TLS
+-- @usage local ftps <close> = assert(ftplib.FTP_TLS("ftp.example.org", {
+--   user = "me", passwd = "secret", tls = { cafile = "/etc/ssl/my-ca.pem" } }))
+-- assert(ftps:retrbinary("RETR report.pdf", assert(io.open("report.pdf", "wb"))))
+
 local function require_tls(self, fname)
   if not self._tls_ctx then
     util.raise(fname .. " needs an FTP_TLS object")
@@ -55,6 +72,14 @@ function FTP:_secure_control()
   return true
 end
 
+--- Secures the control connection: AUTH TLS (which must answer 234), then the TLS
+-- handshake. @{FTP_TLS:login} does it when needed.
+-- @function auth
+-- @treturn string the 234 reply's text
+-- @treturn integer 234
+-- @return[2] `nil, text, code` when the server refused; `nil, message, "tls"` when the
+-- handshake failed (the session is then closed)
+-- @raise on a session without TLS, or one already secured
 function FTP:auth()
   require_tls(self, "auth")
   if self:_secured() then
@@ -76,6 +101,18 @@ end
 -- A user who asked for TLS never sends USER and PASS in clear: AUTH first,
 -- and a failed AUTH ends the login. Data is protected from then on.
 local plain_login = FTP.login
+
+--- Logs in as @{FTP:login}, securing the connection first: AUTH TLS unless it is
+-- secured already (implicit FTPS, or @{FTP_TLS:auth}); a refused AUTH ends the login
+-- with no USER or PASS sent. Then PBSZ 0 and PROT P, unless @{FTP_TLS:prot_c} chose
+-- clear data.
+-- @function login
+-- @tparam[opt] string user
+-- @tparam[opt] string passwd
+-- @tparam[opt] string acct
+-- @treturn string the login's final reply text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`: AUTH, the login or PROT P failed
 function FTP:login(user, passwd, acct)
   if not self._tls_ctx then
     return plain_login(self, user, passwd, acct)
@@ -96,6 +133,12 @@ function FTP:login(user, passwd, acct)
   return text, code, errcode
 end
 
+--- Protects the data connections from now on: PBSZ 0, then PROT P (login does it).
+-- @function prot_p
+-- @treturn string PROT P's reply text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
+-- @raise on a session without TLS
 function FTP:prot_p()
   require_tls(self, "prot_p")
   local text, code, errcode = self:voidcmd("PBSZ 0")
@@ -108,6 +151,12 @@ function FTP:prot_p()
   return text, code, errcode
 end
 
+--- Clear data connections from now on (PROT C), also after a later login.
+-- @function prot_c
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
+-- @raise on a session without TLS
 function FTP:prot_c()
   require_tls(self, "prot_c")
   local text, code, errcode = self:voidcmd("PROT C")
@@ -119,6 +168,15 @@ end
 
 -- Clears the control connection (RFC 4217 section 6): both sides end TLS
 -- with close_notify and go on in plain text. Data protection stays as set.
+
+--- Clears the control connection (CCC): TLS ends with `close_notify` both ways and
+-- commands go on in plain text, for firewalls that read them. Data protection stays
+-- as set.
+-- @function ccc
+-- @treturn string the reply's text
+-- @treturn integer its code
+-- @return[2] `nil, text, code` or `nil, message, code`
+-- @raise on a session without TLS
 function FTP:ccc()
   require_tls(self, "ccc")
   local text, code, errcode = self:voidcmd("CCC")
@@ -185,7 +243,8 @@ end
 -- Before our close_notify, reads what the server sent: OpenSSL ignores what
 -- arrives after it, and the session tickets the server issued on this
 -- connection are needed (servers that accept each ticket once want a fresh
--- one for every data connection).
+-- one for every data connection). Documented with Data's other methods, in
+-- datachan.lua (the reference has one module per file).
 function Data:close()
   if self:_isopen() and self:_secured() then
     self:_drain_tls()

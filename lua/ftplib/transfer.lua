@@ -272,6 +272,31 @@ local function rewinder(source)
   end
 end
 
+--- FTP methods: moving bytes.
+-- @classmod FTP
+
+--- Transfers.
+-- @section transfers
+
+--- Downloads in binary mode (TYPE I): runs `cmd` (`"RETR name"`) and gives the data to
+-- `sink`. The transfer succeeds only on the final 2xx reply after a 1xx. If the sink
+-- stops it or fails, the transfer is aborted and the session brought back in step;
+-- if the sink raises, the same, and the error is raised again.
+-- @tparam string cmd the command, `"RETR name"`
+-- @tparam function|file|object sink where the data goes: a function called with each
+-- chunk (returning `false` stops); an open Lua file (written by the C core, with no Lua
+-- call per chunk); or an object with `write(self, chunk)` (returning `false` stops,
+-- `nil, err` fails with `"io"`)
+-- @tparam[opt=65536] number blocksize the largest chunk a function or object is given
+-- @tparam[opt] number|string rest the offset to start from (REST), for a resume
+-- @treturn string the final reply's text (226)
+-- @treturn integer its code
+-- @return[2] `nil, message, code`: code `"aborted"` when the sink stopped it (message
+-- `"transfer stopped by the sink or source (...)"`), the server's reply (426 say), or
+-- a code of @{errors.md|Errors}
+-- @raise for a sink of another kind, CR, LF or NUL in `cmd`, and what the sink raised
+-- @usage local out <close> = assert(io.open("README", "wb"))
+-- assert(ftp:retrbinary("RETR README", out))
 function FTP:retrbinary(cmd, sink, blocksize, rest)
   util.check_line("retrbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_sink("retrbinary", sink)
@@ -329,6 +354,16 @@ local function receive_lines(self, data, callback)
   return state, err, code
 end
 
+--- Downloads line by line, in ASCII mode (TYPE A). It runs `cmd` (`"RETR name"`, or a
+-- listing command such as `"LIST"`) and calls `callback` with each line, its CRLF or
+-- LF removed. Ends, stops and fails as @{FTP:retrbinary}. Lines are not converted
+-- with `encoding` (file contents are bytes).
+-- @tparam string cmd the command
+-- @tparam[opt=print] function callback called with each line; returning `false` stops
+-- @treturn string the final reply's text
+-- @treturn integer its code
+-- @return[2] `nil, message, code`; `"limit"` for a line longer than `maxline`
+-- @raise for CR, LF or NUL in `cmd`, and what the callback raised
 function FTP:retrlines(cmd, callback)
   util.check_line("retrlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   callback = util.check("retrlines", 2, callback or print, "function")
@@ -435,6 +470,24 @@ function FTP:_upload(kind, cmd, rest, source, make)
   end)
 end
 
+--- Uploads in binary mode (TYPE I): runs `cmd` (`"STOR name"`, `"APPE name"`) and
+-- sends what `source` gives. The transfer succeeds only on the final 2xx reply.
+-- @tparam string cmd the command, `"STOR name"`
+-- @tparam string|file|object|function source what to send: a string; an open Lua file
+-- (sent by the C core with `sendfile` when there is no `callback`); an object with
+-- `read(self, n)`; or a function returning the next chunk, `nil` at the end (or
+-- `nil, err` to fail with `"io"`)
+-- @tparam[opt=65536] number blocksize the size of the chunks read from the source
+-- @tparam[opt] function callback called with each chunk once sent; returning `false`
+-- stops the upload (`"aborted"`)
+-- @tparam[opt] number|string rest the offset the server writes from (REST)
+-- @treturn string the final reply's text (226)
+-- @treturn integer its code
+-- @return[2] `nil, message, code`
+-- @raise for a source of another kind, a function source giving something else than a
+-- string, CR, LF or NUL in `cmd`
+-- @usage local notes <close> = assert(io.open("notes.txt", "rb"))
+-- assert(ftp:storbinary("STOR notes.txt", notes))
 function FTP:storbinary(cmd, source, blocksize, callback, rest)
   util.check_line("storbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storbinary", source)
@@ -491,6 +544,18 @@ local function crlf_reader(source, callback)
   end
 end
 
+--- Uploads in ASCII mode (TYPE A): each line of `source` goes out ending in CRLF,
+-- whatever its line end was.
+-- @tparam string cmd the command, `"STOR name"`
+-- @tparam string|file|object|function source the lines: a string, an open Lua file or an
+-- object with `read(self, "L")`, or a function returning one line a call (`nil` at
+-- the end)
+-- @tparam[opt] function callback called with each line before it is sent (what it
+-- returns is ignored)
+-- @treturn string the final reply's text
+-- @treturn integer its code
+-- @return[2] `nil, message, code`
+-- @raise as @{FTP:storbinary}
 function FTP:storlines(cmd, source, callback)
   util.check_line("storlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storlines", source)

@@ -32,6 +32,46 @@ local urlparse = require "ftplib.urlparse"
 local urlio = require "ftplib.urlio"
 local list = require "ftplib.list"
 
+--- Helpers: one-call transfers on URLs.
+-- @module helpers
+
+--- URLs.
+-- @section urls
+
+--- The options of @{ftplib.get}, @{ftplib.put} and @{ftplib.open}. Not a field of the
+-- module. An unknown key, or a value of another type, raises.
+-- @table url_options
+-- @tfield[opt] string user the login when the URL names none (then `passwd`, `acct`)
+-- @tfield[opt] string passwd the password for `user`
+-- @tfield[opt] string acct the account for `user`
+-- @tfield[opt] string|boolean netrc another netrc file than `$HOME/.netrc`, or `false` to
+-- read none
+-- @tfield[opt=false] boolean create_dirs `ftplib.put`: make the folders above the remote
+-- file first (MKD of each; a failure, such as one that exists, is ignored)
+-- @tfield[opt] table tls the @{ftplib.tls_options}: with `ftp://`, explicit FTPS; with
+-- `ftps://`, implicit FTPS in any case
+-- @tfield[opt] number timeout as in @{ftplib.options}
+-- @tfield[opt] boolean passive as in @{ftplib.options}
+-- @tfield[opt] number debuglevel as in @{ftplib.options}
+-- @tfield[opt] function debugfunc as in @{ftplib.options}
+-- @tfield[opt] string|table source_address as in @{ftplib.options}
+-- @tfield[opt] boolean use_epsv as in @{ftplib.options}
+-- @tfield[opt] boolean trust_server_pasv_ipv4_address as in @{ftplib.options}
+-- @tfield[opt] number maxline as in @{ftplib.options}
+-- @tfield[opt] number maxreply as in @{ftplib.options}
+-- @tfield[opt] string encoding as in @{ftplib.options}
+-- @tfield[opt] table port_range as in @{ftplib.options}
+-- @tfield[opt] number keepalive as in @{ftplib.options}
+-- @tfield[opt] boolean resume as for @{FTP:download} (`get`) and @{FTP:upload} (`put`):
+-- like the file options below, only for a binary transfer (`;type=i`) from or to a local
+-- path; elsewhere (and in `ftplib.open`) a file option raises
+-- @tfield[opt] function progress as for @{FTP:download} and @{FTP:upload}
+-- @tfield[opt] boolean preserve_time as for @{FTP:download} and @{FTP:upload}
+-- @tfield[opt] number retries as for @{FTP:download} and @{FTP:upload}
+-- @tfield[opt] number retry_delay as for @{FTP:download} and @{FTP:upload}
+-- @tfield[opt] boolean verify `get` only: as for @{FTP:download}
+-- @tfield[opt] boolean atomic `put` only: as for @{FTP:upload}
+
 -- Options -----------------------------------------------------------------------
 
 -- Options for the constructor, for ftp:download / ftp:upload, and the URL's own.
@@ -132,6 +172,27 @@ end
 
 -- ftplib.get(url, target, opts) --> bytes, or nil, msg, code. target: a
 -- local path (written through .part), or a sink as for retrbinary.
+
+--- Downloads what a URL names, on a session of its own (connect, log in, transfer,
+-- QUIT). URLs: `ftp://[user[:password]@]host[:port]/path[;type=a|i|d]`; `ftps://` is
+-- implicit FTPS (port 990); `[::1]` hosts. User, password and path are
+-- percent-decoded. The path is relative to the login folder; as in curl, `//` or `%2F`
+-- after the host makes it absolute (`ftp://h//tmp/f` and `ftp://h/%2Ftmp/f` are
+-- `/tmp/f`); it is sent whole, with no CWD per folder. `;type=i` (the default) is
+-- binary, `;type=a` lines (`\n` locally), `;type=d` the folder's names (NLST). The
+-- login: the URL's user (its password from the URL, else from netrc), else
+-- `opts.user`, else the netrc entry for the host, else anonymous.
+-- @function ftplib.get
+-- @tparam string url
+-- @tparam string|function|file|object target a local path (always, for a string), written
+-- through a `.part` (by @{FTP:download} for `;type=i`), or a sink as for
+-- @{FTP:retrbinary}
+-- @tparam[opt] table opts the @{url_options}
+-- @treturn integer the bytes moved (local bytes for `;type=a`)
+-- @return[2] `nil, message, code`
+-- @raise for a malformed URL, a URL naming a folder (ending in `/`) without `;type=d`,
+-- an unknown or mistyped option, a file option where it does not apply
+-- @usage assert(ftplib.get("ftp://me:s%40cret@ftp.example.org/pub/README", "README"))
 local function get(url_text, target, opts)
   util.check("get", 1, url_text, "string")
   check_target(target)
@@ -188,6 +249,23 @@ end
 -- ftplib.put(url, source, opts) --> bytes, or nil, msg, code. source: a
 -- local path (a string is always a path), {data = "bytes"}, a function
 -- giving chunks, a file or an object with read(n).
+
+--- Uploads to what a URL names, on a session of its own: URLs and login as for
+-- @{ftplib.get}. A URL ending in `/` names a folder: the file keeps the local file's
+-- name.
+-- @function ftplib.put
+-- @tparam string url
+-- @tparam string|table|function|file|object source a local path (always, for a string;
+-- sent by @{FTP:upload} for `;type=i`); in-memory data as `{data = "bytes"}`; a
+-- function giving chunks (`nil` at the end); an open file; an object with
+-- `read(self, n)`
+-- @tparam[opt] table opts the @{url_options}
+-- @treturn integer the bytes moved (local bytes for `;type=a`)
+-- @return[2] `nil, message, code`
+-- @raise for a malformed URL, a `;type=d` URL, a folder URL with a source that is not a
+-- local path, an unknown or mistyped option, a file option where it does not apply
+-- @usage assert(ftplib.put("ftps://ftp.example.org/in/notes.txt;type=a", { data = "a\nb\n" },
+--   { tls = { cafile = "ca.pem" } }))
 local function put(url_text, source, opts)
   util.check("put", 1, url_text, "string")
   check_source(source)
@@ -216,6 +294,19 @@ end
 -- ftplib.open(url, opts) --> ftp, path: a logged-in session for the URL
 -- (credentials as for get and put) and the server path it names, for
 -- scripts and the command-line tool that do more than one transfer.
+
+--- Opens a logged-in session for a URL (URLs and login as for @{ftplib.get}), for
+-- scripts that do more than one transfer.
+-- @function ftplib.open
+-- @tparam string url
+-- @tparam[opt] table opts the @{url_options} (file options raise here)
+-- @treturn FTP the session (@{FTP_TLS} for `ftps://` or with `opts.tls`)
+-- @treturn string the path the URL names
+-- @return[2] `nil, message, code`
+-- @raise for a malformed URL, an unknown or mistyped option
+-- @usage local ftp, path = assert(ftplib.open("ftp://me@ftp.example.org/pub"))
+-- for _, e in ipairs(assert(ftp:list(path))) do print(e.name) end
+-- ftp:quit()
 local function open(url_text, opts)
   util.check("open", 1, url_text, "string")
   local session_opts, file_opts
@@ -229,4 +320,20 @@ local function open(url_text, opts)
   return ftp, parts.path
 end
 
-return { exports = { get = get, put = put, open = open } }
+-- For ftplib._option_types: every key each function takes.
+local function keys_of(...)
+  local all = {}
+  for _, set in ipairs { ... } do
+    for key in pairs(set) do
+      all[key] = true
+    end
+  end
+  return all
+end
+local option_types = {
+  get = keys_of(SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
+  put = keys_of(SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
+  open = keys_of(SESSION_OPTIONS, URL_OPTIONS),
+}
+
+return { exports = { get = get, put = put, open = open }, option_types = option_types }
