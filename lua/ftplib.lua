@@ -91,7 +91,9 @@ FTP_mt.__close = control.close_at_scope_end
 -- (at least 16); longer fails with `"limit"`
 -- @tfield[opt=1048576] number maxreply the largest reply, in bytes (at least `maxline`;
 -- the default is 1 MiB, or `maxline` when that is larger)
--- @tfield[opt] table tls `FTP_TLS` only: the @{tls_options} (`FTP` ignores it)
+-- @tfield[opt] table tls `FTP_TLS` only: the @{tls_options} (`FTP` raises: a session
+-- asked for TLS must not quietly go without it)
+-- @tfield[opt=false] boolean implicit `FTP_TLS` only: the same as `tls.implicit`
 -- @tfield[opt] table port_range `{lo, hi}`: the local ports active mode may listen on
 -- (default: any the system gives)
 -- @tfield[opt] number keepalive seconds between NOOPs on the control connection
@@ -108,8 +110,12 @@ local option_types = {
   encoding = "string", passive = "boolean", debuglevel = "number",
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
-  port_range = "table", keepalive = "number", maxlisting = "number",
+  port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
 }
+
+-- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
+-- in clear text a script believes protected.
+local TLS_ONLY = { tls = true, implicit = true }
 
 local function apply_options(self, opts)
   self.timeout = opts.timeout or 60
@@ -158,6 +164,8 @@ local tls_option_types = {
   max_version = "string", ciphers = "string", ciphersuites = "string", implicit = "boolean",
 }
 
+local TLS_VERSIONS = { ["TLSv1.2"] = true, ["TLSv1.3"] = true }
+
 local function check_tls_options(tls)
   for key, value in pairs(tls) do
     local types = tls_option_types[key]
@@ -165,6 +173,10 @@ local function check_tls_options(tls)
       util.raise(string.format("unknown TLS option '%s' to 'FTP_TLS'", tostring(key)))
     end
     util.check("FTP_TLS", 2, value, types)
+    if (key == "min_version" or key == "max_version") and not TLS_VERSIONS[value] then
+      util.raise(string.format("TLS option '%s' must be \"TLSv1.2\" or \"TLSv1.3\", got %q",
+        key, value))
+    end
   end
 end
 
@@ -209,6 +221,11 @@ end
 -- print(ftp:getwelcome())
 function ftplib.FTP(host, opts)
   host, opts = arguments("FTP", host, opts)
+  for key in pairs(TLS_ONLY) do
+    if opts[key] ~= nil then
+      util.raise(string.format("option '%s' is for ftplib.FTP_TLS, not ftplib.FTP", key))
+    end
+  end
   local self = core.FTP_new()
   apply_options(self, opts)
   return open(self, host, opts)
@@ -233,6 +250,15 @@ function ftplib.FTP_TLS(host, opts)
   host, opts = arguments("FTP_TLS", host, opts)
   local tls = opts.tls or {}
   check_tls_options(tls)
+  if opts.implicit ~= nil then -- DESIGN's spelling of tls.implicit
+    local merged = { implicit = opts.implicit }
+    for key, value in pairs(tls) do
+      if key ~= "implicit" then
+        merged[key] = value
+      end
+    end
+    tls = merged
+  end
   local self = core.FTP_new()
   apply_options(self, opts)
   local ctx, err, code = core.TLS_new(tls)

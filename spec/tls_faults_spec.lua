@@ -66,7 +66,26 @@ describe("FTPS options", function()
   it("refuse unknown and mistyped TLS options as programming errors", function()
     assert.has_error(function() ftplib.FTP_TLS(nil, { tls = { verfy = false } }) end)
     assert.has_error(function() ftplib.FTP_TLS(nil, { tls = { verify = "no" } }) end)
-    assert.has_error(function() ftplib.FTP_TLS(nil, { tls = { min_version = "TLSv9" } }) end)
+    assert.has_error(function() ftplib.FTP_TLS(nil, { tls = { min_version = "TLSv9" } }) end,
+      'ftplib: TLS option \'min_version\' must be "TLSv1.2" or "TLSv1.3", got "TLSv9"')
+    assert.has_error(function() ftplib.FTP_TLS(nil, { tls = { max_version = "TLSv1.1" } }) end,
+      'ftplib: TLS option \'max_version\' must be "TLSv1.2" or "TLSv1.3", got "TLSv1.1"')
+  end)
+
+  it("refuse TLS options on a plain FTP session instead of going on in clear", function()
+    assert.has_error(function() ftplib.FTP(nil, { tls = { cafile = "ca.pem" } }) end,
+      "ftplib: option 'tls' is for ftplib.FTP_TLS, not ftplib.FTP")
+    assert.has_error(function() ftplib.FTP(nil, { implicit = true }) end,
+      "ftplib: option 'implicit' is for ftplib.FTP_TLS, not ftplib.FTP")
+  end)
+
+  it("take opts.implicit as DESIGN spells it, as well as opts.tls.implicit", function()
+    local ftp = assert(ftplib.FTP_TLS(nil, { implicit = true, tls = { verify = false } }))
+    assert.equal(990, ftp.port)
+    assert.is_true(ftp._tls_implicit)
+    -- Clones (parallel mirror) are made from what was kept: every TLS option is there.
+    assert.are.same({ implicit = true, verify = false }, ftp._tls_opts)
+    ftp:close()
   end)
 
   it("report an unreadable CA file as 'tls'", function()

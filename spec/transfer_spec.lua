@@ -450,6 +450,9 @@ local function mode_tests(get_server, kind, mode, odd)
   it("transfercmd + data:recv + data:close() + voidresp() by hand", function()
     assert(ftp:voidcmd("TYPE I"))
     local data = assert(ftp:transfercmd("RETR small.bin"))
+    assert.has_error(function() data:settimeout(0) end,
+      "ftplib: timeout must be a positive number of seconds")
+    data:settimeout(30)
     local parts = {}
     repeat
       local chunk = assert(data:recv(8192))

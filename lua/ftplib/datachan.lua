@@ -33,8 +33,13 @@ local now = wait.now
 --- Sets the timeout of this connection's waits (default: the session's timeout when
 -- it was opened).
 -- @tparam number seconds
+-- @raise for a number not above 0
 function Data:settimeout(seconds)
-  self.timeout = util.check("settimeout", 1, seconds, "number")
+  util.check("settimeout", 1, seconds, "number")
+  if seconds <= 0 then
+    util.raise("timeout must be a positive number of seconds")
+  end
+  self.timeout = seconds
 end
 
 function Data:_deadline()
