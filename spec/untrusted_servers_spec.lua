@@ -127,6 +127,23 @@ for _, row in ipairs(SERVER_KINDS) do
         end)
       end
 
+      -- GNU inetutils passes LIST's argument to ls: "LIST -a -d" lists "." and
+      -- "LIST -a -t" the parent, so "-d" looked empty and "-t" held itself forever.
+      it("lists folders named like ls options (-d, -t) as folders, from the root", function()
+        s:write("dash/-d/a", "remote a")
+        s:write("dash/-t/x", "remote x")
+        s:write("dash/top", "top")
+        local target = tmp .. "/dash"
+        write(target .. "/-d/a", "local a")
+        assert(ftp:cwd("dash"))
+        local report = assert(ftp:mirror("", target, { delete = true, max_depth = 4 }))
+        assert(ftp:cwd(".."))
+        assert.are.same({}, report.failed)
+        assert.are.same({}, report.deleted)
+        assert.are.same({ ["-d"] = "<dir>", ["-d/a"] = "remote a", ["-t"] = "<dir>",
+          ["-t/x"] = "remote x", top = "top" }, snapshot(target))
+      end)
+
       it("deletes nothing when the remote folder is mistyped", function()
         local target = tmp .. "/mistyped"
         write(target .. "/a.txt", "mine")

@@ -5,9 +5,15 @@ local listparse = require "ftplib.listparse"
 
 local FTP = core.FTP_methods
 
+-- A listing command with its path. Servers built on /bin/ls (GNU inetutils,
+-- netkit, many BSD ftpds) pass the argument of LIST, NLST and STAT to ls: a
+-- path starting with "-" would be read as options ("LIST -a -d" lists "."),
+-- so it goes out as "./-d", which names the same folder on every server.
 local function with_path(verb, path)
   if path == nil or path == "" then
     return verb
+  elseif path:sub(1, 1) == "-" then
+    path = "./" .. path
   end
   return verb .. " " .. path
 end
