@@ -13,6 +13,9 @@ local retry = require "ftplib.retry"
 local FTP = core.FTP_methods
 
 local PART = ".part"
+-- The longest file name most file systems take (ext4, XFS, btrfs, vfat's
+-- long names in UTF-16 units, which ASCII fills no faster).
+local NAME_MAX = 255
 -- Blocks for transfers watched by a progress callback: one Lua call and one
 -- string per block, so bigger than the default 64 KiB.
 local PROGRESS_BLOCK = 256 * 1024
@@ -46,6 +49,33 @@ local function check_options(fname, opts, types)
 end
 
 -- Shared by both directions -------------------------------------------------
+
+-- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
+-- name is UTF-8.
+local function cut_name(name, room)
+  local cut = name:sub(1, room)
+  if utf8.len(name) then
+    while cut ~= "" and not utf8.len(cut) do
+      cut = cut:sub(1, -2)
+    end
+  end
+  return cut
+end
+
+-- The temporary of localpath: localpath .. ".part", or with n,
+-- localpath .. "." .. n .. ".part" (for a name some other file has). A name
+-- too long for that (over NAME_MAX with the suffix) is cut, with 8 digits of
+-- its SHA-256 after "~", so that two long names sharing a start still get
+-- temporaries of their own.
+local function part_path(localpath, n)
+  local dir, name = localpath:match("^(.-)([^/]*)$")
+  local suffix = (n and n > 0 and ("." .. n) or "") .. PART
+  if #name + #suffix > NAME_MAX then
+    name = cut_name(name, NAME_MAX - #suffix - 9) .. "~" .. core.sha256(name):sub(1, 8)
+  end
+  return dir .. name .. suffix
+end
+
 
 -- The remote file's size: an integer, nil when the server gives none
 -- (no SIZE, or it refuses it for this name), or nil, msg, code when the
@@ -126,23 +156,43 @@ local function download_sink(self, job, file, offset)
   }
 end
 
--- The origin record of a .part: "ftplib-1 SIZE MODIFY PRECISION REMOTE", "-"
--- for what was not known.
-local ORIGIN_TAG = "ftplib-1"
+-- The origin record of a .part: "ftplib-2 SIZE MODIFY PRECISION REMOTE-ID",
+-- "-" for what was not known. REMOTE-ID is the SHA-256 of the remote path:
+-- a path from a server may be of any length, a record may not (and the
+-- xattr's room is small). Records of version 1 hold the path itself.
+local ORIGIN_TAG = "ftplib-2"
+
+local function remote_id(remote)
+  return core.sha256(remote)
+end
 
 local function origin_text(origin)
   return table.concat({ ORIGIN_TAG, origin.size or "-", origin.modify or "-",
-    origin.precision or "-", origin.remote }, " ")
+    origin.precision or "-", remote_id(origin.remote) }, " ")
 end
 
 local function parse_origin(text)
-  local size, modify, precision, remote = (text or ""):match(
-    "^" .. ORIGIN_TAG:gsub("%p", "%%%0") .. " (%S+) (%S+) (%S+) (.*)$")
-  if not size then
+  local version, size, modify, precision, remote = (text or ""):match(
+    "^ftplib%-([12]) (%S+) (%S+) (%S+) (.*)$")
+  if not version then
     return nil
   end
   return { size = math.tointeger(tonumber(size)), modify = math.tointeger(tonumber(modify)),
-    precision = math.tointeger(tonumber(precision)), remote = remote }
+    precision = math.tointeger(tonumber(precision)),
+    remote_id = version == "1" and remote_id(remote) or remote }
+end
+
+-- The origin record of the .part, or nil and why there is none.
+local function read_origin(part)
+  local text, err = core.file_origin(part)
+  local origin = parse_origin(text)
+  if origin then
+    return origin
+  elseif err then
+    return nil, "its origin record cannot be read (" .. err .. ")"
+  end
+  return nil, text and "its origin record is not ftplib's"
+    or "it has no origin record (from another tool, or a file system without extended attributes)"
 end
 
 -- The remote file's modification time now and its precision: the caller's
@@ -158,6 +208,7 @@ local function remote_modify(self, job)
       return nil, err, code
     end
     job.mdtm = mtime or false
+    job.mdtm_refusal = not mtime and { err, code } or nil
   end
   if job.mdtm then
     return job.mdtm, 1
@@ -170,37 +221,36 @@ local function same_time(a, a_precision, b, b_precision)
   return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
 end
 
--- Whether the .part (of `have` bytes, last written at `written`) may be
--- continued: true, or false and why not, or nil, msg, code. With its origin
--- record: while the remote file has the size and time recorded. Without one
--- (a .part from an older version, another tool, or a file system without
--- extended attributes): while the remote file is no newer than the .part.
-local function may_continue(self, job, have, written)
+-- Whether the .part (of `have` bytes) may be continued: true, or false and
+-- why not, or nil, msg, code. Only with its origin record, and only while the
+-- remote file is the one recorded: the same path, the same size (when both
+-- are known) and the same time. A record without a time (the server gave
+-- none) is continued only while the server still gives none and the sizes
+-- agree. Without a record nothing tells what the .part is a start of.
+local function may_continue(self, job, have)
   if job.total and have > job.total then
     return false, "the .part is larger than the remote file"
   end
-  local origin = parse_origin(core.file_origin(job.part))
-  if origin and origin.remote ~= job.remote then
-    return false, "the .part was started from another remote file (" .. origin.remote .. ")"
-  elseif origin and origin.size and job.total and origin.size ~= job.total then
+  local origin, why = read_origin(job.part)
+  if not origin then
+    return false, "nothing tells what the .part is a start of: " .. why
+  elseif origin.remote_id ~= remote_id(job.remote) then
+    return false, "the .part was started from another remote file"
+  elseif origin.size and job.total and origin.size ~= job.total then
     return false, "the remote file changed size since the .part was started"
-  end
-  local known = origin and (origin.size or origin.modify)
-  if known and not origin.modify then
-    return true
   end
   local modify, precision, code = remote_modify(self, job)
   if not modify and precision then
     return nil, precision, code
-  elseif known then
+  elseif origin.modify then
     if not (modify and same_time(modify, precision, origin.modify, origin.precision)) then
       return false, "the remote file changed since the .part was started"
     end
     return true
-  elseif not modify then
-    return false, "nothing tells that the .part is a start of this remote file"
-  elseif modify > written then
-    return false, "the remote file is newer than the .part"
+  elseif modify then
+    return false, "the .part was started without the remote file's time, which it has now"
+  elseif not (origin.size and job.total) then
+    return false, "neither a time nor a size tells that the .part is a start of this remote file"
   end
   return true
 end
@@ -227,7 +277,7 @@ local function start_offset(self, job, resume)
     end
     return attributes.size
   end
-  local ok, why, code = may_continue(self, job, attributes.size, attributes.modification)
+  local ok, why, code = may_continue(self, job, attributes.size)
   if ok == nil then
     return nil, why, code
   elseif not ok then
@@ -239,24 +289,26 @@ end
 
 -- A fresh .part, made exclusively: what had its name (an old .part, or a
 -- link or file planted there) is removed first, never written through. It
--- records its origin (a file system without extended attributes records
--- nothing: a later resume then compares times).
+-- records its origin, with the remote time whenever there is one (the
+-- caller's, from a listing, or MDTM's), so that any later resume can tell
+-- whether the remote file changed. A file system without extended
+-- attributes records nothing: a later resume then starts over.
 local function fresh_part(self, job)
+  local modify, precision, code = remote_modify(self, job)
+  if not modify and precision then
+    return nil, precision, code
+  end
   os.remove(job.part) -- removes a link itself, not what it points to
-  local file, err, code, number = core.open_file(job.part, "new")
+  local file, err, ecode, number = core.open_file(job.part, "new")
   if not file and number == errno.EEXIST then -- made again meanwhile: once more
     os.remove(job.part)
-    file, err, code = core.open_file(job.part, "new")
+    file, err, ecode = core.open_file(job.part, "new")
   end
   if not file then
-    return nil, err, code
+    return nil, err, ecode
   end
-  local modify, precision = job.opts.modify, job.opts.precision
-  if not modify and job.opts.resume then
-    modify, precision = remote_modify(self, job)
-    precision = modify and precision or nil
-  end
-  job.origin = { size = job.total, modify = modify, precision = precision, remote = job.remote }
+  job.origin = { size = job.total, modify = modify, precision = modify and precision or nil,
+    remote = job.remote }
   core.file_origin(job.part, origin_text(job.origin))
   return file
 end
@@ -269,7 +321,7 @@ local function open_part(self, job, offset)
   if not file then
     return nil, err, code
   end
-  job.origin = job.origin or parse_origin(core.file_origin(job.part)) or { remote = job.remote }
+  job.origin = job.origin or read_origin(job.part) or {}
   file:seek("set", offset)
   return file
 end
@@ -331,6 +383,8 @@ local function set_local_time(self, job)
   local mtime, err, code
   if job.mdtm then
     mtime = job.mdtm
+  elseif job.mdtm_refusal then -- asked when the .part began
+    err, code = job.mdtm_refusal[1], job.mdtm_refusal[2]
   else
     mtime, err, code = self:mdtm(job.remote)
   end
@@ -462,7 +516,7 @@ function FTP:download(remote, localpath, opts)
   util.check("download", 2, localpath, "string")
   opts = check_options("download", opts, DOWNLOAD_OPTIONS)
   local job = {
-    remote = remote, localpath = localpath, part = opts.part or localpath .. PART,
+    remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
     opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
   local bytes, err, code = retry.run(self, opts, function()
@@ -662,4 +716,8 @@ function FTP:upload(localpath, remote, opts)
   return bytes, err, code
 end
 
-return { option_types = option_types }
+return {
+  option_types = option_types,
+  part_path = part_path, -- for mirror.lua and many.lua
+  _origin_text = origin_text, -- for the specs: a .part as a cut download leaves it
+}

@@ -20,6 +20,7 @@ local util = require "ftplib.util"
 -- FTP methods do not need it installed.
 local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
 local list = require "ftplib.list"
+local files = require "ftplib.files"
 local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
@@ -588,17 +589,21 @@ function up.roots_exist(ftp, source_root, target_root)
   return ok, err, code
 end
 
--- The temporary a download of rel goes through: rel .. ".part", unless that
--- name is the source's own (a remote "x.part" beside "x"), or a local file's
--- that no download made: then rel .. ".1.part", ".2.part", ... So a
--- temporary never takes the place of a file mirrored or kept.
-local function part_for(src, dst, target_root, rel)
-  local candidate, n = rel .. ".part", 0
-  while src[candidate] or (dst[candidate]
+-- The temporary a download of rel goes through: files.part_path(rel) (rel ..
+-- ".part", shortened for a long name), unless that name is the source's own
+-- (a remote "x.part" beside "x"), a local file's that no download made, or
+-- the temporary of another download of this run (remote "x" and "x.1" beside
+-- "x.part"): then the next of rel .. ".1.part", ".2.part", ... So a
+-- temporary never takes the place of a file mirrored or kept, nor another's.
+local function part_for(src, dst, target_root, rel, chosen)
+  local n = 0
+  local candidate = files.part_path(rel, n)
+  while src[candidate] or chosen[candidate] or (dst[candidate]
       and not core.file_origin(safename.join(target_root, candidate))) do
     n = n + 1
-    candidate = rel .. "." .. n .. ".part"
+    candidate = files.part_path(rel, n)
   end
+  chosen[candidate] = true
   return safename.join(target_root, candidate)
 end
 
@@ -626,14 +631,14 @@ end
 -- Gives each item its paths and side; an item whose path cannot be made
 -- fails (walk and the local trees refuse such names: this is the last word).
 local function bind_items(plan, side, source_root, target_root, src, dst)
-  local items = {}
+  local items, parts = {}, {}
   for _, item in ipairs(plan.items) do
     item.side = side
     item.source = side.source_path(source_root, item.path)
     local why
     item.target, why = side.target_path(target_root, item.path)
     if item.target and item.op == "transfer" and side == down then
-      item.part = part_for(src, dst, target_root, item.path)
+      item.part = part_for(src, dst, target_root, item.path, parts)
     end
     if item.source and item.target then
       items[#items + 1] = item
