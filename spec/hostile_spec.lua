@@ -303,6 +303,68 @@ describe("2. no link followed", function()
   end)
 end)
 
+describe("2b. temporaries never collide", function()
+  -- Slow transfers of equal sizes, so that parallel downloads overlap.
+  local function slow(text)
+    local data = text:rep(20000 // #text)
+    return { data = data, chunk = 2000, pause = 0.02 }
+  end
+  local X3 = {
+    lists = { [""] = { lines = { ls("-", "x", 20000), ls("-", "x.part", 20000),
+      ls("-", "x.1", 20000) } } },
+    files = { x = slow("x"), ["x.part"] = slow("p"), ["x.1"] = slow("1") },
+  }
+
+  it("mirror gives x, x.part and x.1 temporaries of their own (parallel = 3)", function()
+    srv = hostile.start(X3)
+    local ftp = srv:session()
+    local report = within(30, function()
+      return assert(ftp:mirror("", box.target, { parallel = 3 }))
+    end)
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ x = X3.files.x.data, ["x.part"] = X3.files["x.part"].data,
+      ["x.1"] = X3.files["x.1"].data }, box:inside())
+  end)
+
+  it("download_many gives x, x.part and x.1 temporaries of their own (parallel = 3)",
+    function()
+    srv = hostile.start(X3)
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local report = within(30, function()
+      return ftp:download_many({ "x", "x.part", "x.1" }, { dir = box.target, parallel = 3 })
+    end)
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ x = X3.files.x.data, ["x.part"] = X3.files["x.part"].data,
+      ["x.1"] = X3.files["x.1"].data }, box:inside())
+  end)
+
+  for _, parallel in ipairs { 1, 2 } do
+    it(("download_many fails a local path given twice, after the first (parallel = %d)")
+      :format(parallel), function()
+      srv = hostile.start { files = { ["a/x"] = slow("a"), ["b/x"] = slow("b"),
+        c = { data = "c" } } }
+      lfs.mkdir(box.target)
+      local ftp = srv:session()
+      local report = within(30, function()
+        return ftp:download_many({ "a/x", "b/x", { "c", box.target .. "//./x" }, "c" },
+          { dir = box.target, parallel = parallel })
+      end)
+      ftp:close()
+      assert.are.same({ "a/x", "c" }, report.done)
+      assert.are.equal(2, #report.failed)
+      assert.are.equal("b/x", report.failed[1].path)
+      assert.are.equal("io", report.failed[1].code)
+      assert.matches("^not downloaded: its local path .*/x is also that of a/x$",
+        report.failed[1].err)
+      assert.are.equal("c", report.failed[2].path)
+      assert.are.same({ x = slow("a").data, c = "c" }, box:inside())
+    end)
+  end
+end)
+
 describe("3. a listing that cannot be trusted is not an empty folder", function()
   local function local_copy()
     box:write("keep/a.txt", "mine a")
