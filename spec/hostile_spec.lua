@@ -1102,6 +1102,72 @@ describe("odd servers (issue 12)", function()
   end)
 end)
 
+describe("atomic uploads never lose the remote file", function()
+  local function upload(scenario)
+    srv = hostile.start(scenario)
+    local source = box:write("source", "new version")
+    local ftp = srv:session()
+    local bytes, info, code = within(20, function()
+      return ftp:upload(source, "up", { atomic = true })
+    end)
+    ftp:close()
+    srv:stop()
+    return bytes, info, code
+  end
+
+  it("keeps the old file when every rename is refused, even where DELE works", function()
+    local bytes, err, code = upload { rnfr_refusals = { "550 Rename refused", "550 Rename refused",
+      "550 Rename refused", "550 Rename refused" }, files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.are.equal(550, code, err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted")) -- the temporary only
+  end)
+
+  it("keeps the old file when RNTO is refused for another reason than the name", function()
+    local bytes, err, code = upload { refuse_rename_over = "553 Permission denied",
+      files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.are.equal(553, code)
+    assert.matches("Permission denied", err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted"))
+  end)
+
+  it("says so when the old file, moved aside, cannot be deleted", function()
+    local bytes, info = upload { refuse_rename_over = "550 path already exists",
+      refuse_dele = { ["up.part.old"] = "550 Permission denied" },
+      files = { up = { data = "old" } } }
+    assert.are.equal(11, bytes, info)
+    assert.matches("moved aside to up%.part%.old, which could not be deleted %(550 Permission",
+      info.replaced)
+    assert.are.same({ "up -> up.part.old", "up.part -> up" }, srv:events("renamed"))
+    assert.are.same({}, srv:events("deleted"))
+  end)
+
+  it("keeps both files when neither can take the name after the old one moved aside",
+    function()
+    local bytes, err = upload { refuse_rename_over = "550 path already exists",
+      rnfr_refusals = { [3] = "550 Rename refused", [4] = "550 Rename refused" },
+      files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.matches("up was moved aside to up%.part%.old, then neither the new file %(up%.part%) "
+      .. "nor the old one could take its name .*: both kept", err)
+    assert.are.same({ "up -> up.part.old" }, srv:events("renamed"))
+    assert.are.same({}, srv:events("deleted")) -- the new file is kept
+  end)
+
+  it("never replaces a folder that has the name (aioftp's refusal)", function()
+    local bytes, err, code = upload { refuse_rename_over = "550 path already exists",
+      cwd = { up = true } }
+    assert.is_nil(bytes)
+    assert.are.equal(550, code)
+    assert.matches("^up: a folder has that name, not replaced", err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted"))
+  end)
+end)
+
 describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
   local fake = require "spec.support.fake"
 

@@ -144,6 +144,18 @@ for _, row in ipairs(SERVER_KINDS) do
           ["-t/x"] = "remote x", top = "top" }, snapshot(target))
       end)
 
+      it("an atomic upload onto a folder's name fails and leaves the folder alone", function()
+        s:write("atomic-dir/f/inside.txt", "inside")
+        local source = tmp .. "/atomic-source"
+        write(source, "new")
+        local bytes, err = ftp:upload(source, "atomic-dir/f", { atomic = true })
+        assert.is_nil(bytes)
+        assert.matches("^atomic%-dir/f: a folder has that name, not replaced", err)
+        assert.are.equal("inside", s:read("atomic-dir/f/inside.txt"))
+        assert.are.same({ f = "<dir>", ["f/inside.txt"] = "inside" },
+          snapshot(s:path("atomic-dir")))
+      end)
+
       it("deletes nothing when the remote folder is mistyped", function()
         local target = tmp .. "/mistyped"
         write(target .. "/a.txt", "mine")

@@ -596,35 +596,81 @@ local function set_remote_time(self, job)
 end
 
 -- The temporary of an atomic upload renamed to the final name. Servers that
--- will not rename onto an existing name (aioftp: "550 path already exists")
--- get the old file moved aside first (deleted once the new one is in place,
--- put back if it cannot be), or, when even that is refused, deleted first.
--- Only ever done with the new file whole on the server.
-local function replace_remote(self, job)
-  local ok, err, code = self:rename(job.target, job.remote)
-  if ok or math.type(code) ~= "integer" or code < 500 then
-    return ok, err, code
-  end
-  local aside = job.target .. ".old"
-  if self:rename(job.remote, aside) then
-    local moved, merr, mcode = self:rename(job.target, job.remote)
-    if not moved then
-      self:rename(aside, job.remote)
-      return nil, merr, mcode
-    end
-    self:delete(aside)
-    job.info.replaced = "the server refused to rename onto the old file (" .. err
-      .. "): it was moved aside, then deleted"
+-- will not rename onto an existing name say so (aioftp: "550 path already
+-- exists"): only that refusal, after an RNFR that worked, gets the old file
+-- moved aside, the new one renamed, and the old one deleted. The old file is
+-- never deleted before the new one has its name; a folder under the name is
+-- never replaced.
+
+-- Whether an RNTO refusal says that the name is taken.
+local function name_taken(code, text)
+  return math.type(code) == "integer" and code >= 400 and code < 600
+    and type(text) == "string" and text:lower():find("exist", 1, true) ~= nil
+end
+
+-- Whether path is a remote folder (CWD there works, and back): true, false,
+-- or nil when there is no telling (no current folder to come back to, a lost
+-- session).
+local function remote_folder(self, path)
+  local ok, _, code = self:_folder_exists(path)
+  if ok then
     return true
   end
-  if not self:delete(job.remote) then
-    return nil, err, code
+  if math.type(code) == "integer" then
+    return false
   end
-  ok, err, code = self:rename(job.target, job.remote)
-  if ok then
-    job.info.replaced = "the server refused to rename onto the old file: it was deleted first"
+  return nil
+end
+
+-- The old file moved aside (a free name: a server refusing to rename onto a
+-- name refuses a taken one), the new one renamed, the old one deleted.
+local function replace_aside(self, job, refusal)
+  local aside
+  for n = 0, 2 do
+    local candidate = job.target .. ".old" .. (n > 0 and ("." .. n) or "")
+    if self:rename(job.remote, candidate) then
+      aside = candidate
+      break
+    end
   end
-  return ok, err, code
+  if not aside then
+    return nil, "the server refused to rename onto " .. job.remote .. " (" .. refusal
+      .. ") and to move the old file aside: not replaced", "proto"
+  end
+  local moved, err, code = self:rename(job.target, job.remote)
+  if not moved then
+    if self:rename(aside, job.remote) then
+      return nil, err, code
+    end
+    job.keep_target = true -- the only copy of the new file; the old one is at aside
+    return nil, string.format("%s was moved aside to %s, then neither the new file (%s) nor "
+      .. "the old one could take its name (%s): both kept", job.remote, aside, job.target,
+      tostring(err)), code
+  end
+  local deleted, derr = self:delete(aside)
+  job.info.replaced = "the server refused to rename onto the old file (" .. refusal .. "): "
+    .. (deleted and "it was moved aside, then deleted"
+      or "it was moved aside to " .. aside .. ", which could not be deleted (" .. tostring(derr)
+        .. ")")
+  return true
+end
+
+local function replace_remote(self, job)
+  local code, text, errcode = self:_cmd("RNFR " .. job.target)
+  if code ~= 350 then
+    return nil, text, code or errcode
+  end
+  local ok, err, rcode = self:voidcmd("RNTO " .. job.remote)
+  if ok or math.type(rcode) ~= "integer" then
+    return ok, err, rcode
+  end
+  local folder = remote_folder(self, job.remote)
+  if folder then
+    return nil, job.remote .. ": a folder has that name, not replaced (" .. err .. ")", rcode
+  elseif folder == false and name_taken(rcode, err) then
+    return replace_aside(self, job, err)
+  end
+  return nil, err, rcode
 end
 
 -- One try: SIZE of the target when resuming, the missing bytes, the rename
@@ -710,7 +756,8 @@ function FTP:upload(localpath, remote, opts)
   local bytes, err, code = retry.run(self, opts, function()
     return upload_try(self, job)
   end)
-  if not bytes and opts.atomic and not opts.resume and job.sent and self:_isopen() then
+  if not bytes and opts.atomic and not opts.resume and job.sent and not job.keep_target
+      and self:_isopen() then
     self:delete(job.target)
   end
   return bytes, err, code

@@ -309,6 +309,8 @@ end
 
 function commands.DELE(c, argument)
   local path = c:path(argument)
+  local refusal = scenario.refuse_dele and scenario.refuse_dele[path]
+  if refusal then return c:reply(refusal) end
   if not files[path] then return c:reply("550 Delete operation failed.") end
   files[path] = nil
   record("deleted", path)
@@ -326,8 +328,12 @@ function commands.MKD(c, argument)
   c:reply('257 "/' .. path .. '" created')
 end
 
+local rnfr_count = 0
 function commands.RNFR(c, argument)
   local path = c:path(argument)
+  rnfr_count = rnfr_count + 1
+  local refusal = scenario.rnfr_refusals and scenario.rnfr_refusals[rnfr_count]
+  if refusal then return c:reply(refusal) end
   if not files[path] then return c:reply("550 RNFR command failed.") end
   c.rename_from = path
   c:reply("350 Ready for RNTO.")
@@ -337,9 +343,10 @@ function commands.RNTO(c, argument)
   local from, to = c.rename_from, c:path(argument)
   c.rename_from = nil
   if not from then return c:reply("503 RNFR required first.") end
-  if files[to] and scenario.refuse_rename_over then
+  if (files[to] or to ~= "" and is_folder(to)) and scenario.refuse_rename_over then
     return c:reply(scenario.refuse_rename_over)
   end
+  if is_folder(to) then return c:reply("550 Rename failed.") end -- rename(2): EISDIR
   files[to], files[from] = files[from], nil
   record("renamed", from .. " -> " .. to)
   c:reply("250 Rename successful.")
