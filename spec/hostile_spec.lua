@@ -887,6 +887,52 @@ describe("7. bounded walks", function()
     box:assert_contained()
   end)
 
+  -- Every folder holds folders a and b: 2^256 folders within max_depth.
+  local BINARY = { rules = { { pattern = "", lines = { ls("d", "a"), ls("d", "b") } } } }
+
+  it("an endless binary tree ends at max_entries, each folder not listed reported", function()
+    srv = hostile.start(BINARY)
+    local ftp = srv:session()
+    local errors, folders = {}, 0
+    within(30, function()
+      for _, dirs in ftp:walk("", { max_entries = 200, onerror = function(path, err, code, stopped)
+        errors[#errors + 1] = { path = path, err = err, code = code, stopped = stopped }
+      end }) do
+        folders = folders + 1
+        assert.are.equal(2, #dirs)
+      end
+    end)
+    assert.are.equal(100, folders) -- 2 entries each: the 101st passes 200
+    assert.is_true(#errors >= 2)
+    for _, e in ipairs(errors) do
+      assert.are.equal("limit", e.code)
+      assert.is_true(e.stopped)
+      assert.matches("more than max_entries %(200%) entries listed", e.err)
+    end
+    ftp:close()
+  end)
+
+  it("mirror of an endless binary tree ends at max_entries and deletes nothing", function()
+    srv = hostile.start(BINARY)
+    box:write("keep.txt", "mine")
+    box:write("a/b/keep.txt", "mine too")
+    local ftp = srv:session()
+    local report = within(30, function()
+      return assert(ftp:mirror("", box.target, { delete = true, max_entries = 60 }))
+    end)
+    ftp:close()
+    assert.are.same({}, report.deleted)
+    assert.are.equal("mine", proc.read_file(box:path("keep.txt")))
+    assert.are.equal("mine too", proc.read_file(box:path("a/b/keep.txt")))
+    local nothing_deleted = failure_of(report, "")
+    assert.matches("^nothing deleted: the walk stopped: more than max_entries %(60%)",
+      nothing_deleted.err)
+    assert.are.equal("limit", nothing_deleted.code)
+    assert.is_true(#report.failed > 2)
+    assert.has_error(function() ftp:mirror("", box.target, { max_entries = -1 }) end)
+    box:assert_contained()
+  end)
+
   it("a folder that lists itself is entered once", function()
     local self_line = ls("d", "loop", 4096, "Jan 01  2020")
     srv = hostile.start { lists = { [""] = { lines = { self_line } } },

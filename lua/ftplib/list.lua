@@ -62,6 +62,10 @@ local list = {}
 local ENTRY_COST = 320
 
 local DEFAULT_MAX_DEPTH = 256
+-- How many entries a walk lists in all before it stops: generous for real
+-- trees, and an end to a server inventing folders without end ("d a" and
+-- "d b" in every folder: 2^256 folders within max_depth).
+local DEFAULT_MAX_ENTRIES = 1000000
 
 -- "dir" + "name" with one "/" between; "" stands for the current directory.
 function list.join(dir, name)
@@ -341,6 +345,26 @@ local function split_entries(state, folder, entries)
   return dirs, files, rejected
 end
 
+-- The walk ends once it has listed more than max_entries entries in all:
+-- the folder that passed the budget and every folder still to list are
+-- reported to onerror with "limit" (and true, "the walk stopped"), so that
+-- none of them passes for empty.
+local function stop_walk(state, folder)
+  local err = "the walk stopped: more than max_entries (" .. state.max_entries
+    .. ") entries listed"
+  local skipped = { folder }
+  for i = #state.stack, 1, -1 do
+    skipped[#skipped + 1] = state.stack[i]
+  end
+  state.stack = {}
+  if state.onerror then
+    for _, each in ipairs(skipped) do
+      state.onerror(each.path, err, "limit", true)
+    end
+  end
+  return nil
+end
+
 local function walk_step(self, state)
   push_children(state)
   while #state.stack > 0 do
@@ -356,7 +380,10 @@ local function walk_step(self, state)
         entries, err, code = nil, folder.path .. ": " .. why, "proto"
       end
     end
-    if entries then
+    state.listed = state.listed + (entries and #entries or 0)
+    if state.listed > state.max_entries then
+      return stop_walk(state, folder)
+    elseif entries then
       local dirs, files, rejected = split_entries(state, folder, entries)
       state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
       return folder.path, dirs, files, rejected
@@ -394,22 +421,26 @@ local function seen_tracker(root_unique)
   end
 end
 
-local WALK_OPTIONS = { onerror = "function|nil", max_depth = "number", hidden = "boolean" }
+local WALK_OPTIONS = {
+  onerror = "function|nil", max_depth = "number", max_entries = "number", hidden = "boolean",
+}
 list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._option_types
 
 -- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
 -- Top-down; symbolic links are listed among files and never followed.
 -- opts.onerror(dirpath, msg, code) hears of each directory skipped: one that
 -- cannot be listed, whose listing cannot be read, or deeper than
--- opts.max_depth (256) below path. rejected lists the entries whose names
+-- opts.max_depth (256) below path; once more than opts.max_entries
+-- (1,000,000) entries are listed, each folder left (the walk ends). rejected lists the entries whose names
 -- cannot be a path ({entry =, name =, reason =}: "", ".", "..", a slash,
 -- control characters). opts.hidden = false leaves out dotfiles.
 
 --- Walks a tree top-down: `for dirpath, dirs, files, rejected in ftp:walk(path) do`.
 -- Remove entries from `dirs` in the loop to skip those folders. Links, devices and
 -- unknown lines are among `files`, and never followed. A folder is entered once
--- (MLSD's `unique` fact catches one listed twice under another name) and never
--- deeper than `opts.max_depth` below `path`. A folder that cannot be listed, whose
+-- (MLSD's `unique` fact catches one listed twice under another name), never
+-- deeper than `opts.max_depth` below `path`, and the walk ends once it has listed more
+-- than `opts.max_entries` entries in all. A folder that cannot be listed, whose
 -- listing holds only lines no parser reads (GNU ls's `ls: cannot access ...`), or that
 -- lists only itself (vsftpd, for a folder one may enter but not read) is skipped after
 -- `opts.onerror`.
@@ -419,23 +450,30 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- each folder skipped, `path` included (`"limit"` past `max_depth`)
 -- @tparam[opt=256] number opts.max_depth how many levels below `path` to enter (a
 -- non-negative integer)
+-- @tparam[opt=1000000] number opts.max_entries how many entries to list in all: past
+-- that the walk ends, after `onerror(dirpath, message, "limit", true)` for the folder that
+-- passed it and for each folder not listed yet (a non-negative integer)
 -- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
 -- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
 -- below it, joined with `/`), `dirs` and `files` (@{entry} tables), and `rejected`:
 -- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
 -- control characters) as `{entry =, name =, reason =}`
--- @raise for a `max_depth` that is not a non-negative integer
+-- @raise for a `max_depth` or `max_entries` that is not a non-negative integer
 -- @usage for dirpath, dirs, files in ftp:walk("pub") do print(dirpath, #dirs, #files) end
 function FTP:walk(path, opts)
   util.check("walk", 1, path, "string|nil")
   opts = util.check_options("walk", 2, opts, WALK_OPTIONS)
   local max_depth = opts.max_depth or DEFAULT_MAX_DEPTH
-  if math.type(max_depth) ~= "integer" or max_depth < 0 then
-    util.raise("'walk' option max_depth must be a non-negative integer")
+  local max_entries = opts.max_entries or DEFAULT_MAX_ENTRIES
+  for name, value in pairs { max_depth = max_depth, max_entries = max_entries } do
+    if math.type(value) ~= "integer" or value < 0 then
+      util.raise("'walk' option " .. name .. " must be a non-negative integer")
+    end
   end
   path = path or ""
   local state = {
     stack = { { path = path, depth = 0 } }, onerror = opts.onerror, max_depth = max_depth,
+    max_entries = max_entries, listed = 0,
     hidden = opts.hidden, visited = {}, seen = seen_tracker(unique_of(self, path)),
   }
   return function()

@@ -94,8 +94,11 @@ end
 function mirror.remote_tree(ftp, root, failed, opts)
   local tree, rel_of = new_tree(failed), { [root] = "" }
   local root_error
-  local function onerror(dirpath, err, code)
+  local function onerror(dirpath, err, code, stopped)
     local rel = rel_of[dirpath]
+    if stopped then
+      getmetatable(tree).truncated = err -- past max_entries: the tree is not whole
+    end
     if rel == "" then
       root_error = { err, code }
     else
@@ -103,7 +106,8 @@ function mirror.remote_tree(ftp, root, failed, opts)
       failed[#failed + 1] = { path = rel, err = err, code = code }
     end
   end
-  local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth }
+  local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth,
+    max_entries = opts.max_entries }
   for dirpath, dirs, files, rejected in ftp:walk(root, walk_opts) do
     add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   end
@@ -337,7 +341,12 @@ function mirror.plan(src, dst, opts, times_kept)
   local items = delete_items(dst, room_list, 1)
   table.move(plan.mkdirs, 1, #plan.mkdirs, #items + 1, items)
   table.move(plan.transfers, 1, #plan.transfers, #items + 1, items)
-  if opts.delete then
+  local truncated = getmetatable(src).truncated or getmetatable(dst).truncated
+  if opts.delete and truncated then
+    -- A walk stopped by max_entries: what was not listed may be anywhere.
+    plan.failed[#plan.failed + 1] = { path = "", code = "limit",
+      err = "nothing deleted: " .. truncated }
+  elseif opts.delete then
     local gone = delete_items(dst, gone_entries(src, dst, room), 4)
     table.move(gone, 1, #gone, #items + 1, items)
   end
@@ -509,10 +518,13 @@ end
 -- sides
 -- @tfield[opt=256] number max_depth how many levels below the remote folder to enter, as
 -- for @{FTP:walk}
+-- @tfield[opt=1000000] number max_entries how many remote entries to list in all, as for
+-- @{FTP:walk}: past that, the folders not listed are reported in `failed` (`"limit"`) and
+-- nothing is deleted
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
-  max_depth = "number",
+  max_depth = "number", max_entries = "number",
 }
 -- For ftplib._option_types (spec/reference_spec.lua).
 mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
@@ -698,9 +710,11 @@ end
 
 local function check_mirror_options(fname, opts)
   opts = util.check_options(fname, 3, opts, OPTION_TYPES)
-  local max_depth = opts.max_depth
-  if max_depth ~= nil and (math.type(max_depth) ~= "integer" or max_depth < 0) then
-    util.raise("'" .. fname .. "' option max_depth must be a non-negative integer")
+  for _, name in ipairs { "max_depth", "max_entries" } do
+    local value = opts[name]
+    if value ~= nil and (math.type(value) ~= "integer" or value < 0) then
+      util.raise("'" .. fname .. "' option " .. name .. " must be a non-negative integer")
+    end
   end
   return opts
 end
@@ -722,7 +736,8 @@ end
 -- and `failed` of `{path =, err =, code =}`; paths relative to the
 -- mirrored folder with `/` between names. A failed file does not stop the others.
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
--- @raise for an unknown or mistyped option, a bad `max_depth`, `retries` or `parallel`,
+-- @raise for an unknown or mistyped option, a bad `max_depth`, `max_entries`, `retries` or
+-- `parallel`,
 -- LuaFileSystem missing
 -- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
 -- print(#report.created, #report.updated, #report.deleted, #report.failed)
