@@ -549,6 +549,39 @@ describe("4. hidden files are files", function()
     assert.are.equal(1, with_a)
   end)
 
+  it("a plain LIST after a refused LIST -a vouches for no dotfile: local ones are kept",
+    function()
+    srv = hostile.start { list_a = false, hide_dotfiles = true, lists = DOTS.lists,
+      files = DOTS.files }
+    box:write(".mine", "local dotfile")
+    box:write(".git/config", "local dot-folder")
+    box:write("gone.txt", "really gone")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ "gone.txt" }, report.deleted)
+    assert.are.same({ [".mine"] = "local dotfile", [".git"] = "<dir>",
+      [".git/config"] = "local dot-folder", index = "index" }, box:inside())
+    assert.are.equal(2, #report.kept)
+    assert.are.equal(".git", report.kept[1].path)
+    assert.are.equal(".mine", report.kept[2].path)
+    assert.matches("^not deleted: a dotfile, and its folder's listing %(a plain LIST",
+      report.kept[2].reason)
+  end)
+
+  it("a plain LIST that shows dotfiles vouches for them", function()
+    srv = hostile.start { list_a = false, lists = DOTS.lists, files = DOTS.files }
+    box:write(".mine", "local dotfile")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ ".mine" }, report.deleted)
+    assert.are.same({}, report.kept)
+    assert.are.equal("deny", proc.read_file(box:path(".htaccess")))
+  end)
+
   it("hidden = false leaves dotfiles out on both sides, and deletes none", function()
     srv = hostile.start(DOTS)
     box:write(".mine", "local dotfile")
@@ -557,6 +590,48 @@ describe("4. hidden files are files", function()
     ftp:close()
     assert.are.same({}, report.failed)
     assert.are.same({ [".mine"] = "local dotfile", index = "index" }, box:inside())
+  end)
+end)
+
+describe("4b. names that differ only in case", function()
+  it("mirror_up never deletes the file it just sent where names ignore case", function()
+    -- Readme renamed README locally; the server holds Readme, and ignores case.
+    srv = hostile.start { ignore_case = true,
+      lists = { [""] = { lines = { ls("-", "Readme", 3), ls("d", "Docs"), ls("-", "old", 3) } },
+        Docs = { lines = { ls("-", "a.txt", 3) } } },
+      files = { Readme = { data = "old" }, ["Docs/a.txt"] = { data = "aaa" },
+        old = { data = "old" } } }
+    box:write("README", "new readme")
+    box:write("docs/a.txt", "new a")
+    local ftp = srv:session()
+    local report = within(20, function()
+      return assert(ftp:mirror_up(box.target, "", { delete = true }))
+    end)
+    ftp:close()
+    srv:stop()
+    assert.are.same({}, report.failed)
+    assert.are.same({ "old" }, srv:events("deleted")) -- not Readme, not Docs/a.txt
+    assert.are.same({}, srv:events("removed")) -- nor the folder Docs
+    local kept = {}
+    for _, entry in ipairs(report.kept) do kept[#kept + 1] = entry.path end
+    assert.are.same({ "Docs", "Docs/a.txt", "Readme" }, kept)
+    assert.matches("^its name differs only in case from README, sent in this run",
+      report.kept[3].reason)
+  end)
+
+  it("mirror keeps a local file whose name differs only in case from one it downloads",
+    function()
+    srv = hostile.start { lists = { [""] = { lines = { ls("-", "README", 3) } } },
+      files = { README = { data = "new" } } }
+    box:write("Readme", "old")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({ "README" }, report.created)
+    assert.are.same({}, report.deleted)
+    assert.are.equal("Readme", report.kept[1].path)
+    -- On a file system that ignores case, README replaced Readme: one file, whole.
+    assert.are.equal("new", proc.read_file(box:path("README")))
   end)
 end)
 
@@ -1211,6 +1286,54 @@ describe("atomic uploads never lose the remote file", function()
     assert.matches("^up: a folder has that name, not replaced", err)
     assert.are.same({}, srv:events("renamed"))
     assert.are.same({ "up.part" }, srv:events("deleted"))
+  end)
+end)
+
+describe("a protected empty listing without close_notify (spec/support/fake.lua)", function()
+  local fake = require "spec.support.fake"
+  local certs = require "spec.support.certs"
+
+  -- pyftpdlib ends empty listings so; an attacker cutting the data connection too.
+  it("is taken as empty, but mirror deletes nothing on its strength", function()
+    local srv = fake.start(fake.script({
+      { send = "220 fake ready\r\n" },
+      { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
+      { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
+      { expect = "^PASS " }, { send = "230 in\r\n" },
+      { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
+      { expect = "^PROT P$" }, { send = "200 protected\r\n" },
+      { expect = "^FEAT$" }, { send = "211-Features:\r\n MLST type*;size*;\r\n211 End\r\n" },
+      { pasv = true },
+      { serve = { MLST = "550 no MLST here\r\n", TYPE = "200 ok\r\n",
+        EPSV = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" }, last = "EPSV" },
+      { expect = "^MLSD d$" }, { send = "150 listing\r\n" },
+      { accept = true }, { data_tls = "good" }, { data_close = true },
+      { send = "226 done\r\n" },
+      { serve = { PWD = '257 "/" is the folder\r\n', CWD = "250 ok\r\n",
+        NOOP = "200 ok\r\n", QUIT = "221 bye\r\n" }, last = "QUIT" },
+    }), { timeout = 20, certs = certs.get() })
+    finally(function() srv:stop() end)
+    box:write("keep.txt", "mine")
+    box:write(".dot", "mine, dot")
+    box:write("sub/a.txt", "mine a")
+    local before = box:inside()
+    local ftp = assert(ftplib.FTP_TLS(srv.host, { port = srv.port, user = "anonymous",
+      passwd = "guest", timeout = 5, tls = { cafile = certs.get().ca } }))
+    local report = within(20, function()
+      return assert(ftp:mirror("d", box.target, { delete = true }))
+    end)
+    ftp:quit()
+    assert.is_true(srv:wait(5))
+    assert.are.same({}, srv:errors())
+    assert.are.same(before, box:inside())
+    assert.are.same({}, report.deleted)
+    assert.are.same({ ".dot", "keep.txt", "sub" }, (function()
+      local paths = {}
+      for _, kept in ipairs(report.kept) do paths[#paths + 1] = kept.path end
+      return paths
+    end)())
+    assert.matches("^not deleted: its folder's listing may have been cut %(the protected "
+      .. "listing ended without TLS close_notify", report.kept[1].reason)
   end)
 end)
 

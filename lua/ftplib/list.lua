@@ -89,7 +89,9 @@ end
 -- Runs listing command cmd, parsing each line with parse(line, now) into
 -- entries. Answers entries, the final reply, and facts about the listing:
 -- known (lines that parsed into an entry of a known form, . and ..
--- included), dot (a "." or cdir entry: the folder itself is there).
+-- included), dot (a "." or cdir entry: the folder itself is there), dotted
+-- (a name starting with a dot, . and .. included: dotfiles are shown),
+-- unverified (why the listing may not be whole, see _listing_each).
 local function parse_listing(self, cmd, parse, hidden)
   local entries, facts, now = {}, { known = 0 }, os.time()
   local text, err, code = self:_listing_each(cmd, function(line)
@@ -100,6 +102,7 @@ local function parse_listing(self, cmd, parse, hidden)
     if entry.type ~= "unknown" then
       facts.known = facts.known + 1
     end
+    facts.dotted = facts.dotted or is_hidden(entry)
     if is_self_or_parent(entry) then
       facts.dot = facts.dot or entry.name == "." or entry.type == "cdir"
       return #line + 1
@@ -112,6 +115,7 @@ local function parse_listing(self, cmd, parse, hidden)
   if not text then
     return nil, err, code
   end
+  facts.unverified = err
   return entries, text, facts
 end
 
@@ -139,7 +143,7 @@ end
 -- "226 Transfer done (but failed to open directory)": its own words.
 local function empty_answer(self, path, text, facts)
   if facts.dot then
-    return {}
+    return {}, text, facts
   elseif text:lower():find("fail", 1, true) then
     return nil, text, tonumber(text:match("^%d%d%d"))
   elseif path and path ~= "" then
@@ -148,7 +152,7 @@ local function empty_answer(self, path, text, facts)
       return nil, err, code
     end
   end
-  return {}
+  return {}, text, facts
 end
 
 local function list_mlsd(self, path, hidden)
@@ -165,6 +169,16 @@ local function list_once(self, verb, path, hidden)
   return parse_listing(self, listing.with_path(verb, path), listparse.parse_line, hidden)
 end
 
+-- The answer of a plain LIST where dotfiles were wanted (LIST -a refused, or
+-- known not to work here): most Unix servers leave dotfiles out of it, so it
+-- vouches for none (facts.hidden_unseen) unless it shows some.
+local function plain_answer(entries, text, facts)
+  if entries then
+    facts.hidden_unseen = not facts.dotted
+  end
+  return entries, text, facts
+end
+
 -- LIST shows no dotfiles on most Unix servers: LIST -a does, where the server
 -- takes it. Whether it does is learnt once per session (self._list_a): an
 -- answer with entries of a known form for a named folder says yes (Twisted
@@ -174,8 +188,10 @@ end
 -- asked and has the last word: a server reading "-a" as a name must not pass
 -- for an empty folder.
 local function list_unix(self, path, hidden)
-  if hidden == false or self._list_a == false then
-    return list_once(self, "LIST", path, hidden)
+  if hidden == false then
+    return list_once(self, "LIST", path, hidden) -- dotfiles left out on purpose
+  elseif self._list_a == false then
+    return plain_answer(list_once(self, "LIST", path, hidden))
   end
   local entries, text, facts = list_once(self, "LIST -a", path, hidden)
   if entries and facts.known > 0 then
@@ -192,7 +208,7 @@ local function list_unix(self, path, hidden)
   if plain and pfacts.known > 0 then
     self._list_a = false
   end
-  return plain, ptext, pfacts
+  return plain_answer(plain, ptext, pfacts)
 end
 
 local function list_parsed(self, path, hidden)
@@ -345,6 +361,13 @@ local function split_entries(state, folder, entries)
   return dirs, files, rejected
 end
 
+-- What a walk tells of a listing besides its entries (the facts of
+-- parse_listing): hidden_unseen, a plain LIST that may have left dotfiles
+-- out though they were wanted; unverified, why it may have been cut.
+local function listing_notes(facts)
+  return { hidden_unseen = facts.hidden_unseen or nil, unverified = facts.unverified }
+end
+
 -- The walk ends once it has listed more than max_entries entries in all:
 -- the folder that passed the budget and every folder still to list are
 -- reported to onerror with "limit" (and true, "the walk stopped"), so that
@@ -374,7 +397,7 @@ local function walk_step(self, state)
     if folder.depth > state.max_depth then
       err, code = "deeper than max_depth (" .. state.max_depth .. ")", "limit"
     else
-      entries, err, code = list_folder(self, folder.path, state.hidden)
+      entries, err, code = list_folder(self, folder.path, state.hidden) -- code: the facts
       local why = entries and distrust(self, folder, entries, state.hidden)
       if why then
         entries, err, code = nil, folder.path .. ": " .. why, "proto"
@@ -386,7 +409,7 @@ local function walk_step(self, state)
     elseif entries then
       local dirs, files, rejected = split_entries(state, folder, entries)
       state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
-      return folder.path, dirs, files, rejected
+      return folder.path, dirs, files, rejected, listing_notes(code)
     elseif state.onerror then
       state.onerror(folder.path, err, code)
     end
@@ -455,9 +478,13 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- passed it and for each folder not listed yet (a non-negative integer)
 -- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
 -- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
--- below it, joined with `/`), `dirs` and `files` (@{entry} tables), and `rejected`:
+-- below it, joined with `/`), `dirs` and `files` (@{entry} tables), `rejected`:
 -- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
--- control characters) as `{entry =, name =, reason =}`
+-- control characters) as `{entry =, name =, reason =}`, and `listing`, what the
+-- listing cannot vouch for: `hidden_unseen = true` when it came from a plain `LIST`
+-- (the server refused `LIST -a`) that showed no dotfile, so that dotfiles may be
+-- missing; `unverified`, why it may have been cut (a protected listing of no byte that
+-- ended without TLS close_notify)
 -- @raise for a `max_depth` or `max_entries` that is not a non-negative integer
 -- @usage for dirpath, dirs, files in ftp:walk("pub") do print(dirpath, #dirs, #files) end
 function FTP:walk(path, opts)

@@ -34,11 +34,15 @@ end
 -- CR CR LF), in UTF-8 when the session has an encoding (decoded false: kept
 -- as the bytes sent). each answers how many bytes of memory it keeps for the
 -- line. Past maxlisting the transfer is aborted and the answer is nil, msg,
--- "limit"; the session stays in step. Otherwise the final reply's text.
+-- "limit"; the session stays in step. Otherwise the final reply's text, and
+-- why the listing may not be whole though it came without error (nil when
+-- nothing says so): a protected listing of no byte that ended without TLS
+-- close_notify (tls.lua takes it, for pyftpdlib's sake).
 function FTP:_listing_each(cmd, each)
   local used, over = 0, false
   local maxlisting = self.maxlisting or DEFAULT_MAXLISTING
   local decoder = self._decoder
+  self._listing_unverified = nil
   local text, err, code = self:retrlines(cmd, function(line)
     if line:byte(-1) == 13 then
       line = line:gsub("\r+$", "")
@@ -53,10 +57,17 @@ function FTP:_listing_each(cmd, each)
       return false
     end
   end)
+  local unverified = self._listing_unverified
+  self._listing_unverified = nil
   if over then
     return over_limit(maxlisting)
+  elseif not text then
+    return nil, err, code
+  elseif unverified then
+    return text, "the protected listing ended without TLS close_notify and without a byte: "
+      .. "it may have been cut"
   end
-  return text, err, code
+  return text
 end
 
 -- Every line of a listing command, in a table (see _listing_each). Lines

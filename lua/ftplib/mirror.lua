@@ -44,14 +44,19 @@ end
 -- precision, unreadable (a folder whose contents are unknown)}
 
 -- A new tree: nodes by relative path; in its metatable, out of the way of
--- any path, the folders whose listings were incomplete ("" the root) and
--- the list of failures met.
+-- any path, the folders whose listings were incomplete ("" the root; the
+-- value says why), those whose listings may have left dotfiles out
+-- (hidden_unseen) and the list of failures met.
 local function new_tree(failed)
-  return setmetatable({}, { incomplete = {}, failed = failed })
+  return setmetatable({}, { incomplete = {}, hidden_unseen = {}, failed = failed })
 end
 
 local function incomplete(tree)
   return getmetatable(tree).incomplete
+end
+
+local function hidden_unseen(tree)
+  return getmetatable(tree).hidden_unseen
 end
 
 local function failures(tree)
@@ -68,7 +73,7 @@ local function remote_node(entry, walked_as_dir)
   return { type = kind, size = entry.size, modify = entry.modify, precision = entry.precision }
 end
 
-local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
+local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, listing)
   local rel = rel_of[dirpath]
   for _, entry in ipairs(dirs) do
     local child = join(rel, entry.name)
@@ -78,14 +83,20 @@ local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   for _, entry in ipairs(files) do
     tree[join(rel, entry.name)] = remote_node(entry, false)
     if entry.type == "unknown" then
-      incomplete(tree)[rel] = true -- its name is a guess: the real one may be another
+      -- Its name is a guess: the real one may be another.
+      incomplete(tree)[rel] = "its folder's listing held lines no parser reads"
     end
   end
   for _, bad in ipairs(rejected) do
-    incomplete(tree)[rel] = true
+    incomplete(tree)[rel] = "its folder's listing held names that cannot be used"
     failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(bad.name)),
       err = "not mirrored: " .. bad.reason, code = "proto" }
   end
+  if listing.unverified then
+    incomplete(tree)[rel] = "its folder's listing may have been cut (" .. listing.unverified
+      .. ")"
+  end
+  hidden_unseen(tree)[rel] = listing.hidden_unseen
 end
 
 -- The tree under a remote folder; folders below it that cannot be listed
@@ -108,8 +119,8 @@ function mirror.remote_tree(ftp, root, failed, opts)
   end
   local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth,
     max_entries = opts.max_entries }
-  for dirpath, dirs, files, rejected in ftp:walk(root, walk_opts) do
-    add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
+  for dirpath, dirs, files, rejected, listing in ftp:walk(root, walk_opts) do
+    add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, listing)
   end
   if root_error then
     return nil, root_error[1], root_error[2]
@@ -126,7 +137,7 @@ local function local_node(tree, rel, name, attributes, role)
   local ok, why = safename.check(name)
   if not ok then
     if role == "source" then
-      incomplete(tree)[rel] = true
+      incomplete(tree)[rel] = "its folder holds names that cannot be sent"
       failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(name)),
         err = "not mirrored: " .. why, code = "io" }
       return nil
@@ -287,33 +298,99 @@ local function plan_entry(plan, src, dst, rel, opts, times_kept)
   }
 end
 
--- Whether the source's listings show that rel (absent from the source) is
--- gone: the deepest folder above rel that the source has must be a folder
--- read whole. A link, a device or an unknown entry there, or a folder whose
--- listing was incomplete or unreadable, says nothing of what lies below.
-local function shown_gone(src, rel)
-  local dir = parent_of(rel)
+-- Why the source's listings do not show that rel (absent from the source)
+-- is gone: nil when they do; false when it lies under an entry reported
+-- elsewhere (a link, a device, an unreadable folder); else the reason (the
+-- listing of the deepest folder above rel that the source has was
+-- incomplete, or may have left dotfiles out), and whether rel itself is the
+-- entry of that folder (not something under it).
+local function not_shown_gone(src, rel)
+  local dir, child = parent_of(rel), rel
   while dir ~= "" and not src[dir] do
-    dir = parent_of(dir)
+    dir, child = parent_of(dir), dir
   end
-  if incomplete(src)[dir] then
+  local why = incomplete(src)[dir]
+  if why then
+    return why, child == rel
+  elseif dir ~= "" and (src[dir].type ~= "dir" or src[dir].unreadable) then
     return false
+  elseif hidden_unseen(src)[dir] and child:match("[^/]*$"):sub(1, 1) == "." then
+    return "a dotfile, and its folder's listing (a plain LIST: the server refused LIST -a) "
+      .. "may leave dotfiles out", child == rel
   end
-  return dir == "" or (src[dir].type == "dir" and not src[dir].unreadable)
+  return nil
+end
+
+-- A path as a file system that ignores case sees it: ASCII, Latin-1,
+-- Latin Extended-A, Greek and Cyrillic letters in one case. Folding too much
+-- only keeps a file that could have gone.
+local function fold_char(c)
+  if c >= 0xC0 and c <= 0xDE and c ~= 0xD7 or c >= 0x391 and c <= 0x3A9
+      or c >= 0x410 and c <= 0x42F then
+    return c + 32
+  elseif c >= 0x400 and c <= 0x40F then
+    return c + 80
+  elseif c >= 0x139 and c <= 0x148 or c >= 0x179 and c <= 0x17E then
+    return c - (c + 1) % 2 -- pairs with the capital first, at an odd code
+  elseif c >= 0x100 and c <= 0x17F then
+    return c - c % 2
+  end
+  return c
+end
+
+local function fold(path)
+  path = path:lower()
+  if not (path:find("[\128-\255]") and utf8.len(path)) then
+    return path
+  end
+  local chars = {}
+  for _, c in utf8.codes(path) do
+    chars[#chars + 1] = utf8.char(fold_char(c))
+  end
+  return table.concat(chars)
+end
+
+-- The paths sent or made by this run (and the folders above them), case
+-- folded, each to the source path it folds from.
+local function sent_folded(plan)
+  local sent = {}
+  for _, phase in ipairs { plan.mkdirs, plan.transfers } do
+    for _, item in ipairs(phase) do
+      local rel = item.path
+      while rel ~= "" and not sent[fold(rel)] do
+        sent[fold(rel)] = rel
+        rel = parent_of(rel)
+      end
+    end
+  end
+  return sent
 end
 
 -- What the source no longer has, when opts.delete: neither the entries cleared
 -- to make room (`room`), nor what lies in folders whose contents are unknown,
--- nor what mirror does not handle (links, devices).
-local function gone_entries(src, dst, room)
-  local gone = {}
+-- nor what mirror does not handle (links, devices). Entries the source may
+-- have all the same go to `kept` ({path =, reason =}): those its listings
+-- cannot vouch for, and those whose names differ only in case from a path
+-- sent in this run (where names ignore case, that is the file just sent).
+local function gone_entries(src, dst, room, sent)
+  local gone, kept = {}, {}
   for rel, node in pairs(dst) do
-    if not src[rel] and not room[rel] and node.type ~= "other" and shown_gone(src, rel)
+    if not src[rel] and not room[rel] and node.type ~= "other"
         and not under_unreadable(src, rel) and not under_unreadable(dst, rel) then
-      gone[#gone + 1] = rel
+      local why, about_rel = not_shown_gone(src, rel)
+      local same = why == nil and sent[fold(rel)]
+      if same then
+        kept[#kept + 1] = { path = rel, reason = "its name differs only in case from "
+          .. safename.shown(same) .. ", sent in this run (one file where names ignore case)" }
+      elseif why == nil then
+        gone[#gone + 1] = rel
+      elseif why and about_rel then
+        kept[#kept + 1] = { path = rel, reason = "not deleted: " .. why }
+      end
     end
   end
-  return gone
+  table.sort(kept, function(a, b) return a.path < b.path end)
+  return gone, kept
 end
 
 -- The actions that make dst like src: {items = {...}, skipped = {paths},
@@ -347,7 +424,9 @@ function mirror.plan(src, dst, opts, times_kept)
     plan.failed[#plan.failed + 1] = { path = "", code = "limit",
       err = "nothing deleted: " .. truncated }
   elseif opts.delete then
-    local gone = delete_items(dst, gone_entries(src, dst, room), 4)
+    local gone_rels
+    gone_rels, plan.kept = gone_entries(src, dst, room, sent_folded(plan))
+    local gone = delete_items(dst, gone_rels, 4)
     table.move(gone, 1, #gone, #items + 1, items)
   end
   plan.items = items
@@ -621,11 +700,13 @@ end
 
 -- A report with nothing in it yet (skipped: the plan's list, if given).
 function mirror.empty_report(skipped)
-  return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {} }
+  return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {},
+    kept = {} }
 end
 
 local function new_report(plan, failed)
   local report = mirror.empty_report(plan.skipped)
+  report.kept = plan.kept or {}
   table.move(failed, 1, #failed, 1, report.failed)
   table.move(plan.failed, 1, #plan.failed, #report.failed + 1, report.failed)
   return report

@@ -35,8 +35,16 @@ local function normalize(path)
   return path
 end
 
--- Uploaded and renamed files, by path: scenario.files plus what clients stored.
+-- Uploaded and renamed files, by path: scenario.files plus what clients stored. With
+-- scenario.ignore_case, paths differing in case name one file (Windows, macOS, vfat).
 local files = {}
+if scenario.ignore_case then
+  local store = {}
+  files = setmetatable({}, {
+    __index = function(_, path) return store[path:lower()] end,
+    __newindex = function(_, path, file) store[path:lower()] = file end,
+  })
+end
 for path, file in pairs(scenario.files or {}) do files[normalize(path)] = file end
 
 -- The listing rule for a path of a kind ("LIST" or "MLSD"): the scenario's table for

@@ -22,6 +22,7 @@
 --     rnfr_refusals = { [2] = "550 no" },  -- the 2nd RNFR received (any session) refused
 --     refuse_dele = { ["a.old"] = "550 Permission denied" },  -- DELE of that path refused
 --     refuse_pwd = true,
+--     ignore_case = true,        -- "README" and "Readme" name one file (stored, deleted)
 --     count/line: a rule may list `count` lines made from `line` with %d (big listings);
 --     eol = "\r\r\n": its line ends
 --   }
