@@ -1197,6 +1197,61 @@ describe("odd servers (issue 12)", function()
     assert.are.same({}, report.failed)
   end)
 
+  it("sends a name listed raw (not GBK, but valid UTF-8) back as it came", function()
+    local RAW = "\228\184\173" -- UTF-8 for U+4E2D; as GBK, a pair and a lone lead byte
+    local GBK_DIR, UTF8_DIR = "\206\196", "\230\150\135" -- U+6587 in GBK, in UTF-8
+    local lines, files, expected = {}, {}, { [UTF8_DIR] = "<dir>" }
+    for i = 1, 4 do
+      local name = i .. RAW
+      lines[i] = ls("-", name, 1)
+      -- Slow, so that the clone of a parallel mirror takes some of them.
+      files[GBK_DIR .. "/" .. name] = { data = tostring(i), chunk = 1, pause = 0.2 }
+      expected[UTF8_DIR .. "/" .. name] = tostring(i)
+    end
+    files[RAW], expected[RAW] = { data = "raw" }, "raw"
+    srv = hostile.start { lists = { [""] = { lines = { ls("-", RAW, 3), ls("d", GBK_DIR) } },
+      [GBK_DIR] = { lines = lines } }, files = files }
+    local ftp = srv:session { encoding = "gbk" }
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    assert.are.same({}, report.failed)
+    assert.are.same(expected, box:inside())
+    -- The same from the clones of a parallel mirror, and from download and delete.
+    for i = 1, 4 do os.remove(box:path(UTF8_DIR .. "/" .. i .. RAW)) end
+    report = assert(ftp:mirror("", box.target, { parallel = 3 }))
+    assert.are.same({}, report.failed)
+    assert.are.equal(4, #report.created)
+    assert.are.same(expected, box:inside())
+    assert.are.equal(3, ftp:download(RAW, box:path("again")))
+    assert(ftp:delete(RAW))
+    ftp:close()
+    srv:stop()
+    assert.are.same({ RAW }, srv:events("deleted"))
+    local users = 0
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^USER") then users = users + 1 end
+    end
+    assert.is_true(users > 1, "no clone logged in")
+  end)
+
+  it("every listing command sends a path starting with - as ./path (ls takes it so)",
+    function()
+    srv = hostile.start { features = MLST, lists = { ["-d"] = { lines = { ls("-", "a", 1) } } },
+      mlsd = { ["-d"] = { lines = { mlsx("file", "a", 1) } } } }
+    local ftp = srv:session()
+    assert.are.same({ "a" }, assert(ftp:nlst("-d")))
+    assert(ftp:dir("-d", function() end))
+    for _ in assert(ftp:mlsd("-d")) do end
+    assert.are.equal("a", assert(ftp:list("-d"))[1].name)
+    for _ in ftp:walk("-d") do end
+    ftp:close()
+    local sent = {}
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^%u+ .*%-d") then sent[#sent + 1] = command end
+    end
+    assert.are.same({ "NLST ./-d", "LIST ./-d", "MLSD ./-d", "MLSD ./-d", "MLST ./-d",
+      "MLSD ./-d" }, sent)
+  end)
+
   it("upload resume without REST or APPE starts over and says so (Twisted)", function()
     srv = hostile.start { refuse_rest = true, refuse_appe = true,
       files = { up = { data = "half" } } }

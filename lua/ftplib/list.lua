@@ -94,10 +94,13 @@ end
 -- unverified (why the listing may not be whole, see _listing_each).
 local function parse_listing(self, cmd, parse, hidden)
   local entries, facts, now = {}, { known = 0 }, os.time()
-  local text, err, code = self:_listing_each(cmd, function(line)
+  local text, err, code = self:_listing_each(cmd, function(line, decoded)
     local entry = parse(line, now)
     if not entry then
       return #line + 1 -- blank lines and "total N" count as bytes only
+    end
+    if not decoded and entry.name then
+      self:_remember_raw(entry.name) -- sent back as it came (encoding.lua)
     end
     if entry.type ~= "unknown" then
       facts.known = facts.known + 1

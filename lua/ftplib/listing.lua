@@ -112,6 +112,9 @@ function FTP:nlst(path)
   if not lines and (code == 450 or code == 550) then
     return {}
   end
+  for _, i in ipairs(lines and lines.undecoded or {}) do
+    self:_remember_raw(lines[i]) -- sent back as it came (encoding.lua)
+  end
   return lines, err, code
 end
 
@@ -155,6 +158,12 @@ function FTP:mlsd(path, facts)
   local lines, err, code = self:_listing_lines(with_path("MLSD", path))
   if not lines then
     return nil, err, code
+  end
+  for _, raw in ipairs(lines.undecoded or {}) do
+    local name = listparse.mlsx(lines[raw])
+    if name then
+      self:_remember_raw(name) -- sent back as it came (encoding.lua)
+    end
   end
   local i = 0
   return function()
