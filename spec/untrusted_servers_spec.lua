@@ -170,3 +170,53 @@ for _, row in ipairs(SERVER_KINDS) do
     end)
   end
 end
+
+-- Temporaries of downloads running side by side: remote x, x.part and x.1 once gave
+-- x and x.1 the same x.1.part (x failed: x.1's download removed its .part; with equal
+-- sizes a file could take another's bytes). vsftpd with a rate limit, so that the
+-- parallel downloads overlap.
+if servers.available("vsftpd") then
+  describe("temporaries of parallel downloads (vsftpd)", function()
+    local s, tmp
+    local SIZE = 150000 -- 1.5 s at 100 kB/s
+
+    lazy_setup(function()
+      s = servers.start("vsftpd", { max_rate = 100000 })
+      tmp = proc.tempdir("untrusted-parts")
+      for name, byte in pairs { x = "x", ["x.part"] = "p", ["x.1"] = "1" } do
+        s:write("three/" .. name, byte:rep(SIZE))
+      end
+    end)
+
+    lazy_teardown(function()
+      if s then s:stop() end
+      if tmp then proc.rmtree(tmp) end
+    end)
+
+    local function assert_three(dir)
+      assert.are.same({ x = ("x"):rep(SIZE), ["x.part"] = ("p"):rep(SIZE),
+        ["x.1"] = ("1"):rep(SIZE) }, snapshot(dir))
+    end
+
+    it("mirror gives x, x.part and x.1 temporaries of their own (parallel = 3)", function()
+      local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,
+        timeout = 20 }))
+      local report = assert(ftp:mirror("three", tmp .. "/mirror", { parallel = 3 }))
+      ftp:close()
+      assert.are.same({}, report.failed)
+      assert_three(tmp .. "/mirror")
+    end)
+
+    it("download_many gives x, x.part and x.1 temporaries of their own (parallel = 3)",
+      function()
+      local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,
+        timeout = 20 }))
+      assert(lfs.mkdir(tmp .. "/many"))
+      local report = ftp:download_many({ "three/x", "three/x.part", "three/x.1" },
+        { dir = tmp .. "/many", parallel = 3 })
+      ftp:close()
+      assert.are.same({}, report.failed)
+      assert_three(tmp .. "/many")
+    end)
+  end)
+end
