@@ -1320,7 +1320,7 @@ describe("a protected empty listing without close_notify (spec/support/fake.lua)
 
   -- pyftpdlib ends empty listings so; an attacker cutting the data connection too.
   it("is taken as empty, but mirror deletes nothing on its strength", function()
-    local srv = fake.start(fake.script({
+    local fake_srv = fake.start(fake.script({
       { send = "220 fake ready\r\n" },
       { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
       { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
@@ -1337,19 +1337,19 @@ describe("a protected empty listing without close_notify (spec/support/fake.lua)
       { serve = { PWD = '257 "/" is the folder\r\n', CWD = "250 ok\r\n",
         NOOP = "200 ok\r\n", QUIT = "221 bye\r\n" }, last = "QUIT" },
     }), { timeout = 20, certs = certs.get() })
-    finally(function() srv:stop() end)
+    finally(function() fake_srv:stop() end)
     box:write("keep.txt", "mine")
     box:write(".dot", "mine, dot")
     box:write("sub/a.txt", "mine a")
     local before = box:inside()
-    local ftp = assert(ftplib.FTP_TLS(srv.host, { port = srv.port, user = "anonymous",
+    local ftp = assert(ftplib.FTP_TLS(fake_srv.host, { port = fake_srv.port, user = "anonymous",
       passwd = "guest", timeout = 5, tls = { cafile = certs.get().ca } }))
     local report = within(20, function()
       return assert(ftp:mirror("d", box.target, { delete = true }))
     end)
     ftp:quit()
-    assert.is_true(srv:wait(5))
-    assert.are.same({}, srv:errors())
+    assert.is_true(fake_srv:wait(5))
+    assert.are.same({}, fake_srv:errors())
     assert.are.same(before, box:inside())
     assert.are.same({}, report.deleted)
     assert.are.same({ ".dot", "keep.txt", "sub" }, (function()

@@ -115,7 +115,7 @@ end
 -- exclusively, after removing whatever had its name (a link planted there is
 -- removed, never written through); a resumed one only when it is a regular
 -- file with one name. When it begins, the .part records what it is a start
--- of (core.file_origin: the remote path, size and time, in an extended
+-- of (core.file_origin: the remote path's digest, size and time, in an extended
 -- attribute of the file), and it is continued only while the remote file is
 -- still that one.
 
@@ -295,9 +295,9 @@ end
 -- attributes records nothing: a later resume then starts over.
 local function fresh_part(self, job)
   local modify, precision, code = remote_modify(self, job)
-  if not modify and precision then
-    return nil, precision, code
-  end
+  if not modify and precision and math.type(code) ~= "integer" then
+    return nil, precision, code -- the session is lost: so would be the RETR
+  end -- a 4xx to MDTM: no time recorded (a resume will not trust one it finds later)
   os.remove(job.part) -- removes a link itself, not what it points to
   local file, err, ecode, number = core.open_file(job.part, "new")
   if not file and number == errno.EEXIST then -- made again meanwhile: once more
@@ -478,15 +478,20 @@ end
 -- name (a `.part` holding data stays for a later resume; an empty one is removed). The
 -- `.part` is made exclusively and never through a link: what had its name is removed
 -- first; one that is a link, not a regular file, or has a second name is never
--- continued. A new `.part` records what it is a start of (the remote path, size and
--- time, in the extended attribute `user.ftplib.origin`). The file is whole only when it
--- has every size known: the 150 reply's, SIZE's and `opts.size`.
+-- continued; a name too long to take `.part` gets a shorter temporary (its first bytes,
+-- `~` and 8 hex digits of its SHA-256). A new `.part` records what it is a start of,
+-- with or without `resume` (the SHA-256 of the remote path, the size and the remote
+-- time: `opts.modify`, else MDTM; in the extended attribute `user.ftplib.origin`). The
+-- file is whole only when it has every size known: the 150 reply's, SIZE's and
+-- `opts.size`.
 -- @tparam string remote the remote file
 -- @tparam string localpath the local file to make (or replace)
 -- @tparam[opt] table opts
 -- @tparam[opt=false] boolean opts.resume continue a `.part` (REST) while the remote file
--- still has the size and time it recorded (a `.part` without the record: while the
--- remote file is no newer than it); otherwise start over, saying why in `restarted`
+-- still has the size and time it recorded (a record without a time: while the server
+-- still gives none and the sizes agree; a `.part` without a record, from another tool
+-- or on a file system without extended attributes, never); otherwise start over,
+-- saying why in `restarted`
 -- @tparam[opt] number opts.size the size the caller knows (from a listing): spares the
 -- SIZE round trip; when the file differs, SIZE is asked and has the last word
 -- @tparam[opt=true] boolean opts.verify `false` turns the size checks off
@@ -713,7 +718,8 @@ end
 -- the server would not rename onto it}.
 -- With atomic, the data goes to remote .. ".part" (same folder) and is
 -- renamed once whole; a failed atomic upload deletes that temporary, unless
--- resume was asked for (a later resume continues it).
+-- resume was asked for (a later resume continues it) or it is the only copy
+-- of the new file while the old one stands aside (job.keep_target).
 
 --- Uploads a whole file.
 -- @tparam string localpath the local file (a regular file)
@@ -723,9 +729,11 @@ end
 -- STOR, APPE where that is refused, the whole file again where both are (`restarted`
 -- says so)
 -- @tparam[opt=false] boolean opts.atomic upload to `remote .. ".part"` and rename it once
--- whole (deleted when the upload fails, unless `resume` is set). A server that will not
--- rename onto an existing file gets the old one moved aside, then deleted, once the new
--- one is whole (`replaced` says so)
+-- whole (deleted when the upload fails, unless `resume` is set). A server refusing to
+-- rename onto an existing file, saying that the name exists, gets the old one moved
+-- aside, the new one renamed, then the old one deleted (`replaced` says so, and where
+-- the old one stays if it could not be deleted); the old file is never deleted before
+-- the new one has its name, and a folder with the remote name is never replaced
 -- @tparam[opt] function opts.progress called as `progress(done, total)`; returning
 -- `false` stops the upload (`"aborted"`)
 -- @tparam[opt=false] boolean opts.preserve_time set the remote file's time to the local

@@ -457,9 +457,10 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- opts.onerror(dirpath, msg, code) hears of each directory skipped: one that
 -- cannot be listed, whose listing cannot be read, or deeper than
 -- opts.max_depth (256) below path; once more than opts.max_entries
--- (1,000,000) entries are listed, each folder left (the walk ends). rejected lists the entries whose names
--- cannot be a path ({entry =, name =, reason =}: "", ".", "..", a slash,
--- control characters). opts.hidden = false leaves out dotfiles.
+-- (1,000,000) entries are listed, each folder left (the walk ends).
+-- rejected lists the entries whose names cannot be a path ({entry =, name =,
+-- reason =}: "", ".", "..", a slash, control characters); listing, what the
+-- listing cannot vouch for. opts.hidden = false leaves out dotfiles.
 
 --- Walks a tree top-down: `for dirpath, dirs, files, rejected in ftp:walk(path) do`.
 -- Remove entries from `dirs` in the loop to skip those folders. Links, devices and

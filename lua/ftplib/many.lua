@@ -6,7 +6,7 @@ local core = require "ftplib.core"
 local util = require "ftplib.util"
 local parallel = require "ftplib.parallel"
 local safename = require "ftplib.safename"
-local files = require "ftplib.files"
+local part_path = require("ftplib.files").part_path
 
 local FTP = core.FTP_methods
 
@@ -52,7 +52,7 @@ end
 -- Each job's local path and temporary. A local path given twice (a/x and b/x
 -- saved in one dir) would have one download overwrite the other, or both
 -- write one .part: every job after the first with that path fails alone.
--- The temporary is files.part_path(localpath): localpath .. ".part", or,
+-- The temporary is part_path(localpath): localpath .. ".part", or,
 -- when that is another job's local path or temporary (remote "x", "x.part"
 -- and "x.1" side by side), x.1.part, x.2.part, ...
 local function choose_parts(jobs)
@@ -70,10 +70,10 @@ local function choose_parts(jobs)
   for _, job in ipairs(jobs) do
     if job.localpath then
       local n = 0
-      local part = files.part_path(job.localpath, n)
+      local part = part_path(job.localpath, n)
       while taken[path_key(part)] do
         n = n + 1
-        part = files.part_path(job.localpath, n)
+        part = part_path(job.localpath, n)
       end
       taken[path_key(part)] = true
       job.part = part

@@ -20,7 +20,7 @@ local util = require "ftplib.util"
 -- FTP methods do not need it installed.
 local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
 local list = require "ftplib.list"
-local files = require "ftplib.files"
+local part_path = require("ftplib.files").part_path
 local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
@@ -680,7 +680,7 @@ function up.roots_exist(ftp, source_root, target_root)
   return ok, err, code
 end
 
--- The temporary a download of rel goes through: files.part_path(rel) (rel ..
+-- The temporary a download of rel goes through: part_path(rel) (rel ..
 -- ".part", shortened for a long name), unless that name is the source's own
 -- (a remote "x.part" beside "x"), a local file's that no download made, or
 -- the temporary of another download of this run (remote "x" and "x.1" beside
@@ -688,11 +688,11 @@ end
 -- temporary never takes the place of a file mirrored or kept, nor another's.
 local function part_for(src, dst, target_root, rel, chosen)
   local n = 0
-  local candidate = files.part_path(rel, n)
+  local candidate = part_path(rel, n)
   while src[candidate] or chosen[candidate] or (dst[candidate]
       and not core.file_origin(safename.join(target_root, candidate))) do
     n = n + 1
-    candidate = files.part_path(rel, n)
+    candidate = part_path(rel, n)
   end
   chosen[candidate] = true
   return safename.join(target_root, candidate)
