@@ -139,6 +139,18 @@ for _, kind in ipairs(KINDS) do
         serve_tree(s, "pub2", tree)
         local dest = tmp .. "/resume"
         write(dest .. "/a.bin.part", tree["a.bin"]:sub(1, 100000))
+        -- The origin record a download cut short leaves: the remote path as the
+        -- example names it, the listing's size and time.
+        local ftp, root = assert(require("ftplib").open(s:url("/pub2")))
+        local remote = (root == "" or root:sub(-1) == "/") and root .. "a.bin" or root .. "/a.bin"
+        for _, entry in ipairs(assert(ftp:list(root))) do
+          if entry.name == "a.bin" then
+            assert(require("ftplib.core").file_origin(dest .. "/a.bin.part",
+              require("ftplib.files")._origin_text { remote = remote, size = entry.size,
+                modify = entry.modify, precision = entry.precision }))
+          end
+        end
+        ftp:close()
         write(dest .. "/sub/b.txt", tree["sub/b.txt"])
         local status, out, err = run_example("download_folder", s:url("/pub2"), dest)
         assert.are.equal(0, status, err)

@@ -29,6 +29,15 @@ local function mtime(path)
   return lfs.attributes(path, "modification")
 end
 
+-- A .part as a download cut short leaves it: the bytes, and the origin record of
+-- the remote file (its path, size and MDTM time) that lets a resume continue it.
+local function write_part(path, bytes, origin)
+  proc.write_file(path, bytes)
+  assert(require("ftplib.core").file_origin(path,
+    require("ftplib.files")._origin_text(origin)))
+  return path
+end
+
 -- A progress callback recording its calls, and a check of what it saw.
 local function recorder()
   local calls = {}
@@ -107,7 +116,8 @@ for _, kind in ipairs(kinds()) do
     it("resumes a download from its .part with REST, reporting from the offset", function()
       local target = temp_path("resume")
       local have = 1000003
-      write_file(target .. ".part", content:sub(1, have))
+      write_part(target .. ".part", content:sub(1, have), { remote = "big.bin", size = SIZE,
+        modify = assert(ftp:mdtm("big.bin")), precision = 1 })
       local calls, progress = recorder()
       assert.equal(SIZE - have, ftp:download("big.bin", target, { resume = true,
         progress = progress }))
@@ -118,7 +128,8 @@ for _, kind in ipairs(kinds()) do
 
     it("finishes a download whose .part is already whole without a transfer", function()
       local target = temp_path("whole")
-      write_file(target .. ".part", content)
+      write_part(target .. ".part", content, { remote = "big.bin", size = SIZE,
+        modify = assert(ftp:mdtm("big.bin")), precision = 1 })
       assert.equal(0, ftp:download("big.bin", target, { resume = true }))
       assert.is_true(proc.read_file(target) == content)
     end)
@@ -278,6 +289,7 @@ end
 -- The scripted server ------------------------------------------------------------------
 
 local N, CUT = 300000, 120000
+local Y2000 = 946684800 -- 20000101000000, the scripted MDTM answer
 
 local function epsv_steps()
   return {
@@ -306,7 +318,8 @@ describe("against a scripted server", function()
     local target = temp_path("cut")
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" },
         { send = "150 Opening BINARY mode data connection for f (" .. N .. " bytes)\r\n" },
@@ -324,6 +337,7 @@ describe("against a scripted server", function()
     local s = servers.start(servers.kinds()[1])
     finally(function() s:stop() end)
     s:write("f", fake.pattern(N))
+    assert(lfs.touch(s:path("f"), Y2000, Y2000)) -- the time the fake server gave
     local real = assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd }))
     assert.equal(N - CUT, real:download("f", target, { resume = true }))
     real:close()
@@ -333,11 +347,12 @@ describe("against a scripted server", function()
 
   it("a resume against the server that cut it sends REST and ends byte-exact", function()
     local target = temp_path("cut-resume")
-    write_file(target .. ".part", fake.pattern(N):sub(1, CUT))
+    write_part(target .. ".part", fake.pattern(N):sub(1, CUT),
+      { remote = "f", size = N, modify = Y2000, precision = 1 })
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
-        -- A .part without its origin record: continued as the remote file is older.
+        -- The remote file is the one the .part's origin record names.
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^REST " .. CUT .. "$" }, { send = "350 Restarting\r\n" },
@@ -354,7 +369,8 @@ describe("against a scripted server", function()
     local target = temp_path("short")
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 1000\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 1000\r\n" },
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = 600 }, { data_close = true },
@@ -372,7 +388,8 @@ describe("against a scripted server", function()
     local target = temp_path("noverify")
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 1000\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 1000\r\n" },
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = 600 }, { data_close = true },
@@ -386,7 +403,8 @@ describe("against a scripted server", function()
     local calls, progress = recorder()
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "502 SIZE not implemented\r\n" } },
+        { expect = "^SIZE f$" }, { send = "502 SIZE not implemented\r\n" },
+        { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" },
         { send = "150 Opening BINARY mode data connection for f (" .. N .. " bytes)\r\n" },
@@ -402,12 +420,12 @@ describe("against a scripted server", function()
     local target = temp_path("no-mdtm")
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
-        { expect = "^SIZE f$" }, { send = "213 5\r\n" } },
+        { expect = "^SIZE f$" }, { send = "213 5\r\n" },
+        { expect = "^MDTM f$" }, { send = "502 MDTM not implemented\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send = "hello" }, { data_close = true },
-        { send = "226 done\r\n" },
-        { expect = "^MDTM f$" }, { send = "502 MDTM not implemented\r\n" } })
+        { send = "226 done\r\n" } })
     assert.equal(5, ftp:download("f", target, { preserve_time = true }))
     finish_fake(srv, ftp)
     assert.equal("hello", proc.read_file(target))
@@ -416,7 +434,8 @@ describe("against a scripted server", function()
 
   it("a refused REST starts the download over", function()
     local target = temp_path("no-rest")
-    write_file(target .. ".part", fake.pattern(CUT))
+    write_part(target .. ".part", fake.pattern(CUT),
+      { remote = "f", size = N, modify = Y2000, precision = 1 })
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
@@ -451,7 +470,8 @@ describe("against a scripted server", function()
   it("a size given by the caller spares SIZE", function()
     local target = temp_path("given")
     local srv, ftp = start_fake(
-      { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+      { { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" },
+        { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },
@@ -464,7 +484,8 @@ describe("against a scripted server", function()
   it("a stale size from the caller is checked with SIZE, which has the last word", function()
     local target = temp_path("stale")
     local srv, ftp = start_fake(
-      { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+      { { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" },
+        { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
       epsv_steps(),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },

@@ -303,6 +303,38 @@ describe("2. no link followed", function()
   end)
 end)
 
+describe("2b. temporaries never collide", function()
+  -- x, x.part and x.1 downloaded side by side: spec/untrusted_servers_spec.lua, on
+  -- vsftpd (this server serves one transfer at a time).
+  local function slow(text)
+    local data = text:rep(20000 // #text)
+    return { data = data, chunk = 2000, pause = 0.02 }
+  end
+
+  for _, parallel in ipairs { 1, 2 } do
+    it(("download_many fails a local path given twice, after the first (parallel = %d)")
+      :format(parallel), function()
+      srv = hostile.start { files = { ["a/x"] = slow("a"), ["b/x"] = slow("b"),
+        c = { data = "c" } } }
+      lfs.mkdir(box.target)
+      local ftp = srv:session()
+      local report = within(30, function()
+        return ftp:download_many({ "a/x", "b/x", { "c", box.target .. "//./x" }, "c" },
+          { dir = box.target, parallel = parallel })
+      end)
+      ftp:close()
+      assert.are.same({ "a/x", "c" }, report.done)
+      assert.are.equal(2, #report.failed)
+      assert.are.equal("b/x", report.failed[1].path)
+      assert.are.equal("io", report.failed[1].code)
+      assert.matches("^not downloaded: its local path .*/x is also that of a/x$",
+        report.failed[1].err)
+      assert.are.equal("c", report.failed[2].path)
+      assert.are.same({ x = slow("a").data, c = "c" }, box:inside())
+    end)
+  end
+end)
+
 describe("3. a listing that cannot be trusted is not an empty folder", function()
   local function local_copy()
     box:write("keep/a.txt", "mine a")
@@ -487,6 +519,39 @@ describe("4. hidden files are files", function()
     assert.are.equal(1, with_a)
   end)
 
+  it("a plain LIST after a refused LIST -a vouches for no dotfile: local ones are kept",
+    function()
+    srv = hostile.start { list_a = false, hide_dotfiles = true, lists = DOTS.lists,
+      files = DOTS.files }
+    box:write(".mine", "local dotfile")
+    box:write(".git/config", "local dot-folder")
+    box:write("gone.txt", "really gone")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ "gone.txt" }, report.deleted)
+    assert.are.same({ [".mine"] = "local dotfile", [".git"] = "<dir>",
+      [".git/config"] = "local dot-folder", index = "index" }, box:inside())
+    assert.are.equal(2, #report.kept)
+    assert.are.equal(".git", report.kept[1].path)
+    assert.are.equal(".mine", report.kept[2].path)
+    assert.matches("^not deleted: a dotfile, and its folder's listing %(a plain LIST",
+      report.kept[2].reason)
+  end)
+
+  it("a plain LIST that shows dotfiles vouches for them", function()
+    srv = hostile.start { list_a = false, lists = DOTS.lists, files = DOTS.files }
+    box:write(".mine", "local dotfile")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ ".mine" }, report.deleted)
+    assert.are.same({}, report.kept)
+    assert.are.equal("deny", proc.read_file(box:path(".htaccess")))
+  end)
+
   it("hidden = false leaves dotfiles out on both sides, and deletes none", function()
     srv = hostile.start(DOTS)
     box:write(".mine", "local dotfile")
@@ -495,6 +560,48 @@ describe("4. hidden files are files", function()
     ftp:close()
     assert.are.same({}, report.failed)
     assert.are.same({ [".mine"] = "local dotfile", index = "index" }, box:inside())
+  end)
+end)
+
+describe("4b. names that differ only in case", function()
+  it("mirror_up never deletes the file it just sent where names ignore case", function()
+    -- Readme renamed README locally; the server holds Readme, and ignores case.
+    srv = hostile.start { ignore_case = true,
+      lists = { [""] = { lines = { ls("-", "Readme", 3), ls("d", "Docs"), ls("-", "old", 3) } },
+        Docs = { lines = { ls("-", "a.txt", 3) } } },
+      files = { Readme = { data = "old" }, ["Docs/a.txt"] = { data = "aaa" },
+        old = { data = "old" } } }
+    box:write("README", "new readme")
+    box:write("docs/a.txt", "new a")
+    local ftp = srv:session()
+    local report = within(20, function()
+      return assert(ftp:mirror_up(box.target, "", { delete = true }))
+    end)
+    ftp:close()
+    srv:stop()
+    assert.are.same({}, report.failed)
+    assert.are.same({ "old" }, srv:events("deleted")) -- not Readme, not Docs/a.txt
+    assert.are.same({}, srv:events("removed")) -- nor the folder Docs
+    local kept = {}
+    for _, entry in ipairs(report.kept) do kept[#kept + 1] = entry.path end
+    assert.are.same({ "Docs", "Docs/a.txt", "Readme" }, kept)
+    assert.matches("^its name differs only in case from README, sent in this run",
+      report.kept[3].reason)
+  end)
+
+  it("mirror keeps a local file whose name differs only in case from one it downloads",
+    function()
+    srv = hostile.start { lists = { [""] = { lines = { ls("-", "README", 3) } } },
+      files = { README = { data = "new" } } }
+    box:write("Readme", "old")
+    local ftp = srv:session()
+    local report = assert(ftp:mirror("", box.target, { delete = true }))
+    ftp:close()
+    assert.are.same({ "README" }, report.created)
+    assert.are.same({}, report.deleted)
+    assert.are.equal("Readme", report.kept[1].path)
+    -- On a file system that ignores case, README replaced Readme: one file, whole.
+    assert.are.equal("new", proc.read_file(box:path("README")))
   end)
 end)
 
@@ -545,16 +652,130 @@ describe("5. resume only the same file", function()
     assert.are.equal("0123456789", proc.read_file(box:path("f")))
   end)
 
-  it("a .part with no record is continued only when the remote file is older", function()
-    srv = hostile.start { files = { f = { data = "ABCDEFGHIJ",
-      mdtm = os.date("!%Y%m%d%H%M%S", os.time() + 3600) } } }
-    box:write("f.part", "0123")
+  it("a .part with no origin record (another tool's) is never continued", function()
+    srv = hostile.start { files = { f = { data = "ABCDEFGHIJ", mdtm = "20200101000000" } } }
+    box:write("f.part", "0123") -- older than nothing: its time says nothing either
+    lfs.touch(box:path("f.part"), os.time() + 3600, os.time() + 3600)
     local ftp = srv:session()
     local bytes, info = ftp:download("f", box:path("f"), { resume = true })
     ftp:close()
     assert.are.equal(10, bytes)
-    assert.matches("newer than the %.part", info.restarted)
+    assert.are.equal(0, info.resumed)
+    assert.matches("nothing tells what the %.part is a start of: it has no origin record",
+      info.restarted)
     assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+  end)
+
+  -- A download without resume = true is cut at 450,000 of 600,000 bytes; the file then
+  -- changes (same size, newer time). The .part recorded the time all the same.
+  local function cut_then_changed(old, new)
+    srv = hostile.start { files = { f = { data = old.data, send = old.data:sub(1, 450000),
+      mdtm = old.mdtm } } }
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local bytes, _, code = ftp:download("f", box:path("f"))
+    ftp:close()
+    srv:stop()
+    assert.is_nil(bytes)
+    assert.are.equal("closed", code)
+    assert.are.equal(450000, lfs.attributes(box:path("f.part"), "size"))
+    srv = hostile.start { files = { f = { data = new.data, mdtm = new.mdtm } } }
+    ftp = srv:session()
+    local info
+    bytes, info = ftp:download("f", box:path("f"), { resume = true })
+    ftp:close()
+    return bytes, info
+  end
+
+  it("a .part begun without resume = true records the time: a changed file starts over",
+    function()
+    local bytes, info = cut_then_changed({ data = ("A"):rep(600000), mdtm = "20200101000000" },
+      { data = ("B"):rep(600000), mdtm = "20210101000000" })
+    assert.are.equal(600000, bytes)
+    assert.are.equal(0, info.resumed)
+    assert.matches("changed since the %.part was started", info.restarted)
+    assert.is_true(proc.read_file(box:path("f")) == ("B"):rep(600000), "spliced")
+  end)
+
+  it("a .part begun where MDTM gave no time starts over once the server gives one",
+    function()
+    local bytes, info = cut_then_changed({ data = ("A"):rep(600000) },
+      { data = ("B"):rep(600000), mdtm = "20210101000000" })
+    assert.are.equal(600000, bytes)
+    assert.matches("started without the remote file's time", info.restarted)
+    assert.is_true(proc.read_file(box:path("f")) == ("B"):rep(600000), "spliced")
+  end)
+
+  it("a .part begun where MDTM gave no time goes on while there is none and the size agrees",
+    function()
+    local bytes, info = cut_then_changed({ data = ("A"):rep(600000) },
+      { data = ("A"):rep(600000) })
+    assert.are.equal(150000, bytes)
+    assert.are.equal(450000, info.resumed)
+    assert.is_true(proc.read_file(box:path("f")) == ("A"):rep(600000))
+  end)
+
+  -- What a file system without user extended attributes (vfat, exFAT, NFSv3, ramfs)
+  -- gives: core.file_origin fails as the C function does there (ENOTSUP).
+  local function without_xattrs(fn)
+    local real = core.file_origin
+    core.file_origin = function(path)
+      return nil, path .. ": Operation not supported", "io", 95
+    end
+    local ok, err = pcall(fn)
+    core.file_origin = real
+    assert(ok, err)
+  end
+
+  it("without extended attributes a .part is never continued, and restarted says why",
+    function()
+    without_xattrs(function()
+      cut_then_changed({ data = ("A"):rep(600000), mdtm = "20200101000000" },
+        { data = ("A"):rep(600000), mdtm = "20200101000000" })
+    end)
+    -- The same file, but nothing could record it: it starts over, whole.
+    srv:stop()
+    srv = hostile.start { files = { f = { data = ("C"):rep(600000), mdtm = "20200101000000" } } }
+    box:write("f.part", ("A"):rep(450000))
+    local bytes, info
+    without_xattrs(function()
+      local ftp = srv:session()
+      bytes, info = ftp:download("f", box:path("f"), { resume = true })
+      ftp:close()
+    end)
+    assert.are.equal(600000, bytes)
+    assert.matches("origin record cannot be read %(.*Operation not supported", info.restarted)
+    assert.is_true(proc.read_file(box:path("f")) == ("C"):rep(600000), "spliced")
+  end)
+
+  -- The same on a real file system without user xattrs: ramfs (root only).
+  it("on ramfs (no user xattrs) a .part is never continued", function()
+    local ramfs = proc.tempdir("hostile-ramfs")
+    local mounted = os.execute("mount -t ramfs ftplib-test " .. proc.shell_quote(ramfs)
+      .. " 2>/dev/null")
+    if not mounted then
+      proc.rmtree(ramfs)
+      pending("mount -t ramfs needs root: the ENOTSUP switch above runs the same code")
+      return
+    end
+    finally(function()
+      os.execute("umount " .. proc.shell_quote(ramfs))
+      proc.rmtree(ramfs)
+    end)
+    srv = hostile.start { files = { f = { data = ("A"):rep(600000), send = ("A"):rep(450000),
+      mdtm = "20200101000000" } } }
+    local ftp = srv:session()
+    assert.is_nil(ftp:download("f", ramfs .. "/f"))
+    ftp:close()
+    srv:stop()
+    assert.are.equal(450000, lfs.attributes(ramfs .. "/f.part", "size"))
+    srv = hostile.start { files = { f = { data = ("B"):rep(600000), mdtm = "20200101000000" } } }
+    ftp = srv:session()
+    local bytes, info = ftp:download("f", ramfs .. "/f", { resume = true })
+    ftp:close()
+    assert.are.equal(600000, bytes)
+    assert.matches("origin record cannot be read", info.restarted)
+    assert.is_true(proc.read_file(ramfs .. "/f") == ("B"):rep(600000), "spliced")
   end)
 
   it("get -c of a changed file starts over and says so", function()
@@ -590,6 +811,62 @@ describe("5. resume only the same file", function()
     assert.are.equal(0, status, out)
     assert.matches("started over", out)
     assert.are.equal("ABCDEFGHIJ", proc.read_file(box:path("f")))
+  end)
+end)
+
+describe("5b. long names and paths", function()
+  it("download of a remote path over 4096 bytes does not raise", function()
+    srv = hostile.start { default_file = "long" }
+    lfs.mkdir(box.target)
+    local ftp = srv:session()
+    local remote = ("d"):rep(200) .. "/" .. ("e"):rep(4000)
+    local bytes, info = within(20, function()
+      return ftp:download(remote, box:path("x"), { resume = true })
+    end)
+    ftp:close()
+    assert.are.equal(4, bytes, info)
+    assert.are.equal("long", proc.read_file(box:path("x")))
+  end)
+
+  it("mirror of a remote root whose paths pass 4096 bytes downloads its files", function()
+    local parts = {}
+    for i = 1, 18 do parts[i] = ("%02d"):format(i) .. ("d"):rep(238) end
+    local root = table.concat(parts, "/")
+    srv = hostile.start { lists = { [root] = { lines = { ls("-", "f", 4) } } },
+      files = { [root .. "/f"] = { data = "deep" } } }
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror(root, box.target)) end)
+    ftp:close()
+    assert.are.same({}, report.failed)
+    assert.are.same({ f = "deep" }, box:inside())
+  end)
+
+  it("names of 251 to 255 bytes are downloaded (their temporary is shorter)", function()
+    local names, lines, files = {}, {}, {}
+    for length = 251, 255 do
+      local name = ("n"):rep(length - 4) .. ("%04d"):format(length)
+      names[#names + 1] = name
+      lines[#lines + 1] = ls("-", name, 4)
+      files[name] = { data = tostring(length):sub(1, 3) .. "!" }
+    end
+    -- Two names of 255 bytes sharing their first 250: temporaries of their own.
+    local twin = ("n"):rep(251) .. "twin"
+    lines[#lines + 1] = ls("-", twin, 4)
+    files[twin] = { data = "twin" }
+    srv = hostile.start { lists = { [""] = { lines = lines } }, files = files }
+    local ftp = srv:session()
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    assert.are.same({}, report.failed)
+    assert.are.equal(6, #report.created)
+    for _, name in ipairs(names) do
+      assert.are.equal(files[name].data, proc.read_file(box:path(name)), #name)
+    end
+    assert.are.equal("twin", proc.read_file(box:path(twin)))
+    os.remove(box:path(names[5]))
+    assert.are.equal(4, ftp:download(names[5], box:path(names[5]), { resume = true }))
+    ftp:close()
+    assert.are.equal("255!", proc.read_file(box:path(names[5])))
+    box:assert_contained()
   end)
 end)
 
@@ -652,6 +929,52 @@ describe("7. bounded walks", function()
     ftp:close()
     assert.are.equal(1, #report.failed)
     assert.matches("max_depth %(256%)", report.failed[1].err)
+    box:assert_contained()
+  end)
+
+  -- Every folder holds folders a and b: 2^256 folders within max_depth.
+  local BINARY = { rules = { { pattern = "", lines = { ls("d", "a"), ls("d", "b") } } } }
+
+  it("an endless binary tree ends at max_entries, each folder not listed reported", function()
+    srv = hostile.start(BINARY)
+    local ftp = srv:session()
+    local errors, folders = {}, 0
+    within(30, function()
+      for _, dirs in ftp:walk("", { max_entries = 200, onerror = function(path, err, code, stopped)
+        errors[#errors + 1] = { path = path, err = err, code = code, stopped = stopped }
+      end }) do
+        folders = folders + 1
+        assert.are.equal(2, #dirs)
+      end
+    end)
+    assert.are.equal(100, folders) -- 2 entries each: the 101st passes 200
+    assert.is_true(#errors >= 2)
+    for _, e in ipairs(errors) do
+      assert.are.equal("limit", e.code)
+      assert.is_true(e.stopped)
+      assert.matches("more than max_entries %(200%) entries listed", e.err)
+    end
+    ftp:close()
+  end)
+
+  it("mirror of an endless binary tree ends at max_entries and deletes nothing", function()
+    srv = hostile.start(BINARY)
+    box:write("keep.txt", "mine")
+    box:write("a/b/keep.txt", "mine too")
+    local ftp = srv:session()
+    local report = within(30, function()
+      return assert(ftp:mirror("", box.target, { delete = true, max_entries = 60 }))
+    end)
+    ftp:close()
+    assert.are.same({}, report.deleted)
+    assert.are.equal("mine", proc.read_file(box:path("keep.txt")))
+    assert.are.equal("mine too", proc.read_file(box:path("a/b/keep.txt")))
+    local nothing_deleted = failure_of(report, "")
+    assert.matches("^nothing deleted: the walk stopped: more than max_entries %(60%)",
+      nothing_deleted.err)
+    assert.are.equal("limit", nothing_deleted.code)
+    assert.is_true(#report.failed > 2)
+    assert.has_error(function() ftp:mirror("", box.target, { max_entries = -1 }) end)
     box:assert_contained()
   end)
 
@@ -844,6 +1167,61 @@ describe("odd servers (issue 12)", function()
     assert.are.same({}, report.failed)
   end)
 
+  it("sends a name listed raw (not GBK, but valid UTF-8) back as it came", function()
+    local RAW = "\228\184\173" -- UTF-8 for U+4E2D; as GBK, a pair and a lone lead byte
+    local GBK_DIR, UTF8_DIR = "\206\196", "\230\150\135" -- U+6587 in GBK, in UTF-8
+    local lines, files, expected = {}, {}, { [UTF8_DIR] = "<dir>" }
+    for i = 1, 4 do
+      local name = i .. RAW
+      lines[i] = ls("-", name, 1)
+      -- Slow, so that the clone of a parallel mirror takes some of them.
+      files[GBK_DIR .. "/" .. name] = { data = tostring(i), chunk = 1, pause = 0.2 }
+      expected[UTF8_DIR .. "/" .. name] = tostring(i)
+    end
+    files[RAW], expected[RAW] = { data = "raw" }, "raw"
+    srv = hostile.start { lists = { [""] = { lines = { ls("-", RAW, 3), ls("d", GBK_DIR) } },
+      [GBK_DIR] = { lines = lines } }, files = files }
+    local ftp = srv:session { encoding = "gbk" }
+    local report = within(20, function() return assert(ftp:mirror("", box.target)) end)
+    assert.are.same({}, report.failed)
+    assert.are.same(expected, box:inside())
+    -- The same from the clones of a parallel mirror, and from download and delete.
+    for i = 1, 4 do os.remove(box:path(UTF8_DIR .. "/" .. i .. RAW)) end
+    report = assert(ftp:mirror("", box.target, { parallel = 3 }))
+    assert.are.same({}, report.failed)
+    assert.are.equal(4, #report.created)
+    assert.are.same(expected, box:inside())
+    assert.are.equal(3, ftp:download(RAW, box:path("again")))
+    assert(ftp:delete(RAW))
+    ftp:close()
+    srv:stop()
+    assert.are.same({ RAW }, srv:events("deleted"))
+    local users = 0
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^USER") then users = users + 1 end
+    end
+    assert.is_true(users > 1, "no clone logged in")
+  end)
+
+  it("every listing command sends a path starting with - as ./path (ls takes it so)",
+    function()
+    srv = hostile.start { features = MLST, lists = { ["-d"] = { lines = { ls("-", "a", 1) } } },
+      mlsd = { ["-d"] = { lines = { mlsx("file", "a", 1) } } } }
+    local ftp = srv:session()
+    assert.are.same({ "a" }, assert(ftp:nlst("-d")))
+    assert(ftp:dir("-d", function() end))
+    for _ in assert(ftp:mlsd("-d")) do end
+    assert.are.equal("a", assert(ftp:list("-d"))[1].name)
+    for _ in ftp:walk("-d") do end
+    ftp:close()
+    local sent = {}
+    for _, command in ipairs(srv:commands()) do
+      if command:match("^%u+ .*%-d") then sent[#sent + 1] = command end
+    end
+    assert.are.same({ "NLST ./-d", "LIST ./-d", "MLSD ./-d", "MLSD ./-d", "MLST ./-d",
+      "MLSD ./-d" }, sent)
+  end)
+
   it("upload resume without REST or APPE starts over and says so (Twisted)", function()
     srv = hostile.start { refuse_rest = true, refuse_appe = true,
       files = { up = { data = "half" } } }
@@ -867,6 +1245,120 @@ describe("odd servers (issue 12)", function()
     assert.matches("moved aside, then deleted", info.replaced)
     assert.are.same({ "up -> up.part.old", "up.part -> up" }, srv:events("renamed"))
     assert.are.same({ "up.part.old" }, srv:events("deleted"))
+  end)
+end)
+
+describe("atomic uploads never lose the remote file", function()
+  local function upload(scenario)
+    srv = hostile.start(scenario)
+    local source = box:write("source", "new version")
+    local ftp = srv:session()
+    local bytes, info, code = within(20, function()
+      return ftp:upload(source, "up", { atomic = true })
+    end)
+    ftp:close()
+    srv:stop()
+    return bytes, info, code
+  end
+
+  it("keeps the old file when every rename is refused, even where DELE works", function()
+    local bytes, err, code = upload { rnfr_refusals = { "550 Rename refused", "550 Rename refused",
+      "550 Rename refused", "550 Rename refused" }, files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.are.equal(550, code, err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted")) -- the temporary only
+  end)
+
+  it("keeps the old file when RNTO is refused for another reason than the name", function()
+    local bytes, err, code = upload { refuse_rename_over = "553 Permission denied",
+      files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.are.equal(553, code)
+    assert.matches("Permission denied", err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted"))
+  end)
+
+  it("says so when the old file, moved aside, cannot be deleted", function()
+    local bytes, info = upload { refuse_rename_over = "550 path already exists",
+      refuse_dele = { ["up.part.old"] = "550 Permission denied" },
+      files = { up = { data = "old" } } }
+    assert.are.equal(11, bytes, info)
+    assert.matches("moved aside to up%.part%.old, which could not be deleted %(550 Permission",
+      info.replaced)
+    assert.are.same({ "up -> up.part.old", "up.part -> up" }, srv:events("renamed"))
+    assert.are.same({}, srv:events("deleted"))
+  end)
+
+  it("keeps both files when neither can take the name after the old one moved aside",
+    function()
+    local bytes, err = upload { refuse_rename_over = "550 path already exists",
+      rnfr_refusals = { [3] = "550 Rename refused", [4] = "550 Rename refused" },
+      files = { up = { data = "old" } } }
+    assert.is_nil(bytes)
+    assert.matches("up was moved aside to up%.part%.old, then neither the new file %(up%.part%) "
+      .. "nor the old one could take its name .*: both kept", err)
+    assert.are.same({ "up -> up.part.old" }, srv:events("renamed"))
+    assert.are.same({}, srv:events("deleted")) -- the new file is kept
+  end)
+
+  it("never replaces a folder that has the name (aioftp's refusal)", function()
+    local bytes, err, code = upload { refuse_rename_over = "550 path already exists",
+      cwd = { up = true } }
+    assert.is_nil(bytes)
+    assert.are.equal(550, code)
+    assert.matches("^up: a folder has that name, not replaced", err)
+    assert.are.same({}, srv:events("renamed"))
+    assert.are.same({ "up.part" }, srv:events("deleted"))
+  end)
+end)
+
+describe("a protected empty listing without close_notify (spec/support/fake.lua)", function()
+  local fake = require "spec.support.fake"
+  local certs = require "spec.support.certs"
+
+  -- pyftpdlib ends empty listings so; an attacker cutting the data connection too.
+  it("is taken as empty, but mirror deletes nothing on its strength", function()
+    local fake_srv = fake.start(fake.script({
+      { send = "220 fake ready\r\n" },
+      { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
+      { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
+      { expect = "^PASS " }, { send = "230 in\r\n" },
+      { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
+      { expect = "^PROT P$" }, { send = "200 protected\r\n" },
+      { expect = "^FEAT$" }, { send = "211-Features:\r\n MLST type*;size*;\r\n211 End\r\n" },
+      { pasv = true },
+      { serve = { MLST = "550 no MLST here\r\n", TYPE = "200 ok\r\n",
+        EPSV = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" }, last = "EPSV" },
+      { expect = "^MLSD d$" }, { send = "150 listing\r\n" },
+      { accept = true }, { data_tls = "good" }, { data_close = true },
+      { send = "226 done\r\n" },
+      { serve = { PWD = '257 "/" is the folder\r\n', CWD = "250 ok\r\n",
+        NOOP = "200 ok\r\n", QUIT = "221 bye\r\n" }, last = "QUIT" },
+    }), { timeout = 20, certs = certs.get() })
+    finally(function() fake_srv:stop() end)
+    box:write("keep.txt", "mine")
+    box:write(".dot", "mine, dot")
+    box:write("sub/a.txt", "mine a")
+    local before = box:inside()
+    local ftp = assert(ftplib.FTP_TLS(fake_srv.host, { port = fake_srv.port, user = "anonymous",
+      passwd = "guest", timeout = 5, tls = { cafile = certs.get().ca } }))
+    local report = within(20, function()
+      return assert(ftp:mirror("d", box.target, { delete = true }))
+    end)
+    ftp:quit()
+    assert.is_true(fake_srv:wait(5))
+    assert.are.same({}, fake_srv:errors())
+    assert.are.same(before, box:inside())
+    assert.are.same({}, report.deleted)
+    assert.are.same({ ".dot", "keep.txt", "sub" }, (function()
+      local paths = {}
+      for _, kept in ipairs(report.kept) do paths[#paths + 1] = kept.path end
+      return paths
+    end)())
+    assert.matches("^not deleted: its folder's listing may have been cut %(the protected "
+      .. "listing ended without TLS close_notify", report.kept[1].reason)
   end)
 end)
 

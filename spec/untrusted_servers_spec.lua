@@ -127,6 +127,35 @@ for _, row in ipairs(SERVER_KINDS) do
         end)
       end
 
+      -- GNU inetutils passes LIST's argument to ls: "LIST -a -d" lists "." and
+      -- "LIST -a -t" the parent, so "-d" looked empty and "-t" held itself forever.
+      it("lists folders named like ls options (-d, -t) as folders, from the root", function()
+        s:write("dash/-d/a", "remote a")
+        s:write("dash/-t/x", "remote x")
+        s:write("dash/top", "top")
+        local target = tmp .. "/dash"
+        write(target .. "/-d/a", "local a")
+        assert(ftp:cwd("dash"))
+        local report = assert(ftp:mirror("", target, { delete = true, max_depth = 4 }))
+        assert(ftp:cwd(".."))
+        assert.are.same({}, report.failed)
+        assert.are.same({}, report.deleted)
+        assert.are.same({ ["-d"] = "<dir>", ["-d/a"] = "remote a", ["-t"] = "<dir>",
+          ["-t/x"] = "remote x", top = "top" }, snapshot(target))
+      end)
+
+      it("an atomic upload onto a folder's name fails and leaves the folder alone", function()
+        s:write("atomic-dir/f/inside.txt", "inside")
+        local source = tmp .. "/atomic-source"
+        write(source, "new")
+        local bytes, err = ftp:upload(source, "atomic-dir/f", { atomic = true })
+        assert.is_nil(bytes)
+        assert.matches("^atomic%-dir/f: a folder has that name, not replaced", err)
+        assert.are.equal("inside", s:read("atomic-dir/f/inside.txt"))
+        assert.are.same({ f = "<dir>", ["f/inside.txt"] = "inside" },
+          snapshot(s:path("atomic-dir")))
+      end)
+
       it("deletes nothing when the remote folder is mistyped", function()
         local target = tmp .. "/mistyped"
         write(target .. "/a.txt", "mine")
@@ -140,4 +169,54 @@ for _, row in ipairs(SERVER_KINDS) do
       end)
     end)
   end
+end
+
+-- Temporaries of downloads running side by side: remote x, x.part and x.1 once gave
+-- x and x.1 the same x.1.part (x failed: x.1's download removed its .part; with equal
+-- sizes a file could take another's bytes). vsftpd with a rate limit, so that the
+-- parallel downloads overlap.
+if servers.available("vsftpd") then
+  describe("temporaries of parallel downloads (vsftpd)", function()
+    local s, tmp
+    local SIZE = 150000 -- 1.5 s at 100 kB/s
+
+    lazy_setup(function()
+      s = servers.start("vsftpd", { max_rate = 100000 })
+      tmp = proc.tempdir("untrusted-parts")
+      for name, byte in pairs { x = "x", ["x.part"] = "p", ["x.1"] = "1" } do
+        s:write("three/" .. name, byte:rep(SIZE))
+      end
+    end)
+
+    lazy_teardown(function()
+      if s then s:stop() end
+      if tmp then proc.rmtree(tmp) end
+    end)
+
+    local function assert_three(dir)
+      assert.are.same({ x = ("x"):rep(SIZE), ["x.part"] = ("p"):rep(SIZE),
+        ["x.1"] = ("1"):rep(SIZE) }, snapshot(dir))
+    end
+
+    it("mirror gives x, x.part and x.1 temporaries of their own (parallel = 3)", function()
+      local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,
+        timeout = 20 }))
+      local report = assert(ftp:mirror("three", tmp .. "/mirror", { parallel = 3 }))
+      ftp:close()
+      assert.are.same({}, report.failed)
+      assert_three(tmp .. "/mirror")
+    end)
+
+    it("download_many gives x, x.part and x.1 temporaries of their own (parallel = 3)",
+      function()
+      local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,
+        timeout = 20 }))
+      assert(lfs.mkdir(tmp .. "/many"))
+      local report = ftp:download_many({ "three/x", "three/x.part", "three/x.1" },
+        { dir = tmp .. "/many", parallel = 3 })
+      ftp:close()
+      assert.are.same({}, report.failed)
+      assert_three(tmp .. "/many")
+    end)
+  end)
 end

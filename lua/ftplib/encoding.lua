@@ -12,8 +12,12 @@
 -- * A reply or listing line the server sent in bytes invalid in its
 --   encoding is kept as those raw bytes, never dropped and never failing
 --   the listing. nlst's table marks them: its field undecoded lists the
---   indices of the raw lines (absent when every line decoded). A converted
---   name is valid UTF-8, so utf8.len(name) == nil also tells a raw one.
+--   indices of the raw lines (absent when every line decoded).
+-- * Raw bytes may happen to be valid UTF-8 (a name a UTF-8 client made on a
+--   GBK server): converted on the way out, they would name another file. So
+--   the names of the session's listings kept raw are remembered
+--   (_remember_raw, up to RAW_NAMES_MAX), and a command's path goes out name
+--   by name: a name remembered as raw as it came, the others converted.
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 
@@ -44,6 +48,52 @@ function FTP:_set_encoding(name)
   self._encoder, self._decoder = encoder, decoder
 end
 
+-- How many raw names a session remembers (a hostile server could send
+-- millions): past that, names are converted as any other.
+local RAW_NAMES_MAX = 100000
+
+-- Remembers a listed name kept as the server's bytes (see above).
+function FTP:_remember_raw(name)
+  local raw = self._raw_names
+  if not raw then
+    raw = { count = 0, names = {} }
+    self._raw_names = raw
+  end
+  if not raw.names[name] and raw.count < RAW_NAMES_MAX then
+    raw.names[name], raw.count = true, raw.count + 1
+  end
+end
+
+-- One name of a path, or "-a name" (LIST's option and a name): as it came
+-- when remembered raw, else converted.
+local function convert_name(encoder, raw, name)
+  local after_option = name:match("^%-%a+ (.+)$")
+  if raw[name] or after_option and raw[after_option] or not name:find("[\128-\255]") then
+    return name
+  end
+  return encoder:convert(name)
+end
+
+-- The argument of a command, converted name by name around remembered raw
+-- names; all at once when there are none.
+local function convert_argument(self, rest)
+  local encoder, raw = self._encoder, self._raw_names
+  if not raw then
+    return encoder:convert(rest)
+  end
+  local out, start = {}, 1
+  while start <= #rest + 1 do
+    local slash = rest:find("/", start, true) or #rest + 1
+    local converted, err = convert_name(encoder, raw.names, rest:sub(start, slash - 1))
+    if not converted then
+      return nil, err
+    end
+    out[#out + 1] = converted
+    start = slash + 1
+  end
+  return table.concat(out, "/")
+end
+
 -- The command line as the server wants it: the verb (ASCII) as it is,
 -- the rest converted.
 function FTP:_to_server(line)
@@ -55,7 +105,7 @@ function FTP:_to_server(line)
   if not verb or not rest:find("[\128-\255]") or not utf8.len(rest) then
     return line -- ASCII, or raw bytes meant as they are
   end
-  local converted, err = encoder:convert(rest)
+  local converted, err = convert_argument(self, rest)
   if not converted then
     return nil, string.format("%s: name not representable in %s (%s)",
       verb:match("%S+"), self.encoding, err), "proto"

@@ -13,6 +13,9 @@ local retry = require "ftplib.retry"
 local FTP = core.FTP_methods
 
 local PART = ".part"
+-- The longest file name most file systems take (ext4, XFS, btrfs, vfat's
+-- long names in UTF-16 units, which ASCII fills no faster).
+local NAME_MAX = 255
 -- Blocks for transfers watched by a progress callback: one Lua call and one
 -- string per block, so bigger than the default 64 KiB.
 local PROGRESS_BLOCK = 256 * 1024
@@ -46,6 +49,33 @@ local function check_options(fname, opts, types)
 end
 
 -- Shared by both directions -------------------------------------------------
+
+-- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
+-- name is UTF-8.
+local function cut_name(name, room)
+  local cut = name:sub(1, room)
+  if utf8.len(name) then
+    while cut ~= "" and not utf8.len(cut) do
+      cut = cut:sub(1, -2)
+    end
+  end
+  return cut
+end
+
+-- The temporary of localpath: localpath .. ".part", or with n,
+-- localpath .. "." .. n .. ".part" (for a name some other file has). A name
+-- too long for that (over NAME_MAX with the suffix) is cut, with 8 digits of
+-- its SHA-256 after "~", so that two long names sharing a start still get
+-- temporaries of their own.
+local function part_path(localpath, n)
+  local dir, name = localpath:match("^(.-)([^/]*)$")
+  local suffix = (n and n > 0 and ("." .. n) or "") .. PART
+  if #name + #suffix > NAME_MAX then
+    name = cut_name(name, NAME_MAX - #suffix - 9) .. "~" .. core.sha256(name):sub(1, 8)
+  end
+  return dir .. name .. suffix
+end
+
 
 -- The remote file's size: an integer, nil when the server gives none
 -- (no SIZE, or it refuses it for this name), or nil, msg, code when the
@@ -85,7 +115,7 @@ end
 -- exclusively, after removing whatever had its name (a link planted there is
 -- removed, never written through); a resumed one only when it is a regular
 -- file with one name. When it begins, the .part records what it is a start
--- of (core.file_origin: the remote path, size and time, in an extended
+-- of (core.file_origin: the remote path's digest, size and time, in an extended
 -- attribute of the file), and it is continued only while the remote file is
 -- still that one.
 
@@ -126,23 +156,43 @@ local function download_sink(self, job, file, offset)
   }
 end
 
--- The origin record of a .part: "ftplib-1 SIZE MODIFY PRECISION REMOTE", "-"
--- for what was not known.
-local ORIGIN_TAG = "ftplib-1"
+-- The origin record of a .part: "ftplib-2 SIZE MODIFY PRECISION REMOTE-ID",
+-- "-" for what was not known. REMOTE-ID is the SHA-256 of the remote path:
+-- a path from a server may be of any length, a record may not (and the
+-- xattr's room is small). Records of version 1 hold the path itself.
+local ORIGIN_TAG = "ftplib-2"
+
+local function remote_id(remote)
+  return core.sha256(remote)
+end
 
 local function origin_text(origin)
   return table.concat({ ORIGIN_TAG, origin.size or "-", origin.modify or "-",
-    origin.precision or "-", origin.remote }, " ")
+    origin.precision or "-", remote_id(origin.remote) }, " ")
 end
 
 local function parse_origin(text)
-  local size, modify, precision, remote = (text or ""):match(
-    "^" .. ORIGIN_TAG:gsub("%p", "%%%0") .. " (%S+) (%S+) (%S+) (.*)$")
-  if not size then
+  local version, size, modify, precision, remote = (text or ""):match(
+    "^ftplib%-([12]) (%S+) (%S+) (%S+) (.*)$")
+  if not version then
     return nil
   end
   return { size = math.tointeger(tonumber(size)), modify = math.tointeger(tonumber(modify)),
-    precision = math.tointeger(tonumber(precision)), remote = remote }
+    precision = math.tointeger(tonumber(precision)),
+    remote_id = version == "1" and remote_id(remote) or remote }
+end
+
+-- The origin record of the .part, or nil and why there is none.
+local function read_origin(part)
+  local text, err = core.file_origin(part)
+  local origin = parse_origin(text)
+  if origin then
+    return origin
+  elseif err then
+    return nil, "its origin record cannot be read (" .. err .. ")"
+  end
+  return nil, text and "its origin record is not ftplib's"
+    or "it has no origin record (from another tool, or a file system without extended attributes)"
 end
 
 -- The remote file's modification time now and its precision: the caller's
@@ -158,6 +208,7 @@ local function remote_modify(self, job)
       return nil, err, code
     end
     job.mdtm = mtime or false
+    job.mdtm_refusal = not mtime and { err, code } or nil
   end
   if job.mdtm then
     return job.mdtm, 1
@@ -170,37 +221,36 @@ local function same_time(a, a_precision, b, b_precision)
   return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
 end
 
--- Whether the .part (of `have` bytes, last written at `written`) may be
--- continued: true, or false and why not, or nil, msg, code. With its origin
--- record: while the remote file has the size and time recorded. Without one
--- (a .part from an older version, another tool, or a file system without
--- extended attributes): while the remote file is no newer than the .part.
-local function may_continue(self, job, have, written)
+-- Whether the .part (of `have` bytes) may be continued: true, or false and
+-- why not, or nil, msg, code. Only with its origin record, and only while the
+-- remote file is the one recorded: the same path, the same size (when both
+-- are known) and the same time. A record without a time (the server gave
+-- none) is continued only while the server still gives none and the sizes
+-- agree. Without a record nothing tells what the .part is a start of.
+local function may_continue(self, job, have)
   if job.total and have > job.total then
     return false, "the .part is larger than the remote file"
   end
-  local origin = parse_origin(core.file_origin(job.part))
-  if origin and origin.remote ~= job.remote then
-    return false, "the .part was started from another remote file (" .. origin.remote .. ")"
-  elseif origin and origin.size and job.total and origin.size ~= job.total then
+  local origin, why = read_origin(job.part)
+  if not origin then
+    return false, "nothing tells what the .part is a start of: " .. why
+  elseif origin.remote_id ~= remote_id(job.remote) then
+    return false, "the .part was started from another remote file"
+  elseif origin.size and job.total and origin.size ~= job.total then
     return false, "the remote file changed size since the .part was started"
-  end
-  local known = origin and (origin.size or origin.modify)
-  if known and not origin.modify then
-    return true
   end
   local modify, precision, code = remote_modify(self, job)
   if not modify and precision then
     return nil, precision, code
-  elseif known then
+  elseif origin.modify then
     if not (modify and same_time(modify, precision, origin.modify, origin.precision)) then
       return false, "the remote file changed since the .part was started"
     end
     return true
-  elseif not modify then
-    return false, "nothing tells that the .part is a start of this remote file"
-  elseif modify > written then
-    return false, "the remote file is newer than the .part"
+  elseif modify then
+    return false, "the .part was started without the remote file's time, which it has now"
+  elseif not (origin.size and job.total) then
+    return false, "neither a time nor a size tells that the .part is a start of this remote file"
   end
   return true
 end
@@ -227,7 +277,7 @@ local function start_offset(self, job, resume)
     end
     return attributes.size
   end
-  local ok, why, code = may_continue(self, job, attributes.size, attributes.modification)
+  local ok, why, code = may_continue(self, job, attributes.size)
   if ok == nil then
     return nil, why, code
   elseif not ok then
@@ -239,24 +289,26 @@ end
 
 -- A fresh .part, made exclusively: what had its name (an old .part, or a
 -- link or file planted there) is removed first, never written through. It
--- records its origin (a file system without extended attributes records
--- nothing: a later resume then compares times).
+-- records its origin, with the remote time whenever there is one (the
+-- caller's, from a listing, or MDTM's), so that any later resume can tell
+-- whether the remote file changed. A file system without extended
+-- attributes records nothing: a later resume then starts over.
 local function fresh_part(self, job)
+  local modify, precision, code = remote_modify(self, job)
+  if not modify and precision and math.type(code) ~= "integer" then
+    return nil, precision, code -- the session is lost: so would be the RETR
+  end -- a 4xx to MDTM: no time recorded (a resume will not trust one it finds later)
   os.remove(job.part) -- removes a link itself, not what it points to
-  local file, err, code, number = core.open_file(job.part, "new")
+  local file, err, ecode, number = core.open_file(job.part, "new")
   if not file and number == errno.EEXIST then -- made again meanwhile: once more
     os.remove(job.part)
-    file, err, code = core.open_file(job.part, "new")
+    file, err, ecode = core.open_file(job.part, "new")
   end
   if not file then
-    return nil, err, code
+    return nil, err, ecode
   end
-  local modify, precision = job.opts.modify, job.opts.precision
-  if not modify and job.opts.resume then
-    modify, precision = remote_modify(self, job)
-    precision = modify and precision or nil
-  end
-  job.origin = { size = job.total, modify = modify, precision = precision, remote = job.remote }
+  job.origin = { size = job.total, modify = modify, precision = modify and precision or nil,
+    remote = job.remote }
   core.file_origin(job.part, origin_text(job.origin))
   return file
 end
@@ -269,7 +321,7 @@ local function open_part(self, job, offset)
   if not file then
     return nil, err, code
   end
-  job.origin = job.origin or parse_origin(core.file_origin(job.part)) or { remote = job.remote }
+  job.origin = job.origin or read_origin(job.part) or {}
   file:seek("set", offset)
   return file
 end
@@ -331,6 +383,8 @@ local function set_local_time(self, job)
   local mtime, err, code
   if job.mdtm then
     mtime = job.mdtm
+  elseif job.mdtm_refusal then -- asked when the .part began
+    err, code = job.mdtm_refusal[1], job.mdtm_refusal[2]
   else
     mtime, err, code = self:mdtm(job.remote)
   end
@@ -424,15 +478,20 @@ end
 -- name (a `.part` holding data stays for a later resume; an empty one is removed). The
 -- `.part` is made exclusively and never through a link: what had its name is removed
 -- first; one that is a link, not a regular file, or has a second name is never
--- continued. A new `.part` records what it is a start of (the remote path, size and
--- time, in the extended attribute `user.ftplib.origin`). The file is whole only when it
--- has every size known: the 150 reply's, SIZE's and `opts.size`.
+-- continued; a name too long to take `.part` gets a shorter temporary (its first bytes,
+-- `~` and 8 hex digits of its SHA-256). A new `.part` records what it is a start of,
+-- with or without `resume` (the SHA-256 of the remote path, the size and the remote
+-- time: `opts.modify`, else MDTM; in the extended attribute `user.ftplib.origin`). The
+-- file is whole only when it has every size known: the 150 reply's, SIZE's and
+-- `opts.size`.
 -- @tparam string remote the remote file
 -- @tparam string localpath the local file to make (or replace)
 -- @tparam[opt] table opts
 -- @tparam[opt=false] boolean opts.resume continue a `.part` (REST) while the remote file
--- still has the size and time it recorded (a `.part` without the record: while the
--- remote file is no newer than it); otherwise start over, saying why in `restarted`
+-- still has the size and time it recorded (a record without a time: while the server
+-- still gives none and the sizes agree; a `.part` without a record, from another tool
+-- or on a file system without extended attributes, never); otherwise start over,
+-- saying why in `restarted`
 -- @tparam[opt] number opts.size the size the caller knows (from a listing): spares the
 -- SIZE round trip; when the file differs, SIZE is asked and has the last word
 -- @tparam[opt=true] boolean opts.verify `false` turns the size checks off
@@ -462,7 +521,7 @@ function FTP:download(remote, localpath, opts)
   util.check("download", 2, localpath, "string")
   opts = check_options("download", opts, DOWNLOAD_OPTIONS)
   local job = {
-    remote = remote, localpath = localpath, part = opts.part or localpath .. PART,
+    remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
     opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
   local bytes, err, code = retry.run(self, opts, function()
@@ -542,35 +601,81 @@ local function set_remote_time(self, job)
 end
 
 -- The temporary of an atomic upload renamed to the final name. Servers that
--- will not rename onto an existing name (aioftp: "550 path already exists")
--- get the old file moved aside first (deleted once the new one is in place,
--- put back if it cannot be), or, when even that is refused, deleted first.
--- Only ever done with the new file whole on the server.
-local function replace_remote(self, job)
-  local ok, err, code = self:rename(job.target, job.remote)
-  if ok or math.type(code) ~= "integer" or code < 500 then
-    return ok, err, code
-  end
-  local aside = job.target .. ".old"
-  if self:rename(job.remote, aside) then
-    local moved, merr, mcode = self:rename(job.target, job.remote)
-    if not moved then
-      self:rename(aside, job.remote)
-      return nil, merr, mcode
-    end
-    self:delete(aside)
-    job.info.replaced = "the server refused to rename onto the old file (" .. err
-      .. "): it was moved aside, then deleted"
+-- will not rename onto an existing name say so (aioftp: "550 path already
+-- exists"): only that refusal, after an RNFR that worked, gets the old file
+-- moved aside, the new one renamed, and the old one deleted. The old file is
+-- never deleted before the new one has its name; a folder under the name is
+-- never replaced.
+
+-- Whether an RNTO refusal says that the name is taken.
+local function name_taken(code, text)
+  return math.type(code) == "integer" and code >= 400 and code < 600
+    and type(text) == "string" and text:lower():find("exist", 1, true) ~= nil
+end
+
+-- Whether path is a remote folder (CWD there works, and back): true, false,
+-- or nil when there is no telling (no current folder to come back to, a lost
+-- session).
+local function remote_folder(self, path)
+  local ok, _, code = self:_folder_exists(path)
+  if ok then
     return true
   end
-  if not self:delete(job.remote) then
-    return nil, err, code
+  if math.type(code) == "integer" then
+    return false
   end
-  ok, err, code = self:rename(job.target, job.remote)
-  if ok then
-    job.info.replaced = "the server refused to rename onto the old file: it was deleted first"
+  return nil
+end
+
+-- The old file moved aside (a free name: a server refusing to rename onto a
+-- name refuses a taken one), the new one renamed, the old one deleted.
+local function replace_aside(self, job, refusal)
+  local aside
+  for n = 0, 2 do
+    local candidate = job.target .. ".old" .. (n > 0 and ("." .. n) or "")
+    if self:rename(job.remote, candidate) then
+      aside = candidate
+      break
+    end
   end
-  return ok, err, code
+  if not aside then
+    return nil, "the server refused to rename onto " .. job.remote .. " (" .. refusal
+      .. ") and to move the old file aside: not replaced", "proto"
+  end
+  local moved, err, code = self:rename(job.target, job.remote)
+  if not moved then
+    if self:rename(aside, job.remote) then
+      return nil, err, code
+    end
+    job.keep_target = true -- the only copy of the new file; the old one is at aside
+    return nil, string.format("%s was moved aside to %s, then neither the new file (%s) nor "
+      .. "the old one could take its name (%s): both kept", job.remote, aside, job.target,
+      tostring(err)), code
+  end
+  local deleted, derr = self:delete(aside)
+  job.info.replaced = "the server refused to rename onto the old file (" .. refusal .. "): "
+    .. (deleted and "it was moved aside, then deleted"
+      or "it was moved aside to " .. aside .. ", which could not be deleted (" .. tostring(derr)
+        .. ")")
+  return true
+end
+
+local function replace_remote(self, job)
+  local code, text, errcode = self:_cmd("RNFR " .. job.target)
+  if code ~= 350 then
+    return nil, text, code or errcode
+  end
+  local ok, err, rcode = self:voidcmd("RNTO " .. job.remote)
+  if ok or math.type(rcode) ~= "integer" then
+    return ok, err, rcode
+  end
+  local folder = remote_folder(self, job.remote)
+  if folder then
+    return nil, job.remote .. ": a folder has that name, not replaced (" .. err .. ")", rcode
+  elseif folder == false and name_taken(rcode, err) then
+    return replace_aside(self, job, err)
+  end
+  return nil, err, rcode
 end
 
 -- One try: SIZE of the target when resuming, the missing bytes, the rename
@@ -613,7 +718,8 @@ end
 -- the server would not rename onto it}.
 -- With atomic, the data goes to remote .. ".part" (same folder) and is
 -- renamed once whole; a failed atomic upload deletes that temporary, unless
--- resume was asked for (a later resume continues it).
+-- resume was asked for (a later resume continues it) or it is the only copy
+-- of the new file while the old one stands aside (job.keep_target).
 
 --- Uploads a whole file.
 -- @tparam string localpath the local file (a regular file)
@@ -623,9 +729,11 @@ end
 -- STOR, APPE where that is refused, the whole file again where both are (`restarted`
 -- says so)
 -- @tparam[opt=false] boolean opts.atomic upload to `remote .. ".part"` and rename it once
--- whole (deleted when the upload fails, unless `resume` is set). A server that will not
--- rename onto an existing file gets the old one moved aside, then deleted, once the new
--- one is whole (`replaced` says so)
+-- whole (deleted when the upload fails, unless `resume` is set). A server refusing to
+-- rename onto an existing file, saying that the name exists, gets the old one moved
+-- aside, the new one renamed, then the old one deleted (`replaced` says so, and where
+-- the old one stays if it could not be deleted); the old file is never deleted before
+-- the new one has its name, and a folder with the remote name is never replaced
 -- @tparam[opt] function opts.progress called as `progress(done, total)`; returning
 -- `false` stops the upload (`"aborted"`)
 -- @tparam[opt=false] boolean opts.preserve_time set the remote file's time to the local
@@ -656,10 +764,15 @@ function FTP:upload(localpath, remote, opts)
   local bytes, err, code = retry.run(self, opts, function()
     return upload_try(self, job)
   end)
-  if not bytes and opts.atomic and not opts.resume and job.sent and self:_isopen() then
+  if not bytes and opts.atomic and not opts.resume and job.sent and not job.keep_target
+      and self:_isopen() then
     self:delete(job.target)
   end
   return bytes, err, code
 end
 
-return { option_types = option_types }
+return {
+  option_types = option_types,
+  part_path = part_path, -- for mirror.lua and many.lua
+  _origin_text = origin_text, -- for the specs: a .part as a cut download leaves it
+}

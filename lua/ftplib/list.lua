@@ -62,6 +62,10 @@ local list = {}
 local ENTRY_COST = 320
 
 local DEFAULT_MAX_DEPTH = 256
+-- How many entries a walk lists in all before it stops: generous for real
+-- trees, and an end to a server inventing folders without end ("d a" and
+-- "d b" in every folder: 2^256 folders within max_depth).
+local DEFAULT_MAX_ENTRIES = 1000000
 
 -- "dir" + "name" with one "/" between; "" stands for the current directory.
 function list.join(dir, name)
@@ -85,17 +89,23 @@ end
 -- Runs listing command cmd, parsing each line with parse(line, now) into
 -- entries. Answers entries, the final reply, and facts about the listing:
 -- known (lines that parsed into an entry of a known form, . and ..
--- included), dot (a "." or cdir entry: the folder itself is there).
+-- included), dot (a "." or cdir entry: the folder itself is there), dotted
+-- (a name starting with a dot, . and .. included: dotfiles are shown),
+-- unverified (why the listing may not be whole, see _listing_each).
 local function parse_listing(self, cmd, parse, hidden)
   local entries, facts, now = {}, { known = 0 }, os.time()
-  local text, err, code = self:_listing_each(cmd, function(line)
+  local text, err, code = self:_listing_each(cmd, function(line, decoded)
     local entry = parse(line, now)
     if not entry then
       return #line + 1 -- blank lines and "total N" count as bytes only
     end
+    if not decoded and entry.name then
+      self:_remember_raw(entry.name) -- sent back as it came (encoding.lua)
+    end
     if entry.type ~= "unknown" then
       facts.known = facts.known + 1
     end
+    facts.dotted = facts.dotted or is_hidden(entry)
     if is_self_or_parent(entry) then
       facts.dot = facts.dot or entry.name == "." or entry.type == "cdir"
       return #line + 1
@@ -108,6 +118,7 @@ local function parse_listing(self, cmd, parse, hidden)
   if not text then
     return nil, err, code
   end
+  facts.unverified = err
   return entries, text, facts
 end
 
@@ -135,7 +146,7 @@ end
 -- "226 Transfer done (but failed to open directory)": its own words.
 local function empty_answer(self, path, text, facts)
   if facts.dot then
-    return {}
+    return {}, text, facts
   elseif text:lower():find("fail", 1, true) then
     return nil, text, tonumber(text:match("^%d%d%d"))
   elseif path and path ~= "" then
@@ -144,7 +155,7 @@ local function empty_answer(self, path, text, facts)
       return nil, err, code
     end
   end
-  return {}
+  return {}, text, facts
 end
 
 local function list_mlsd(self, path, hidden)
@@ -161,6 +172,16 @@ local function list_once(self, verb, path, hidden)
   return parse_listing(self, listing.with_path(verb, path), listparse.parse_line, hidden)
 end
 
+-- The answer of a plain LIST where dotfiles were wanted (LIST -a refused, or
+-- known not to work here): most Unix servers leave dotfiles out of it, so it
+-- vouches for none (facts.hidden_unseen) unless it shows some.
+local function plain_answer(entries, text, facts)
+  if entries then
+    facts.hidden_unseen = not facts.dotted
+  end
+  return entries, text, facts
+end
+
 -- LIST shows no dotfiles on most Unix servers: LIST -a does, where the server
 -- takes it. Whether it does is learnt once per session (self._list_a): an
 -- answer with entries of a known form for a named folder says yes (Twisted
@@ -170,8 +191,10 @@ end
 -- asked and has the last word: a server reading "-a" as a name must not pass
 -- for an empty folder.
 local function list_unix(self, path, hidden)
-  if hidden == false or self._list_a == false then
-    return list_once(self, "LIST", path, hidden)
+  if hidden == false then
+    return list_once(self, "LIST", path, hidden) -- dotfiles left out on purpose
+  elseif self._list_a == false then
+    return plain_answer(list_once(self, "LIST", path, hidden))
   end
   local entries, text, facts = list_once(self, "LIST -a", path, hidden)
   if entries and facts.known > 0 then
@@ -188,7 +211,7 @@ local function list_unix(self, path, hidden)
   if plain and pfacts.known > 0 then
     self._list_a = false
   end
-  return plain, ptext, pfacts
+  return plain_answer(plain, ptext, pfacts)
 end
 
 local function list_parsed(self, path, hidden)
@@ -341,6 +364,33 @@ local function split_entries(state, folder, entries)
   return dirs, files, rejected
 end
 
+-- What a walk tells of a listing besides its entries (the facts of
+-- parse_listing): hidden_unseen, a plain LIST that may have left dotfiles
+-- out though they were wanted; unverified, why it may have been cut.
+local function listing_notes(facts)
+  return { hidden_unseen = facts.hidden_unseen or nil, unverified = facts.unverified }
+end
+
+-- The walk ends once it has listed more than max_entries entries in all:
+-- the folder that passed the budget and every folder still to list are
+-- reported to onerror with "limit" (and true, "the walk stopped"), so that
+-- none of them passes for empty.
+local function stop_walk(state, folder)
+  local err = "the walk stopped: more than max_entries (" .. state.max_entries
+    .. ") entries listed"
+  local skipped = { folder }
+  for i = #state.stack, 1, -1 do
+    skipped[#skipped + 1] = state.stack[i]
+  end
+  state.stack = {}
+  if state.onerror then
+    for _, each in ipairs(skipped) do
+      state.onerror(each.path, err, "limit", true)
+    end
+  end
+  return nil
+end
+
 local function walk_step(self, state)
   push_children(state)
   while #state.stack > 0 do
@@ -350,16 +400,19 @@ local function walk_step(self, state)
     if folder.depth > state.max_depth then
       err, code = "deeper than max_depth (" .. state.max_depth .. ")", "limit"
     else
-      entries, err, code = list_folder(self, folder.path, state.hidden)
+      entries, err, code = list_folder(self, folder.path, state.hidden) -- code: the facts
       local why = entries and distrust(self, folder, entries, state.hidden)
       if why then
         entries, err, code = nil, folder.path .. ": " .. why, "proto"
       end
     end
-    if entries then
+    state.listed = state.listed + (entries and #entries or 0)
+    if state.listed > state.max_entries then
+      return stop_walk(state, folder)
+    elseif entries then
       local dirs, files, rejected = split_entries(state, folder, entries)
       state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
-      return folder.path, dirs, files, rejected
+      return folder.path, dirs, files, rejected, listing_notes(code)
     elseif state.onerror then
       state.onerror(folder.path, err, code)
     end
@@ -394,22 +447,27 @@ local function seen_tracker(root_unique)
   end
 end
 
-local WALK_OPTIONS = { onerror = "function|nil", max_depth = "number", hidden = "boolean" }
+local WALK_OPTIONS = {
+  onerror = "function|nil", max_depth = "number", max_entries = "number", hidden = "boolean",
+}
 list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._option_types
 
 -- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
 -- Top-down; symbolic links are listed among files and never followed.
 -- opts.onerror(dirpath, msg, code) hears of each directory skipped: one that
 -- cannot be listed, whose listing cannot be read, or deeper than
--- opts.max_depth (256) below path. rejected lists the entries whose names
--- cannot be a path ({entry =, name =, reason =}: "", ".", "..", a slash,
--- control characters). opts.hidden = false leaves out dotfiles.
+-- opts.max_depth (256) below path; once more than opts.max_entries
+-- (1,000,000) entries are listed, each folder left (the walk ends).
+-- rejected lists the entries whose names cannot be a path ({entry =, name =,
+-- reason =}: "", ".", "..", a slash, control characters); listing, what the
+-- listing cannot vouch for. opts.hidden = false leaves out dotfiles.
 
 --- Walks a tree top-down: `for dirpath, dirs, files, rejected in ftp:walk(path) do`.
 -- Remove entries from `dirs` in the loop to skip those folders. Links, devices and
 -- unknown lines are among `files`, and never followed. A folder is entered once
--- (MLSD's `unique` fact catches one listed twice under another name) and never
--- deeper than `opts.max_depth` below `path`. A folder that cannot be listed, whose
+-- (MLSD's `unique` fact catches one listed twice under another name), never
+-- deeper than `opts.max_depth` below `path`, and the walk ends once it has listed more
+-- than `opts.max_entries` entries in all. A folder that cannot be listed, whose
 -- listing holds only lines no parser reads (GNU ls's `ls: cannot access ...`), or that
 -- lists only itself (vsftpd, for a folder one may enter but not read) is skipped after
 -- `opts.onerror`.
@@ -419,23 +477,34 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- each folder skipped, `path` included (`"limit"` past `max_depth`)
 -- @tparam[opt=256] number opts.max_depth how many levels below `path` to enter (a
 -- non-negative integer)
+-- @tparam[opt=1000000] number opts.max_entries how many entries to list in all: past
+-- that the walk ends, after `onerror(dirpath, message, "limit", true)` for the folder that
+-- passed it and for each folder not listed yet (a non-negative integer)
 -- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
 -- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
--- below it, joined with `/`), `dirs` and `files` (@{entry} tables), and `rejected`:
+-- below it, joined with `/`), `dirs` and `files` (@{entry} tables), `rejected`:
 -- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
--- control characters) as `{entry =, name =, reason =}`
--- @raise for a `max_depth` that is not a non-negative integer
+-- control characters) as `{entry =, name =, reason =}`, and `listing`, what the
+-- listing cannot vouch for: `hidden_unseen = true` when it came from a plain `LIST`
+-- (the server refused `LIST -a`) that showed no dotfile, so that dotfiles may be
+-- missing; `unverified`, why it may have been cut (a protected listing of no byte that
+-- ended without TLS close_notify)
+-- @raise for a `max_depth` or `max_entries` that is not a non-negative integer
 -- @usage for dirpath, dirs, files in ftp:walk("pub") do print(dirpath, #dirs, #files) end
 function FTP:walk(path, opts)
   util.check("walk", 1, path, "string|nil")
   opts = util.check_options("walk", 2, opts, WALK_OPTIONS)
   local max_depth = opts.max_depth or DEFAULT_MAX_DEPTH
-  if math.type(max_depth) ~= "integer" or max_depth < 0 then
-    util.raise("'walk' option max_depth must be a non-negative integer")
+  local max_entries = opts.max_entries or DEFAULT_MAX_ENTRIES
+  for name, value in pairs { max_depth = max_depth, max_entries = max_entries } do
+    if math.type(value) ~= "integer" or value < 0 then
+      util.raise("'walk' option " .. name .. " must be a non-negative integer")
+    end
   end
   path = path or ""
   local state = {
     stack = { { path = path, depth = 0 } }, onerror = opts.onerror, max_depth = max_depth,
+    max_entries = max_entries, listed = 0,
     hidden = opts.hidden, visited = {}, seen = seen_tracker(unique_of(self, path)),
   }
   return function()

@@ -5,9 +5,15 @@ local listparse = require "ftplib.listparse"
 
 local FTP = core.FTP_methods
 
+-- A listing command with its path. Servers built on /bin/ls (GNU inetutils,
+-- netkit, many BSD ftpds) pass the argument of LIST, NLST and STAT to ls: a
+-- path starting with "-" would be read as options ("LIST -a -d" lists "."),
+-- so it goes out as "./-d", which names the same folder on every server.
 local function with_path(verb, path)
   if path == nil or path == "" then
     return verb
+  elseif path:sub(1, 1) == "-" then
+    path = "./" .. path
   end
   return verb .. " " .. path
 end
@@ -28,11 +34,15 @@ end
 -- CR CR LF), in UTF-8 when the session has an encoding (decoded false: kept
 -- as the bytes sent). each answers how many bytes of memory it keeps for the
 -- line. Past maxlisting the transfer is aborted and the answer is nil, msg,
--- "limit"; the session stays in step. Otherwise the final reply's text.
+-- "limit"; the session stays in step. Otherwise the final reply's text, and
+-- why the listing may not be whole though it came without error (nil when
+-- nothing says so): a protected listing of no byte that ended without TLS
+-- close_notify (tls.lua takes it, for pyftpdlib's sake).
 function FTP:_listing_each(cmd, each)
   local used, over = 0, false
   local maxlisting = self.maxlisting or DEFAULT_MAXLISTING
   local decoder = self._decoder
+  self._listing_unverified = nil
   local text, err, code = self:retrlines(cmd, function(line)
     if line:byte(-1) == 13 then
       line = line:gsub("\r+$", "")
@@ -47,10 +57,17 @@ function FTP:_listing_each(cmd, each)
       return false
     end
   end)
+  local unverified = self._listing_unverified
+  self._listing_unverified = nil
   if over then
     return over_limit(maxlisting)
+  elseif not text then
+    return nil, err, code
+  elseif unverified then
+    return text, "the protected listing ended without TLS close_notify and without a byte: "
+      .. "it may have been cut"
   end
-  return text, err, code
+  return text
 end
 
 -- Every line of a listing command, in a table (see _listing_each). Lines
@@ -95,6 +112,9 @@ function FTP:nlst(path)
   if not lines and (code == 450 or code == 550) then
     return {}
   end
+  for _, i in ipairs(lines and lines.undecoded or {}) do
+    self:_remember_raw(lines[i]) -- sent back as it came (encoding.lua)
+  end
   return lines, err, code
 end
 
@@ -138,6 +158,12 @@ function FTP:mlsd(path, facts)
   local lines, err, code = self:_listing_lines(with_path("MLSD", path))
   if not lines then
     return nil, err, code
+  end
+  for _, raw in ipairs(lines.undecoded or {}) do
+    local name = listparse.mlsx(lines[raw])
+    if name then
+      self:_remember_raw(name) -- sent back as it came (encoding.lua)
+    end
   end
   local i = 0
   return function()

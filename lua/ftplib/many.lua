@@ -6,6 +6,7 @@ local core = require "ftplib.core"
 local util = require "ftplib.util"
 local parallel = require "ftplib.parallel"
 local safename = require "ftplib.safename"
+local part_path = require("ftplib.files").part_path
 
 local FTP = core.FTP_methods
 
@@ -42,22 +43,39 @@ local function job_for(file, dir, index)
   util.raise(("download_many: file #%d must be a remote path or {remote, localpath}"):format(index))
 end
 
--- Each job's temporary: localpath .. ".part", or, when that is another
--- job's local path (remote "x" and "x.part" side by side), x.1.part, ...
+-- A local path as a key: "a//b", "./a" and "a/./b" name what "a/b" names.
+local function path_key(path)
+  local key = path:gsub("/+", "/"):gsub("/%./", "/"):gsub("^%./", ""):gsub("/%.$", "")
+  return key
+end
+
+-- Each job's local path and temporary. A local path given twice (a/x and b/x
+-- saved in one dir) would have one download overwrite the other, or both
+-- write one .part: every job after the first with that path fails alone.
+-- The temporary is part_path(localpath): localpath .. ".part", or,
+-- when that is another job's local path or temporary (remote "x", "x.part"
+-- and "x.1" side by side), x.1.part, x.2.part, ...
 local function choose_parts(jobs)
-  local taken = {}
+  local taken, first = {}, {}
   for _, job in ipairs(jobs) do
-    if job.localpath then
-      taken[job.localpath] = true
+    local key = job.localpath and path_key(job.localpath)
+    if key and first[key] then
+      job.refused, job.refused_code = "its local path " .. safename.shown(job.localpath)
+        .. " is also that of " .. safename.shown(first[key].remote), "io"
+      job.localpath = nil
+    elseif key then
+      first[key], taken[key] = job, true
     end
   end
   for _, job in ipairs(jobs) do
     if job.localpath then
-      local part, n = job.localpath .. ".part", 0
-      while taken[part] do
+      local n = 0
+      local part = part_path(job.localpath, n)
+      while taken[path_key(part)] do
         n = n + 1
-        part = job.localpath .. "." .. n .. ".part"
+        part = part_path(job.localpath, n)
       end
+      taken[path_key(part)] = true
       job.part = part
     end
   end
@@ -86,7 +104,9 @@ end
 -- sessions at once: this one and clones of it (same server, login, options and
 -- folder; see the @{scheduler}). A failed file does not stop the others, nor does a name that
 -- cannot be sent (CR, LF, NUL) or saved (`..`, control characters): that file fails
--- alone. Two files never share a temporary (`x` and `x.part` side by side).
+-- alone. Two files never share a temporary (`x` and `x.part` side by side), and a local
+-- path given twice (`a/x` and `b/x` saved in one `dir`) fails every file after the first
+-- that has it (`"io"`), which alone is downloaded.
 -- @tparam table files remote paths (each saved under `opts.dir` with its own name) or
 -- `{remote, localpath}` pairs
 -- @tparam[opt] table opts
@@ -115,7 +135,7 @@ function FTP:download_many(files, opts)
   local function run_job(session, i)
     local job = jobs[i]
     if job.refused then
-      job.err, job.code = "not downloaded: " .. job.refused, "proto"
+      job.err, job.code = "not downloaded: " .. job.refused, job.refused_code or "proto"
       return
     end
     job.bytes, job.err, job.code = session:download(job.remote, job.localpath,

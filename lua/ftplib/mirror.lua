@@ -20,6 +20,7 @@ local util = require "ftplib.util"
 -- FTP methods do not need it installed.
 local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
 local list = require "ftplib.list"
+local part_path = require("ftplib.files").part_path
 local safename = require "ftplib.safename"
 
 local FTP = core.FTP_methods
@@ -43,14 +44,19 @@ end
 -- precision, unreadable (a folder whose contents are unknown)}
 
 -- A new tree: nodes by relative path; in its metatable, out of the way of
--- any path, the folders whose listings were incomplete ("" the root) and
--- the list of failures met.
+-- any path, the folders whose listings were incomplete ("" the root; the
+-- value says why), those whose listings may have left dotfiles out
+-- (hidden_unseen) and the list of failures met.
 local function new_tree(failed)
-  return setmetatable({}, { incomplete = {}, failed = failed })
+  return setmetatable({}, { incomplete = {}, hidden_unseen = {}, failed = failed })
 end
 
 local function incomplete(tree)
   return getmetatable(tree).incomplete
+end
+
+local function hidden_unseen(tree)
+  return getmetatable(tree).hidden_unseen
 end
 
 local function failures(tree)
@@ -67,7 +73,7 @@ local function remote_node(entry, walked_as_dir)
   return { type = kind, size = entry.size, modify = entry.modify, precision = entry.precision }
 end
 
-local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
+local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, listing)
   local rel = rel_of[dirpath]
   for _, entry in ipairs(dirs) do
     local child = join(rel, entry.name)
@@ -77,14 +83,20 @@ local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
   for _, entry in ipairs(files) do
     tree[join(rel, entry.name)] = remote_node(entry, false)
     if entry.type == "unknown" then
-      incomplete(tree)[rel] = true -- its name is a guess: the real one may be another
+      -- Its name is a guess: the real one may be another.
+      incomplete(tree)[rel] = "its folder's listing held lines no parser reads"
     end
   end
   for _, bad in ipairs(rejected) do
-    incomplete(tree)[rel] = true
+    incomplete(tree)[rel] = "its folder's listing held names that cannot be used"
     failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(bad.name)),
       err = "not mirrored: " .. bad.reason, code = "proto" }
   end
+  if listing.unverified then
+    incomplete(tree)[rel] = "its folder's listing may have been cut (" .. listing.unverified
+      .. ")"
+  end
+  hidden_unseen(tree)[rel] = listing.hidden_unseen
 end
 
 -- The tree under a remote folder; folders below it that cannot be listed
@@ -93,8 +105,11 @@ end
 function mirror.remote_tree(ftp, root, failed, opts)
   local tree, rel_of = new_tree(failed), { [root] = "" }
   local root_error
-  local function onerror(dirpath, err, code)
+  local function onerror(dirpath, err, code, stopped)
     local rel = rel_of[dirpath]
+    if stopped then
+      getmetatable(tree).truncated = err -- past max_entries: the tree is not whole
+    end
     if rel == "" then
       root_error = { err, code }
     else
@@ -102,9 +117,10 @@ function mirror.remote_tree(ftp, root, failed, opts)
       failed[#failed + 1] = { path = rel, err = err, code = code }
     end
   end
-  local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth }
-  for dirpath, dirs, files, rejected in ftp:walk(root, walk_opts) do
-    add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected)
+  local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth,
+    max_entries = opts.max_entries }
+  for dirpath, dirs, files, rejected, listing in ftp:walk(root, walk_opts) do
+    add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, listing)
   end
   if root_error then
     return nil, root_error[1], root_error[2]
@@ -121,7 +137,7 @@ local function local_node(tree, rel, name, attributes, role)
   local ok, why = safename.check(name)
   if not ok then
     if role == "source" then
-      incomplete(tree)[rel] = true
+      incomplete(tree)[rel] = "its folder holds names that cannot be sent"
       failures(tree)[#failures(tree) + 1] = { path = join(rel, safename.shown(name)),
         err = "not mirrored: " .. why, code = "io" }
       return nil
@@ -282,33 +298,99 @@ local function plan_entry(plan, src, dst, rel, opts, times_kept)
   }
 end
 
--- Whether the source's listings show that rel (absent from the source) is
--- gone: the deepest folder above rel that the source has must be a folder
--- read whole. A link, a device or an unknown entry there, or a folder whose
--- listing was incomplete or unreadable, says nothing of what lies below.
-local function shown_gone(src, rel)
-  local dir = parent_of(rel)
+-- Why the source's listings do not show that rel (absent from the source)
+-- is gone: nil when they do; false when it lies under an entry reported
+-- elsewhere (a link, a device, an unreadable folder); else the reason (the
+-- listing of the deepest folder above rel that the source has was
+-- incomplete, or may have left dotfiles out), and whether rel itself is the
+-- entry of that folder (not something under it).
+local function not_shown_gone(src, rel)
+  local dir, child = parent_of(rel), rel
   while dir ~= "" and not src[dir] do
-    dir = parent_of(dir)
+    dir, child = parent_of(dir), dir
   end
-  if incomplete(src)[dir] then
+  local why = incomplete(src)[dir]
+  if why then
+    return why, child == rel
+  elseif dir ~= "" and (src[dir].type ~= "dir" or src[dir].unreadable) then
     return false
+  elseif hidden_unseen(src)[dir] and child:match("[^/]*$"):sub(1, 1) == "." then
+    return "a dotfile, and its folder's listing (a plain LIST: the server refused LIST -a) "
+      .. "may leave dotfiles out", child == rel
   end
-  return dir == "" or (src[dir].type == "dir" and not src[dir].unreadable)
+  return nil
+end
+
+-- A path as a file system that ignores case sees it: ASCII, Latin-1,
+-- Latin Extended-A, Greek and Cyrillic letters in one case. Folding too much
+-- only keeps a file that could have gone.
+local function fold_char(c)
+  if c >= 0xC0 and c <= 0xDE and c ~= 0xD7 or c >= 0x391 and c <= 0x3A9
+      or c >= 0x410 and c <= 0x42F then
+    return c + 32
+  elseif c >= 0x400 and c <= 0x40F then
+    return c + 80
+  elseif c >= 0x139 and c <= 0x148 or c >= 0x179 and c <= 0x17E then
+    return c - (c + 1) % 2 -- pairs with the capital first, at an odd code
+  elseif c >= 0x100 and c <= 0x17F then
+    return c - c % 2
+  end
+  return c
+end
+
+local function fold(path)
+  path = path:lower()
+  if not (path:find("[\128-\255]") and utf8.len(path)) then
+    return path
+  end
+  local chars = {}
+  for _, c in utf8.codes(path) do
+    chars[#chars + 1] = utf8.char(fold_char(c))
+  end
+  return table.concat(chars)
+end
+
+-- The paths sent or made by this run (and the folders above them), case
+-- folded, each to the source path it folds from.
+local function sent_folded(plan)
+  local sent = {}
+  for _, phase in ipairs { plan.mkdirs, plan.transfers } do
+    for _, item in ipairs(phase) do
+      local rel = item.path
+      while rel ~= "" and not sent[fold(rel)] do
+        sent[fold(rel)] = rel
+        rel = parent_of(rel)
+      end
+    end
+  end
+  return sent
 end
 
 -- What the source no longer has, when opts.delete: neither the entries cleared
 -- to make room (`room`), nor what lies in folders whose contents are unknown,
--- nor what mirror does not handle (links, devices).
-local function gone_entries(src, dst, room)
-  local gone = {}
+-- nor what mirror does not handle (links, devices). Entries the source may
+-- have all the same go to `kept` ({path =, reason =}): those its listings
+-- cannot vouch for, and those whose names differ only in case from a path
+-- sent in this run (where names ignore case, that is the file just sent).
+local function gone_entries(src, dst, room, sent)
+  local gone, kept = {}, {}
   for rel, node in pairs(dst) do
-    if not src[rel] and not room[rel] and node.type ~= "other" and shown_gone(src, rel)
+    if not src[rel] and not room[rel] and node.type ~= "other"
         and not under_unreadable(src, rel) and not under_unreadable(dst, rel) then
-      gone[#gone + 1] = rel
+      local why, about_rel = not_shown_gone(src, rel)
+      local same = why == nil and sent[fold(rel)]
+      if same then
+        kept[#kept + 1] = { path = rel, reason = "its name differs only in case from "
+          .. safename.shown(same) .. ", sent in this run (one file where names ignore case)" }
+      elseif why == nil then
+        gone[#gone + 1] = rel
+      elseif why and about_rel then
+        kept[#kept + 1] = { path = rel, reason = "not deleted: " .. why }
+      end
     end
   end
-  return gone
+  table.sort(kept, function(a, b) return a.path < b.path end)
+  return gone, kept
 end
 
 -- The actions that make dst like src: {items = {...}, skipped = {paths},
@@ -336,8 +418,15 @@ function mirror.plan(src, dst, opts, times_kept)
   local items = delete_items(dst, room_list, 1)
   table.move(plan.mkdirs, 1, #plan.mkdirs, #items + 1, items)
   table.move(plan.transfers, 1, #plan.transfers, #items + 1, items)
-  if opts.delete then
-    local gone = delete_items(dst, gone_entries(src, dst, room), 4)
+  local truncated = getmetatable(src).truncated or getmetatable(dst).truncated
+  if opts.delete and truncated then
+    -- A walk stopped by max_entries: what was not listed may be anywhere.
+    plan.failed[#plan.failed + 1] = { path = "", code = "limit",
+      err = "nothing deleted: " .. truncated }
+  elseif opts.delete then
+    local gone_rels
+    gone_rels, plan.kept = gone_entries(src, dst, room, sent_folded(plan))
+    local gone = delete_items(dst, gone_rels, 4)
     table.move(gone, 1, #gone, #items + 1, items)
   end
   plan.items = items
@@ -508,10 +597,13 @@ end
 -- sides
 -- @tfield[opt=256] number max_depth how many levels below the remote folder to enter, as
 -- for @{FTP:walk}
+-- @tfield[opt=1000000] number max_entries how many remote entries to list in all, as for
+-- @{FTP:walk}: past that, the folders not listed are reported in `failed` (`"limit"`) and
+-- nothing is deleted
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
-  max_depth = "number",
+  max_depth = "number", max_entries = "number",
 }
 -- For ftplib._option_types (spec/reference_spec.lua).
 mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
@@ -588,27 +680,33 @@ function up.roots_exist(ftp, source_root, target_root)
   return ok, err, code
 end
 
--- The temporary a download of rel goes through: rel .. ".part", unless that
--- name is the source's own (a remote "x.part" beside "x"), or a local file's
--- that no download made: then rel .. ".1.part", ".2.part", ... So a
--- temporary never takes the place of a file mirrored or kept.
-local function part_for(src, dst, target_root, rel)
-  local candidate, n = rel .. ".part", 0
-  while src[candidate] or (dst[candidate]
+-- The temporary a download of rel goes through: part_path(rel) (rel ..
+-- ".part", shortened for a long name), unless that name is the source's own
+-- (a remote "x.part" beside "x"), a local file's that no download made, or
+-- the temporary of another download of this run (remote "x" and "x.1" beside
+-- "x.part"): then the next of rel .. ".1.part", ".2.part", ... So a
+-- temporary never takes the place of a file mirrored or kept, nor another's.
+local function part_for(src, dst, target_root, rel, chosen)
+  local n = 0
+  local candidate = part_path(rel, n)
+  while src[candidate] or chosen[candidate] or (dst[candidate]
       and not core.file_origin(safename.join(target_root, candidate))) do
     n = n + 1
-    candidate = rel .. "." .. n .. ".part"
+    candidate = part_path(rel, n)
   end
+  chosen[candidate] = true
   return safename.join(target_root, candidate)
 end
 
 -- A report with nothing in it yet (skipped: the plan's list, if given).
 function mirror.empty_report(skipped)
-  return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {} }
+  return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {},
+    kept = {} }
 end
 
 local function new_report(plan, failed)
   local report = mirror.empty_report(plan.skipped)
+  report.kept = plan.kept or {}
   table.move(failed, 1, #failed, 1, report.failed)
   table.move(plan.failed, 1, #plan.failed, #report.failed + 1, report.failed)
   return report
@@ -626,14 +724,14 @@ end
 -- Gives each item its paths and side; an item whose path cannot be made
 -- fails (walk and the local trees refuse such names: this is the last word).
 local function bind_items(plan, side, source_root, target_root, src, dst)
-  local items = {}
+  local items, parts = {}, {}
   for _, item in ipairs(plan.items) do
     item.side = side
     item.source = side.source_path(source_root, item.path)
     local why
     item.target, why = side.target_path(target_root, item.path)
     if item.target and item.op == "transfer" and side == down then
-      item.part = part_for(src, dst, target_root, item.path)
+      item.part = part_for(src, dst, target_root, item.path, parts)
     end
     if item.source and item.target then
       items[#items + 1] = item
@@ -693,9 +791,11 @@ end
 
 local function check_mirror_options(fname, opts)
   opts = util.check_options(fname, 3, opts, OPTION_TYPES)
-  local max_depth = opts.max_depth
-  if max_depth ~= nil and (math.type(max_depth) ~= "integer" or max_depth < 0) then
-    util.raise("'" .. fname .. "' option max_depth must be a non-negative integer")
+  for _, name in ipairs { "max_depth", "max_entries" } do
+    local value = opts[name]
+    if value ~= nil and (math.type(value) ~= "integer" or value < 0) then
+      util.raise("'" .. fname .. "' option " .. name .. " must be a non-negative integer")
+    end
   end
   return opts
 end
@@ -717,7 +817,8 @@ end
 -- and `failed` of `{path =, err =, code =}`; paths relative to the
 -- mirrored folder with `/` between names. A failed file does not stop the others.
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
--- @raise for an unknown or mistyped option, a bad `max_depth`, `retries` or `parallel`,
+-- @raise for an unknown or mistyped option, a bad `max_depth`, `max_entries`, `retries` or
+-- `parallel`,
 -- LuaFileSystem missing
 -- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
 -- print(#report.created, #report.updated, #report.deleted, #report.failed)

@@ -42,6 +42,7 @@ local function clone(ftp, folder)
     return nil, err, code
   end
   local ok = true
+  copy._raw_names = ftp._raw_names -- names listed raw go back raw from clones too
   if ftp._tls_ctx and not ftp._prot_p then -- the script chose clear data
     ok, err, code = copy:prot_c()
   end

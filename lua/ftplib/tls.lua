@@ -226,13 +226,20 @@ end
 -- close_notify was cut, not finished, unless the size the server announced
 -- came whole. With no size known there is no telling: an error, never a
 -- silent loss. One exception: an empty listing (pyftpdlib ends those
--- without close_notify, all but its first).
-function tls.check_download_end(data)
+-- without close_notify, all but its first), taken, but marked on the session
+-- (ftp._listing_unverified, read by listing.lua): a cut data connection
+-- looks the same, so mirror deletes nothing on its strength.
+function tls.check_download_end(data, ftp)
   if not data:_unclean_eof() then
     return true
   end
   local got, size = data:_bytes(), data._size
-  if size and got >= size or got == 0 and data._listing then
+  if size and got >= size then
+    return true
+  elseif got == 0 and data._listing then
+    if ftp then
+      ftp._listing_unverified = true
+    end
     return true
   end
   local of = size and (" of " .. size) or ""

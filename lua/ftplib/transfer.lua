@@ -20,7 +20,7 @@ local DEFAULT_BLOCKSIZE = 65536
 -- transfer that failed there may have more to say (a reply nobody asked
 -- for came first): the session is brought back in step (resync.lua).
 function FTP:_finish_transfer(data)
-  local whole, err, code = tls.check_download_end(data)
+  local whole, err, code = tls.check_download_end(data, self)
   data:close()
   self._data_open = nil
   local rcode, rtext, rerr = keepalive.final_reply(self)

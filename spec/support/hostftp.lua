@@ -35,8 +35,16 @@ local function normalize(path)
   return path
 end
 
--- Uploaded and renamed files, by path: scenario.files plus what clients stored.
+-- Uploaded and renamed files, by path: scenario.files plus what clients stored. With
+-- scenario.ignore_case, paths differing in case name one file (Windows, macOS, vfat).
 local files = {}
+if scenario.ignore_case then
+  local store = {}
+  files = setmetatable({}, {
+    __index = function(_, path) return store[path:lower()] end,
+    __newindex = function(_, path, file) store[path:lower()] = file end,
+  })
+end
 for path, file in pairs(scenario.files or {}) do files[normalize(path)] = file end
 
 -- The listing rule for a path of a kind ("LIST" or "MLSD"): the scenario's table for
@@ -309,6 +317,8 @@ end
 
 function commands.DELE(c, argument)
   local path = c:path(argument)
+  local refusal = scenario.refuse_dele and scenario.refuse_dele[path]
+  if refusal then return c:reply(refusal) end
   if not files[path] then return c:reply("550 Delete operation failed.") end
   files[path] = nil
   record("deleted", path)
@@ -326,8 +336,12 @@ function commands.MKD(c, argument)
   c:reply('257 "/' .. path .. '" created')
 end
 
+local rnfr_count = 0
 function commands.RNFR(c, argument)
   local path = c:path(argument)
+  rnfr_count = rnfr_count + 1
+  local refusal = scenario.rnfr_refusals and scenario.rnfr_refusals[rnfr_count]
+  if refusal then return c:reply(refusal) end
   if not files[path] then return c:reply("550 RNFR command failed.") end
   c.rename_from = path
   c:reply("350 Ready for RNTO.")
@@ -337,9 +351,10 @@ function commands.RNTO(c, argument)
   local from, to = c.rename_from, c:path(argument)
   c.rename_from = nil
   if not from then return c:reply("503 RNFR required first.") end
-  if files[to] and scenario.refuse_rename_over then
+  if (files[to] or to ~= "" and is_folder(to)) and scenario.refuse_rename_over then
     return c:reply(scenario.refuse_rename_over)
   end
+  if is_folder(to) then return c:reply("550 Rename failed.") end -- rename(2): EISDIR
   files[to], files[from] = files[from], nil
   record("renamed", from .. " -> " .. to)
   c:reply("250 Rename successful.")

@@ -18,8 +18,11 @@
 --     hide_dotfiles = true,      -- LIST without -a leaves out dotfiles (vsftpd)
 --     list_a = false,            -- LIST -a refused with 501
 --     refuse_rest = true, refuse_appe = true,   -- no REST / no APPE (Twisted)
---     refuse_rename_over = "550 path already exists",  -- RNTO onto a file (aioftp)
+--     refuse_rename_over = "550 path already exists",  -- RNTO onto a file or folder (aioftp)
+--     rnfr_refusals = { [2] = "550 no" },  -- the 2nd RNFR received (any session) refused
+--     refuse_dele = { ["a.old"] = "550 Permission denied" },  -- DELE of that path refused
 --     refuse_pwd = true,
+--     ignore_case = true,        -- "README" and "Readme" name one file (stored, deleted)
 --     count/line: a rule may list `count` lines made from `line` with %d (big listings);
 --     eol = "\r\r\n": its line ends
 --   }

@@ -15,6 +15,7 @@
 --   -- UTF-8 on disk (a Windows server with GBK names)
 --   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
 --   -- address: clients still connect from 127.0.0.1)
+--   -- opts.max_rate = bytes per second (vsftpd only): each session's transfers slowed
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -241,7 +242,7 @@ local ODD_KINDS = { "inetutils", "twisted", "aioftp" }
 kinds.vsftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
-    tls_reuse_required = true,
+    tls_reuse_required = true, max_rate = true,
   },
   lacks = { mlsd = true },
   owner = servers.USER,
@@ -360,6 +361,9 @@ function kinds.vsftpd.configure(s, opts)
     "dual_log_enable=YES",
     "log_ftp_protocol=YES",
   }
+  if opts.max_rate then -- bytes per second and session, for transfers that overlap
+    append(lines, { "local_max_rate=" .. opts.max_rate, "anon_max_rate=" .. opts.max_rate })
+  end
   append(listen, lines)
   append(listen, vsftpd_tls_lines(s))
   s.config = s.dir .. "/vsftpd.conf"
@@ -1122,7 +1126,7 @@ local function check_options(kind, opts)
   if not definition.available() then
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
-  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding" }) do
+  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end
