@@ -1203,14 +1203,17 @@ describe("odd servers (issue 12)", function()
     assert.is_true(users > 1, "no clone logged in")
   end)
 
-  it("every listing command sends a path starting with - as ./path (ls takes it so)",
-    function()
+  it("list and walk send a path starting with - as ./path (ls takes it so); nlst, dir and"
+    .. " mlsd send what the caller wrote (Python's dir('-la'))", function()
     srv = hostile.start { features = MLST, lists = { ["-d"] = { lines = { ls("-", "a", 1) } } },
       mlsd = { ["-d"] = { lines = { mlsx("file", "a", 1) } } } }
     local ftp = srv:session()
-    assert.are.same({ "a" }, assert(ftp:nlst("-d")))
-    assert(ftp:dir("-d", function() end))
-    for _ in assert(ftp:mlsd("-d")) do end
+    -- What these answer is the server's business (hostftp, as ls, reads "-d" as an
+    -- option): only what they send is checked.
+    ftp:nlst("-d")
+    ftp:dir("-d", function() end)
+    local entries = ftp:mlsd("-d")
+    if entries then for _ in entries do end end
     assert.are.equal("a", assert(ftp:list("-d"))[1].name)
     for _ in ftp:walk("-d") do end
     ftp:close()
@@ -1218,7 +1221,7 @@ describe("odd servers (issue 12)", function()
     for _, command in ipairs(srv:commands()) do
       if command:match("^%u+ .*%-d") then sent[#sent + 1] = command end
     end
-    assert.are.same({ "NLST ./-d", "LIST ./-d", "MLSD ./-d", "MLSD ./-d", "MLST ./-d",
+    assert.are.same({ "NLST -d", "LIST -d", "MLSD -d", "MLSD ./-d", "MLST ./-d",
       "MLSD ./-d" }, sent)
   end)
 

@@ -5,17 +5,25 @@ local listparse = require "ftplib.listparse"
 
 local FTP = core.FTP_methods
 
--- A listing command with its path. Servers built on /bin/ls (GNU inetutils,
--- netkit, many BSD ftpds) pass the argument of LIST, NLST and STAT to ls: a
--- path starting with "-" would be read as options ("LIST -a -d" lists "."),
--- so it goes out as "./-d", which names the same folder on every server.
-local function with_path(verb, path)
-  if path == nil or path == "" then
+-- A listing command with its argument as the caller wrote it: nlst, dir and
+-- mlsd are Python's, where `ftp:dir("-la")` passes options to the server's ls.
+local function with_arg(verb, arg)
+  if arg == nil or arg == "" then
     return verb
-  elseif path:sub(1, 1) == "-" then
+  end
+  return verb .. " " .. arg
+end
+
+-- A listing command naming a folder, for the helpers (list, walk, mirror), whose
+-- paths come from what a server listed. Servers built on /bin/ls (GNU
+-- inetutils, netkit, many BSD ftpds) pass the argument of LIST, NLST and STAT to
+-- ls: a path starting with "-" would be read as options ("LIST -a -d" lists
+-- "."), so it goes out as "./-d", which names the same folder on every server.
+local function with_path(verb, path)
+  if path ~= nil and path:sub(1, 1) == "-" then
     path = "./" .. path
   end
-  return verb .. " " .. path
+  return with_arg(verb, path)
 end
 
 -- A listing is held whole in memory: maxlisting (option) bounds what it
@@ -108,7 +116,7 @@ end
 -- @return[2] `nil, message, code` (`"limit"` past `maxlisting`)
 function FTP:nlst(path)
   util.check("nlst", 1, path, "string|nil")
-  local lines, err, code = self:_listing_lines(with_path("NLST", path))
+  local lines, err, code = self:_listing_lines(with_arg("NLST", path))
   if not lines and (code == 450 or code == 550) then
     return {}
   end
@@ -131,7 +139,7 @@ function FTP:dir(path, callback)
   end
   util.check("dir", 1, path, "string|nil")
   util.check("dir", 2, callback, "function|nil")
-  return self:retrlines(with_path("LIST", path), self:_decoding(callback or print))
+  return self:retrlines(with_arg("LIST", path), self:_decoding(callback or print))
 end
 
 -- for name, facts in ftp:mlsd(path, {"type", "size"}) do ... end
@@ -155,7 +163,7 @@ function FTP:mlsd(path, facts)
     -- Servers that ignore OPTS MLST still list their default facts.
     self:sendcmd("OPTS MLST " .. table.concat(facts, ";") .. ";")
   end
-  local lines, err, code = self:_listing_lines(with_path("MLSD", path))
+  local lines, err, code = self:_listing_lines(with_arg("MLSD", path))
   if not lines then
     return nil, err, code
   end
