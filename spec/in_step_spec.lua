@@ -133,6 +133,29 @@ describe("replies nobody asked for", function()
       srv:commands())
   end)
 
+  it("the NOOP that brings a session back in step waits one timeout in all", function()
+    local trickle = {}
+    for i = 1, 8 do
+      trickle[#trickle + 1] = { send = "226 stray " .. i .. "\r\n" }
+      trickle[#trickle + 1] = { sleep = 0.8 }
+    end
+    local srv = fake.start(S(fake.login_steps(), {
+      { expect = "^SITE ONE$" }, { send = "200 one\r\n226 stray\r\n" }, { sleep = 0.05 },
+      { expect = "^NOOP$" },
+    }, trickle, { { send = OK } }), { timeout = 20 })
+    finally(function() srv:stop() end)
+    local ftp = session(srv, { timeout = 2 })
+    assert.equal("200 one", (ftp:sendcmd("SITE ONE")))
+    local started = wait.now()
+    local ok, err, code = ftp:pwd()
+    assert.is_nil(ok)
+    assert.equal("timeout", code, err)
+    assert.is_true(wait.now() - started < 4, "took " .. (wait.now() - started) .. " s")
+    local _, _, after = ftp:pwd()
+    assert.equal("closed", after)
+    srv:stop()
+  end)
+
   it("a server that keeps sending replies is given up: closed, never half in step",
     function()
       local storm = {}
@@ -153,6 +176,81 @@ describe("replies nobody asked for", function()
 end)
 
 -- The greeting -------------------------------------------------------------------------
+
+-- A reply on the control connection while the data connection is quiet: a server
+-- may fail a transfer there and keep the data connection open (aioftp's "451 file
+-- system error"); the transfer ends with that reply, not after the whole timeout.
+local function quiet_data_script(cmd, replies_then)
+  return S(fake.login_steps(), {
+    { expect = "^TYPE I$", noops = OK }, { send = "200 type set\r\n" },
+    { expect = "^EPSV$", noops = OK }, { pasv = true },
+    { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+    { expect = "^" .. cmd .. " f$", noops = OK }, { send = "150 here it comes\r\n" },
+    { accept = true },
+  }, replies_then, SERVE_TO_PWD)
+end
+
+describe("a reply while the data connection is quiet", function()
+  local function failed_at_once(cmd, run)
+    local srv = fake.start(quiet_data_script(cmd, {
+      { sleep = 0.3 }, { send = "451 file system error\r\n" },
+      { expect = "ABOR$", timeout = 15 }, { send = "225 no transfer\r\n" },
+      { data_close = true },
+    }), { timeout = 40 })
+    finally(function() srv:stop() end)
+    local ftp = session(srv, { timeout = 20 })
+    local started = wait.now()
+    local ok, err, code = run(ftp)
+    assert.is_nil(ok)
+    assert.equal(451, code, err)
+    assert.is_true(wait.now() - started < 6, "took " .. (wait.now() - started) .. " s")
+    assert.equal(SERVED_PWD, ftp:pwd())
+    finish(srv, ftp)
+  end
+
+  it("a 451 during a download ends it with that reply, in step", function()
+    failed_at_once("RETR", function(ftp)
+      return ftp:retrbinary("RETR f", function() return true end)
+    end)
+  end)
+
+  it("a 451 during an upload the server stopped reading ends it with that reply", function()
+    failed_at_once("STOR", function(ftp)
+      return ftp:storbinary("STOR f", ("x"):rep(64 * 1024 * 1024))
+    end)
+  end)
+
+  it("a 226 that comes before the data ends is kept for the end", function()
+    local srv = fake.start(quiet_data_script("RETR", {
+      { send = "226 all sent\r\n" }, { sleep = 1.5 }, { data_send = "late bytes" },
+      { data_close = true },
+    }), { timeout = 40 })
+    finally(function() srv:stop() end)
+    local ftp = session(srv, { timeout = 20 })
+    local parts = {}
+    assert.equal("226 all sent", (ftp:retrbinary("RETR f", function(chunk)
+      parts[#parts + 1] = chunk
+    end)))
+    assert.equal("late bytes", table.concat(parts))
+    assert.equal(SERVED_PWD, ftp:pwd())
+    finish(srv, ftp)
+  end)
+
+  it("endless 1xx replies while the data is quiet close the session", function()
+    local srv = fake.start(quiet_data_script("RETR", {
+      { send = ("150 still coming\r\n"):rep(40) }, { sleep = 10 },
+    }), { timeout = 40 })
+    finally(function() srv:stop() end)
+    local ftp = session(srv, { timeout = 20 })
+    local started = wait.now()
+    local ok, err, code = ftp:retrbinary("RETR f", function() return true end)
+    assert.is_nil(ok)
+    assert.equal("proto", code, err)
+    assert.is_true(wait.now() - started < 6, "took " .. (wait.now() - started) .. " s")
+    local _, _, after = ftp:pwd()
+    assert.equal("closed", after)
+  end)
+end)
 
 describe("the greeting", function()
   it("is bounded by one timeout, however many 120 replies come before it", function()

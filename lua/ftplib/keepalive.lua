@@ -26,14 +26,13 @@ keepalive.is_noop_answer = is_noop_answer
 -- after the data) are skipped, this many at most, all within one timeout.
 local MAX_PRELIMINARY = 16
 
--- Starts the bookkeeping for one transfer; nothing when keepalive is off.
+-- Starts the bookkeeping for one transfer. Without keepalive (no NOOP ever
+-- due) it still holds the replies read while the data connection is quiet
+-- (keepalive.early_failure).
 function keepalive.start(self)
   local interval = self.keepalive
-  if interval and interval > 0 then
-    self._ka = { interval = interval, due = now() + interval, sent = 0, replies = {} }
-  else
-    self._ka = nil
-  end
+  local due = interval and interval > 0 and now() + interval or nil
+  self._ka = { interval = interval, due = due, sent = 0, replies = {}, preliminary = 0 }
 end
 
 function keepalive.stop(self)
@@ -41,7 +40,8 @@ function keepalive.stop(self)
 end
 
 -- Takes the replies already there, never more than this transfer is owed:
--- its own final reply and one per NOOP sent. A 1xx is no final reply.
+-- its own final reply and one per NOOP sent. A 1xx is no final reply; a
+-- server that keeps sending them loses the session (as in final_or_error).
 local function take_ready_replies(self, ka)
   while #ka.replies < ka.sent + 1 do
     local code, text, errcode = self:_reply_now()
@@ -52,6 +52,11 @@ local function take_ready_replies(self, ka)
     end
     if code >= 200 then
       ka.replies[#ka.replies + 1] = { code = code, text = text }
+    else
+      ka.preliminary = ka.preliminary + 1
+      if ka.preliminary > MAX_PRELIMINARY then
+        return self:_lose("more than " .. MAX_PRELIMINARY .. " preliminary (1xx) replies", "proto")
+      end
     end
   end
   return true
@@ -73,7 +78,7 @@ end
 -- connection failed (it is then closed).
 function keepalive.tick(self)
   local ka = self._ka
-  if not ka or now() < ka.due then
+  if not ka or not ka.due or now() < ka.due then
     return true
   end
   local ok, err, code = take_ready_replies(self, ka)
@@ -129,6 +134,29 @@ function keepalive.final_reply(self)
   local reply = transfer_reply(replies)
   self.lastresp = reply.code
   return reply.code, reply.text
+end
+
+-- Looks at the control connection while the data connection is quiet: a
+-- server may fail a transfer there and leave the data connection open
+-- (aioftp: "451 file system error"), which would otherwise wait out the
+-- whole timeout. true to go on; nil, text, code when the transfer's own
+-- reply came and is a failure (the abort that follows knows it was read);
+-- nil, msg, errcode when the control connection failed.
+function keepalive.early_failure(self)
+  local ka = self._ka
+  if not ka then
+    return true
+  end
+  local ok, err, code = take_ready_replies(self, ka)
+  if not ok then
+    return nil, err, code
+  end
+  for _, reply in ipairs(ka.replies) do
+    if not is_noop_answer(reply.code) and reply.code >= 400 then
+      return nil, reply.text, reply.code
+    end
+  end
+  return true
 end
 
 -- What an abort still has to read of this transfer's replies: how many

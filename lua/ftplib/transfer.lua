@@ -96,24 +96,30 @@ end
 
 -- Receiving --------------------------------------------------------------
 
+-- How long the data connection may stay quiet before the control connection
+-- is looked at (keepalive.early_failure): a server that fails a transfer
+-- may say so there and leave the data connection open.
+local CONTROL_LOOK = 1
+
 -- The one place a transfer waits for its data connection, and so where
--- keepalive NOOPs go out: the wait is cut where they are due, its timeout
--- still counting from its start.
+-- keepalive NOOPs go out: the wait is cut where they are due, and each
+-- CONTROL_LOOK, its timeout still counting from its start.
 local function wait_data(self, data, dir)
   local deadline = self:_deadline()
-  local due = keepalive.due(self)
-  while due and due < deadline do
-    local ok, err, code = wait.fd(data:_fd(), dir, due)
-    if ok or code ~= "timeout" then
+  while true do
+    local cut = math.min(deadline, keepalive.due(self) or deadline, wait.now() + CONTROL_LOOK)
+    local ok, err, code = wait.fd(data:_fd(), dir, cut)
+    if ok or code ~= "timeout" or cut >= deadline then
       return ok, err, code
     end
     ok, err, code = keepalive.tick(self)
+    if ok then
+      ok, err, code = keepalive.early_failure(self)
+    end
     if not ok then
       return nil, err, code
     end
-    due = keepalive.due(self)
   end
-  return wait.fd(data:_fd(), dir, deadline)
 end
 
 -- Repeats step(data, ...) while it answers `false, dir`, waiting in
