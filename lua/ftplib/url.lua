@@ -70,7 +70,8 @@ local list = require "ftplib.list"
 -- @tfield[opt] number retries as for @{FTP:download} and @{FTP:upload}
 -- @tfield[opt] number retry_delay as for @{FTP:download} and @{FTP:upload}
 -- @tfield[opt] boolean verify `get` only: as for @{FTP:download}
--- @tfield[opt] boolean atomic `put` only: as for @{FTP:upload}
+-- @tfield[opt] boolean atomic `put` only: as for @{FTP:upload} (`get` and `open` raise for
+-- `put`-only options, and `put` for `verify`, before any connection)
 
 -- Options -----------------------------------------------------------------------
 
@@ -87,13 +88,23 @@ local FILE_OPTIONS = {
 }
 local URL_OPTIONS = { netrc = "string|boolean", user = "string", passwd = "string",
   acct = "string", create_dirs = "boolean" }
+-- Options only one of the functions takes: refused by the others before any
+-- connection is made, instead of an error from ftp:download after the login.
+local ONLY_FOR = { verify = "get", atomic = "put", create_dirs = "put" }
+
+local function takes(fname, key)
+  return ONLY_FOR[key] == nil or ONLY_FOR[key] == fname
+end
 
 -- Splits opts into the constructor's and ftp:download/upload's.
 local function split_options(fname, opts)
   opts = util.check(fname, 3, opts or {}, "table")
   local session, file = {}, {}
   for key, value in pairs(opts) do
-    if SESSION_OPTIONS[key] then
+    if not takes(fname, key) then
+      util.raise(string.format("option '%s' is for '%s', not '%s'", tostring(key),
+        ONLY_FOR[key], fname))
+    elseif SESSION_OPTIONS[key] then
       session[key] = value
     elseif FILE_OPTIONS[key] then
       file[key] = value
@@ -321,19 +332,19 @@ local function open(url_text, opts)
 end
 
 -- For ftplib._option_types: every key each function takes.
-local function keys_of(...)
+local function keys_of(fname, ...)
   local all = {}
   for _, set in ipairs { ... } do
     for key in pairs(set) do
-      all[key] = true
+      all[key] = takes(fname, key) or nil
     end
   end
   return all
 end
 local option_types = {
-  get = keys_of(SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
-  put = keys_of(SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
-  open = keys_of(SESSION_OPTIONS, URL_OPTIONS),
+  get = keys_of("get", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
+  put = keys_of("put", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
+  open = keys_of("open", SESSION_OPTIONS, URL_OPTIONS),
 }
 
 return { exports = { get = get, put = put, open = open }, option_types = option_types }
