@@ -77,8 +77,9 @@ FTP_mt.__close = control.close_at_scope_end
 -- iconv does not know raises
 -- @tfield[opt=true] boolean passive passive data connections (EPSV, then PASV);
 -- `false`: active (PORT, EPRT). See @{FTP:set_pasv}
--- @tfield[opt=0] number debuglevel 1 or more: every command and reply goes to
--- `debugfunc` (PASS and ACCT arguments masked). See @{FTP:set_debuglevel}
+-- @tfield[opt=0] number debuglevel 1: every command and reply goes to `debugfunc`; 2:
+-- each line sent and received too (PASS and ACCT arguments masked). See
+-- @{FTP:set_debuglevel}
 -- @tfield[opt] function debugfunc where this session's debug lines go (default:
 -- the function of @{set_debugfunc}, which writes to stderr)
 -- @tfield[opt=false] boolean trust_server_pasv_ipv4_address connect to the address a

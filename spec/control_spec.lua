@@ -160,6 +160,20 @@ for _, kind in ipairs(servers.kinds()) do
       assert.matches("*cmd* 'PASS ****'", all, 1, true)
       assert.matches("*cmd* 'pass ****'", all, 1, true)
       assert.matches("*resp* '230", all, 1, true)
+      assert.not_matches("*put*", all, 1, true)
+      ftp:close()
+    end)
+
+    it("shows each line sent and received at debug level 2, as Python's ftplib", function()
+      local lines = {}
+      local ftp = assert(ftplib.FTP(s.host, { port = s.port, debuglevel = 2,
+        debugfunc = function(line) lines[#lines + 1] = line end }))
+      assert.truthy(ftp:login(s.user, s.passwd))
+      local all = table.concat(lines, "\n")
+      assert.not_matches(s.passwd, all, 1, true)
+      assert.matches("*cmd* 'USER " .. s.user .. "'\n*put* 'USER " .. s.user .. "\\r\\n'", all, 1, true)
+      assert.matches("*put* 'PASS ****\\r\\n'", all, 1, true)
+      assert.matches("*get* '230", all, 1, true)
       ftp:close()
     end)
 

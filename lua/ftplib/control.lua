@@ -59,8 +59,10 @@ function FTP:_debug(level, what, text)
   end
 end
 
---- Sets the debug level: 0 shows nothing, 1 or more every command and reply (PASS
--- and ACCT arguments masked), through the session's debug function
+--- Sets the debug level, as in Python's ftplib: 0 shows nothing; 1 every command
+-- (`*cmd*`) and reply (`*resp*`); 2 or more also each line as it goes out (`*put*`,
+-- with its CRLF) and each reply line as it came (`*get*`). PASS and ACCT arguments
+-- are masked at every level. Lines go to the session's debug function
 -- (@{FTP:set_debugfunc}).
 -- @tparam number level
 function FTP:set_debuglevel(level)
@@ -167,6 +169,7 @@ function FTP:putcmd(line)
     return nil, err, code
   end
   self:_debug(1, "cmd", mask(line))
+  self:_debug(2, "put", mask(line) .. "\r\n")
   return self:_sent(self:_send(wire))
 end
 
@@ -178,6 +181,11 @@ function FTP:_took_reply(code, text, errcode)
     return self:_lose(text, errcode)
   end
   text = self:_from_server(text)
+  if (self.debuglevel or 0) >= 2 then
+    for reply_line in text:gmatch("[^\n]+") do
+      self:_debug(2, "get", reply_line .. "\r\n")
+    end
+  end
   self:_debug(1, "resp", text)
   self.lastresp = code
   return code, text
