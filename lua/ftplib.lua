@@ -1,5 +1,6 @@
 -- ftplib for Lua: an FTP and FTPS client. This file is the public face:
--- constructors and module-level settings. The methods live in lua/ftplib/.
+-- constructors and module-level settings. The methods live in lua/ftplib/;
+-- lua/ftplib/class.lua says which module gives which.
 
 --- An FTP and FTPS client for Lua 5.4, modelled on Python's `ftplib`.
 --
@@ -21,17 +22,7 @@
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
-require "ftplib.commands"
-require "ftplib.datachan"
-require "ftplib.transfer"
-require "ftplib.listing"
-require "ftplib.tls"
-require "ftplib.encoding"
-require "ftplib.list"
-require "ftplib.files"
-require "ftplib.mirror"
-require "ftplib.parallel"
-require "ftplib.many"
+require "ftplib.class" -- assembles the classes FTP, FTP_TLS and Data
 
 --- The release, `"ftplib 0.1.0"` (what the command-line tool prints for its version).
 -- @field _VERSION
@@ -52,9 +43,6 @@ for _, name in ipairs { "ftplib.listparse", "ftplib.copy", "ftplib.url", "ftplib
     ftplib[key] = fn
   end
 end
-
-local FTP_mt = debug.getregistry()["ftplib.FTP"]
-FTP_mt.__close = control.close_at_scope_end
 
 --- The options of @{ftplib.FTP} and @{ftplib.FTP_TLS}: the table `opts` of
 -- `ftplib.FTP(host, opts)`, or the one table of `ftplib.FTP{host = ..., ...}`. Not a

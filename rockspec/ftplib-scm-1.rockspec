@@ -45,6 +45,7 @@ build = {
       ftplib = "lua/ftplib.lua",
       -- files: lua/ftplib/*.lua
       ["ftplib.abort"] = "lua/ftplib/abort.lua",
+      ["ftplib.class"] = "lua/ftplib/class.lua",
       ["ftplib.cli"] = "lua/ftplib/cli.lua",
       ["ftplib.cliargs"] = "lua/ftplib/cliargs.lua",
       ["ftplib.commands"] = "lua/ftplib/commands.lua",

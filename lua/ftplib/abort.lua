@@ -31,12 +31,11 @@
 -- The Telnet bytes thus never reach a server that answers without them
 -- (aioftp), and a BSD server is interrupted before its data connection
 -- closes.
-local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local control = require "ftplib.control"
 local keepalive = require "ftplib.keepalive"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
 
 local DRAIN_BYTES = 4 * 1024 * 1024
@@ -283,4 +282,4 @@ function FTP:abort()
   return control.only_2xx(self:_readreply())
 end
 
-return {}
+return { FTP = FTP }

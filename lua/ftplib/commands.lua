@@ -3,7 +3,7 @@ local core = require "ftplib.core"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local only_2xx = control.only_2xx
 
 --- FTP methods: single-reply commands.
@@ -256,4 +256,4 @@ function FTP:_features()
   return features
 end
 
-return {}
+return { FTP = FTP }

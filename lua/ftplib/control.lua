@@ -1,11 +1,11 @@
 -- The control connection: connect, commands out, replies in, debug output,
--- quit and close. Methods are added to the FTP method table of the core.
+-- quit and close; login and its steps. Its methods are assembled into the
+-- FTP class by class.lua.
 local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
-require "ftplib.resync" -- FTP:_check_in_step, FTP:_sync
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
 
 --- An FTP session: the object @{ftplib.FTP} makes. Its methods follow Python's
@@ -442,11 +442,34 @@ end
 -- @return[2] `nil, text, code` when the server refused (530 say), `nil, message, code`
 -- @raise for CR, LF or NUL in an argument
 function FTP:login(user, passwd, acct)
-  -- All three checked before USER goes out: a bad password must not leave
-  -- the server waiting for one.
+  -- All three checked before anything goes out: a bad password must not
+  -- leave the server waiting for one.
   user = util.check_line("login", 1, user or self.user or "anonymous")
   passwd = util.check_line("login", 2, passwd or self.passwd or "")
   acct = util.check_line("login", 3, acct or self.acct or "")
+  -- The steps, in this order; each is a method of the module named. A user
+  -- who asked for TLS never sends USER and PASS in clear: a failed AUTH ends
+  -- the login there.
+  local ok, err, code = self:_secure_channel() -- tls.lua: AUTH TLS for FTP_TLS
+  if not ok then
+    return nil, err, code
+  end
+  local text, rcode, errcode = self:_log_in(user, passwd, acct) -- here: USER, PASS, ACCT
+  if not text then
+    return nil, rcode, errcode
+  end
+  ok, err, code = self:_protect_data() -- tls.lua: PBSZ 0, PROT P for FTP_TLS
+  if ok then
+    ok, err, code = self:_negotiate_names() -- encoding.lua: FEAT, OPTS UTF8 ON
+  end
+  if not ok then
+    return nil, err, code
+  end
+  return text, rcode
+end
+
+-- The login step proper: USER, then PASS and ACCT when asked for (3xx).
+function FTP:_log_in(user, passwd, acct)
   if user:lower() == "anonymous" and (passwd == "" or passwd == "-") then
     passwd = "anonymous@" -- what servers expect of anonymous users
   end
@@ -496,5 +519,7 @@ function control.close_at_scope_end(self)
   end
   self:close()
 end
+
+control.FTP = FTP
 
 return control

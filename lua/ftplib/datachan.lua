@@ -4,9 +4,10 @@ local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
 local control = require "ftplib.control"
+local tls = require "ftplib.tls"
 
-local FTP = core.FTP_methods
-local Data = core.Data_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
+local Data = {} -- the methods this module gives the Data class
 local now = wait.now
 
 -- Public face of a data connection -------------------------------------
@@ -78,8 +79,13 @@ end
 
 --- Closes the connection (it may be called again). On a protected one it first reads
 -- what the server still sent and sends `close_notify`, waiting at most 2 s for the
--- server's. (Defined in tls.lua.)
--- @function Data:close
+-- server's.
+function Data:close()
+  if self:_isopen() and self:_secured() then
+    tls.end_data(self)
+  end
+  self:_close()
+end
 
 -- Opening ---------------------------------------------------------------
 
@@ -326,4 +332,4 @@ function FTP:set_pasv(passive)
   self.passive = util.check("set_pasv", 1, passive, "boolean")
 end
 
-return { port_command = port_command }
+return { FTP = FTP, Data = Data, port_command = port_command }

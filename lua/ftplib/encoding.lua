@@ -21,7 +21,7 @@
 local core = require "ftplib.core"
 local util = require "ftplib.util"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local encoding = {}
 
@@ -155,17 +155,15 @@ local function ask_for_utf8(self)
   return true
 end
 
--- Wraps the login of control.lua (and tls.lua's around it).
-local plain_login = FTP.login
-function FTP:login(...)
-  local text, code, errcode = plain_login(self, ...)
-  if text and (self.encoding == nil or is_utf8(self.encoding)) then
-    local ok, err, ecode = ask_for_utf8(self)
-    if not ok then
-      return nil, err, ecode
-    end
+-- Login's last step (control.lua's FTP:login): names in UTF-8 when the
+-- server offers it and no other encoding is set. true, or nil, msg, code.
+function FTP:_negotiate_names()
+  if self.encoding == nil or is_utf8(self.encoding) then
+    return ask_for_utf8(self)
   end
-  return text, code, errcode
+  return true
 end
+
+encoding.FTP = FTP
 
 return encoding

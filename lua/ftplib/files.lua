@@ -10,7 +10,7 @@ local util = require "ftplib.util"
 local lfs = util.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
 local retry = require "ftplib.retry"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local PART = ".part"
 -- The longest file name most file systems take (ext4, XFS, btrfs, vfat's
@@ -772,6 +772,7 @@ function FTP:upload(localpath, remote, opts)
 end
 
 return {
+  FTP = FTP,
   option_types = option_types,
   part_path = part_path, -- for mirror.lua and many.lua
   _origin_text = origin_text, -- for the specs: a .part as a cut download leaves it

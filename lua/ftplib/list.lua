@@ -7,13 +7,12 @@
 -- whose names pass safename.check, no deeper than max_depth, never twice, and
 -- takes a listing it cannot read (nothing but unknown lines, or only the
 -- folder itself) for an unreadable folder.
-local core = require "ftplib.core"
 local util = require "ftplib.util"
 local listparse = require "ftplib.listparse"
 local listing = require "ftplib.listing"
 local safename = require "ftplib.safename"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local list = {}
 
@@ -511,5 +510,7 @@ function FTP:walk(path, opts)
     return walk_step(self, state)
   end
 end
+
+list.FTP = FTP
 
 return list

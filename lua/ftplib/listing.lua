@@ -1,9 +1,8 @@
 -- Directory listings as the server gives them: nlst, dir and mlsd.
-local core = require "ftplib.core"
 local util = require "ftplib.util"
 local listparse = require "ftplib.listparse"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 -- A listing command with its argument as the caller wrote it: nlst, dir and
 -- mlsd are Python's, where `ftp:dir("-la")` passes options to the server's ls.
@@ -186,4 +185,4 @@ function FTP:mlsd(path, facts)
   end
 end
 
-return { with_path = with_path, DEFAULT_MAXLISTING = DEFAULT_MAXLISTING }
+return { FTP = FTP, with_path = with_path, DEFAULT_MAXLISTING = DEFAULT_MAXLISTING }

@@ -2,13 +2,12 @@
 -- opts.parallel sessions at once (ftp and clones of it, see parallel.lua).
 -- Each file goes through ftp:download, so .part files, resume, verify and
 -- retries apply to each; a failed file does not stop the others.
-local core = require "ftplib.core"
 local util = require "ftplib.util"
 local parallel = require "ftplib.parallel"
 local safename = require "ftplib.safename"
 local part_path = require("ftplib.files").part_path
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay" }
 
@@ -163,4 +162,4 @@ function FTP:download_many(files, opts)
   return report
 end
 
-return { option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types
+return { FTP = FTP, option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types

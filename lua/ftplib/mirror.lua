@@ -22,8 +22,9 @@ local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileS
 local list = require "ftplib.list"
 local part_path = require("ftplib.files").part_path
 local safename = require "ftplib.safename"
+local parallel = require "ftplib.parallel"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local mirror = {}
 
@@ -712,11 +713,11 @@ local function new_report(plan, failed)
   return report
 end
 
--- A scheduler may set mirror.parallel_execute(ftp, plan, opts, report) for
--- opts.parallel; it has the same contract as mirror.execute.
+-- With opts.parallel the transfers run on several sessions (parallel.lua),
+-- under the same contract as mirror.execute.
 local function execute(ftp, plan, opts, report)
-  if opts.parallel and mirror.parallel_execute then
-    return mirror.parallel_execute(ftp, plan, opts, report)
+  if opts.parallel then
+    return parallel.execute_plan(mirror, ftp, plan, opts, report)
   end
   return mirror.execute(ftp, plan, opts, report)
 end
@@ -844,5 +845,7 @@ function FTP:mirror_up(local_dir, remote_dir, opts)
   opts = check_mirror_options("mirror_up", opts)
   return run(self, up, local_dir, remote_dir, opts)
 end
+
+mirror.FTP = FTP
 
 return mirror

@@ -1,11 +1,10 @@
 -- Retrying a helper (download, upload, mirror) after the session dropped:
 -- which failures are worth another try, the backoff between tries, and
 -- bringing the session back (connect, log in again, same folder).
-local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local retry = {}
 
@@ -93,5 +92,7 @@ function retry.check_options(fname, opts)
     util.raise(string.format("'%s' option retry_delay must not be negative", fname))
   end
 end
+
+retry.FTP = FTP
 
 return retry

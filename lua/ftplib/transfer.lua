@@ -1,15 +1,12 @@
 -- Moving bytes: retrbinary, retrlines, storbinary, storlines and abort.
 -- The C core moves file data itself (splice, sendfile); Lua sinks and
 -- sources get one call per block.
-local core = require "ftplib.core"
 local wait = require "ftplib.wait"
 local util = require "ftplib.util"
 local tls = require "ftplib.tls"
 local keepalive = require "ftplib.keepalive"
-require "ftplib.resync"
-require "ftplib.abort"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DEFAULT_BLOCKSIZE = 65536
 
@@ -565,4 +562,4 @@ function FTP:storlines(cmd, source, callback)
   end)
 end
 
-return {}
+return { FTP = FTP }
