@@ -49,18 +49,18 @@ describe("class assembly", function()
       end
       assert(count > 0)
     end
-    assert.equal("ftplib.commands", class.defined_by.FTP.cwd)
-    assert.equal("ftplib.control", class.defined_by.FTP.login)
-    assert.equal("ftplib.datachan", class.defined_by.Data.close)
+    assert.equal("ftplib.protocol.commands", class.defined_by.FTP.cwd)
+    assert.equal("ftplib.protocol.control", class.defined_by.FTP.login)
+    assert.equal("ftplib.protocol.data_channel", class.defined_by.Data.close)
   end)
 
   it("defines login once, its steps in the modules that own them", function()
     local by = class.defined_by.FTP
-    assert.equal("ftplib.control", by.login)
-    assert.equal("ftplib.control", by._log_in)
-    assert.equal("ftplib.tls", by._secure_channel)
-    assert.equal("ftplib.tls", by._protect_data)
-    assert.equal("ftplib.encoding", by._negotiate_names)
+    assert.equal("ftplib.protocol.control", by.login)
+    assert.equal("ftplib.protocol.control", by._log_in)
+    assert.equal("ftplib.protocol.tls", by._secure_channel)
+    assert.equal("ftplib.protocol.tls", by._protect_data)
+    assert.equal("ftplib.protocol.encoding", by._negotiate_names)
   end)
 
   it("adds methods nowhere else: no module touches the core's method tables", function()
@@ -76,7 +76,7 @@ describe("class assembly", function()
     package.preload["spec_class_a"] = function() return { FTP = { twice = function() end } } end
     package.preload["spec_class_b"] = function() return { FTP = { twice = function() end } } end
     local modules = { FTP = class.MODULES.FTP, Data = class.MODULES.Data,
-      FTP_TLS = { "ftplib.tls", "spec_class_a", "spec_class_b" } }
+      FTP_TLS = { "ftplib.protocol.tls", "spec_class_a", "spec_class_b" } }
     local ok, err = pcall(class.assemble, modules)
     package.preload["spec_class_a"], package.preload["spec_class_b"] = nil, nil
     package.loaded["spec_class_a"], package.loaded["spec_class_b"] = nil, nil
@@ -85,7 +85,7 @@ describe("class assembly", function()
     assert.is_false(ok)
     assert.matches("FTP:twice is defined by both spec_class_a and spec_class_b", err, 1, true)
     assert.is_nil(core.FTP_methods.twice)
-    assert.equal(require("ftplib.commands").FTP.cwd, core.FTP_methods.cwd)
+    assert.equal(require("ftplib.protocol.commands").FTP.cwd, core.FTP_methods.cwd)
     assert.same(class.defined_by, defined_by)
   end)
 
@@ -96,7 +96,7 @@ describe("class assembly", function()
     class.assemble(class.MODULES)
     assert.is_false(ok)
     assert.matches("Data:_recv is defined by both ftplib.core and spec_class_c", err, 1, true)
-    assert.equal("ftplib.datachan", class.defined_by.Data.recv)
+    assert.equal("ftplib.protocol.data_channel", class.defined_by.Data.recv)
     assert.is_function(core.Data_methods.recv)
   end)
 
@@ -116,7 +116,8 @@ describe("class assembly", function()
     local FTP_RECEIVERS = { self = true, ftp = true, copy = true }
     local undeclared = {}
     local modules = method_modules()
-    for _, extra in ipairs { "ftplib", "ftplib.keepalive", "ftplib.parallel", "ftplib.copy" } do
+    for _, extra in ipairs { "ftplib", "ftplib.protocol.session", "ftplib.protocol.keepalive",
+        "ftplib.ops.parallel", "ftplib.ops.copy" } do
       modules[#modules + 1] = extra
     end
     for _, name in ipairs(modules) do
@@ -124,7 +125,7 @@ describe("class assembly", function()
       for receiver, key in text:gmatch("%f[%w_]([%a_][%w_]*)%.([%a_][%w_]*)") do
         local known
         -- copy.lua's src and dst are sessions; elsewhere they are listing entries.
-        if FTP_RECEIVERS[receiver] or name == "ftplib.copy" and (receiver == "src"
+        if FTP_RECEIVERS[receiver] or name == "ftplib.ops.copy" and (receiver == "src"
             or receiver == "dst") then
           known = class.FTP_FIELDS[key] or core.FTP_methods[key]
             or class.DATA_FIELDS[key] or core.Data_methods[key] -- self in Data's methods
@@ -144,7 +145,8 @@ describe("class assembly", function()
   it("declares no field nobody uses", function()
     local used = {}
     local modules = method_modules()
-    for _, extra in ipairs { "ftplib", "ftplib.keepalive", "ftplib.parallel" } do
+    for _, extra in ipairs { "ftplib", "ftplib.protocol.session", "ftplib.protocol.keepalive",
+        "ftplib.ops.parallel" } do
       modules[#modules + 1] = extra
     end
     for _, name in ipairs(modules) do

@@ -18,27 +18,29 @@ local class = {}
 -- decides nothing (a name defined twice raises) but where a reader looks.
 class.MODULES = {
   FTP = {
-    "ftplib.control",   -- connect, commands and replies, login and its steps, quit, close
-    "ftplib.resync",    -- keeping the control connection in step
-    "ftplib.commands",  -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
-    "ftplib.encoding",  -- names in the server's encoding; login's step negotiating them
-    "ftplib.datachan",  -- opening data connections: EPSV, PASV, PORT, transfercmd
-    "ftplib.transfer",  -- retrbinary, retrlines, storbinary, storlines
-    "ftplib.abort",     -- abort, and stopping a transfer under way
-    "ftplib.listing",   -- nlst, dir, mlsd
-    "ftplib.list",      -- list and walk (parsed listings, trees)
-    "ftplib.retry",     -- bringing a session back for a helper's retry
-    "ftplib.files",     -- download and upload of whole files
-    "ftplib.many",      -- download_many
-    "ftplib.mirror",    -- mirror and mirror_up
+    -- protocol: one command, one reply, one transfer
+    "ftplib.protocol.control",      -- connect, commands and replies, login, quit, close
+    "ftplib.protocol.resync",       -- keeping the control connection in step
+    "ftplib.protocol.commands",     -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
+    "ftplib.protocol.encoding",     -- names in the server's encoding; login's last step
+    "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
+    "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
+    "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
+    "ftplib.protocol.listing",      -- nlst, dir, mlsd
+    -- operations on files and trees, on top of the protocol
+    "ftplib.ops.list",              -- list and walk (parsed listings, trees)
+    "ftplib.ops.retry",             -- bringing a session back for a helper's retry
+    "ftplib.ops.whole_files",       -- download and upload of whole files
+    "ftplib.ops.download_many",     -- download_many
+    "ftplib.ops.mirror",            -- mirror and mirror_up
   },
   -- The methods of FTP_TLS sessions (the same class: see above), and login's
   -- steps securing the channel and protecting data.
   FTP_TLS = {
-    "ftplib.tls",
+    "ftplib.protocol.tls",
   },
   Data = {
-    "ftplib.datachan",  -- settimeout, recv, send, close
+    "ftplib.protocol.data_channel", -- settimeout, recv, send, close
   },
 }
 
@@ -46,7 +48,7 @@ class.MODULES = {
 -- writes on a session besides its methods. spec/class_spec.lua checks the
 -- sources against this list.
 class.FTP_FIELDS = {
-  -- the options (lua/ftplib.lua's apply_options), settable later by methods
+  -- the options (protocol/session.lua's apply_options), settable later by methods
   host = "the server connected to (connect)",
   port = "its port (connect; 990 by default for implicit FTPS)",
   user = "the user login defaults to (option)",
@@ -67,7 +69,7 @@ class.FTP_FIELDS = {
   maxlisting = "bytes of memory one listing may hold (option)",
   -- what the server told (public: Python's ftplib has them too)
   welcome = "the greeting's text (connect)",
-  features = "FEAT's answer, once per connection (commands.lua)",
+  features = "FEAT's answer, once per connection (protocol/commands.lua)",
   lastresp = "the code of the last reply read",
   af = "the address family of the control connection: inet or inet6",
   -- the session's state, private
@@ -79,9 +81,9 @@ class.FTP_FIELDS = {
   _login_args = "user, passwd, acct of the last login that succeeded",
   _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
   _abort_learned = "what the server needed to answer ABOR: urgent or close",
-  _ka = "the keepalive bookkeeping of the transfer under way (keepalive.lua)",
-  _listing_unverified = "a listing ended without TLS close_notify (tls.lua)",
-  _list_a = "LIST -a: true or false once learnt (list.lua)",
+  _ka = "the keepalive bookkeeping of the transfer under way (protocol/keepalive.lua)",
+  _listing_unverified = "a listing ended without TLS close_notify (protocol/tls.lua)",
+  _list_a = "LIST -a: true or false once learnt (ops/list.lua)",
   _mlsd_refused = "the server refused MLSD: LIST for the rest of the session",
   _encoder = "iconv converter from UTF-8 to the server's encoding",
   _decoder = "iconv converter from the server's encoding to UTF-8",
@@ -139,7 +141,7 @@ local function core_methods(methods)
 end
 
 -- Fills the core's method tables from `modules` (a table as class.MODULES)
--- and answers who defines each method: defined_by.FTP.cwd == "ftplib.commands".
+-- and answers who defines each method: defined_by.FTP.cwd == "ftplib.protocol.commands".
 -- Raises, at the caller's level, for a name defined twice.
 function class.assemble(modules)
   local defined_by = {
@@ -159,7 +161,7 @@ class.defined_by = class.assemble(class.MODULES)
 -- close_notify when protected).
 local registry = debug.getregistry()
 local FTP_mt, Data_mt = registry["ftplib.FTP"], registry["ftplib.Data"]
-FTP_mt.__close = require("ftplib.control").close_at_scope_end
+FTP_mt.__close = require("ftplib.protocol.control").close_at_scope_end
 Data_mt.__close = core.Data_methods.close
 for _, mt in ipairs { FTP_mt, Data_mt } do
   for _, event in ipairs { "__gc", "__tostring", "__index", "__newindex", "__close" } do

@@ -19,7 +19,7 @@
 --   (_remember_raw, up to RAW_NAMES_MAX), and a command's path goes out name
 --   by name: a name remembered as raw as it came, the others converted.
 local core = require "ftplib.core"
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -42,7 +42,7 @@ function FTP:_set_encoding(name)
     ok, decoder = pcall(core.iconv_open, "UTF-8", name)
   end
   if not ok then
-    util.raise(string.format("unknown encoding '%s' (not an iconv name): %s",
+    checks.raise(string.format("unknown encoding '%s' (not an iconv name): %s",
       name, tostring(encoder or decoder)))
   end
   self._encoder, self._decoder = encoder, decoder

@@ -11,7 +11,8 @@
 -- most used (at most eight: one table of eight slots); the others are read
 -- again from `raw` when asked for (a metatable's __index), and cost nothing
 -- until then.
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
+local utc = require "ftplib.base.utc"
 
 local listparse = {}
 
@@ -65,7 +66,7 @@ end
 -- months, so a date more than two days (time zones) ahead of now is last year's.
 local function recent_year(now, m, d, hh, mm)
   local year = int(os.date("!%Y", now))
-  if util.timegm(year, m, d, hh, mm, 0) > now + 2 * 86400 then
+  if utc.timegm(year, m, d, hh, mm, 0) > now + 2 * 86400 then
     year = year - 1
   end
   return year
@@ -103,7 +104,7 @@ local function find_month_date(rest, init, now)
     return find_month_date(rest, first + 1, now)
   end
   local y = year and int(year) or recent_year(now, m, d, hh, mm)
-  return first, after, util.timegm(y, m, d, hh, mm, 0), clock and 60 or 86400
+  return first, after, utc.timegm(y, m, d, hh, mm, 0), clock and 60 or 86400
 end
 
 -- "2019-01-16 18:53 " (ls --time-style=long-iso).
@@ -120,7 +121,7 @@ local function find_iso_date(rest)
   if not valid_date(y, m, d, hh, mm) then
     return nil
   end
-  return first, after, util.timegm(y, m, d, hh, mm, 0), 60
+  return first, after, utc.timegm(y, m, d, hh, mm, 0), 60
 end
 
 -- "[links] owner [group] size" or "... major, minor" before the date.
@@ -253,7 +254,7 @@ function listparse.dos(line)
     return nil
   end
   local entry = {
-    name = name, modify = util.timegm(y, m, d, hour, int(mm), 0),
+    name = name, modify = utc.timegm(y, m, d, hour, int(mm), 0),
     precision = 60, raw = line,
   }
   if size:upper() == "<DIR>" then
@@ -308,7 +309,7 @@ end
 
 -- The entry of one LIST line, nil for lines without one (blank, "total N").
 -- A line no parser knows is kept as {type = "unknown", raw = line}. Arguments
--- unchecked: list.lua calls it once per line.
+-- unchecked: ops/list.lua calls it once per line.
 local function parse_line(line, now)
   line = line:gsub("\r+$", "") -- \r\r\n line ends (Globus GridFTP)
   if line:match("^%s*$") then
@@ -341,8 +342,8 @@ listparse.parse_line = parse_line
 -- @treturn ?entry the @{entry}; `{type = "unknown", name = guess, raw = line}` for a
 -- line no parser knows; `nil` for a line without an entry (blank, `total 12`)
 local function parse_list_line(line, now)
-  util.check("parse_list_line", 1, line, "string")
-  util.check("parse_list_line", 2, now, "number|nil")
+  checks.check("parse_list_line", 1, line, "string")
+  checks.check("parse_list_line", 2, now, "number|nil")
   return parse_line(line, now or os.time())
 end
 
@@ -361,7 +362,7 @@ end
 --   if size then return { name = name, type = "file", size = tonumber(size) } end
 -- end)
 function listparse.add_parser(parse)
-  util.check("add_list_parser", 1, parse, "function")
+  checks.check("add_list_parser", 1, parse, "function")
   table.insert(user_parsers, 1, parse)
   return function()
     for i, known in ipairs(user_parsers) do
@@ -381,7 +382,7 @@ local function mlsx_time(text)
   if not y then
     return nil
   end
-  return util.timegm(int(y), int(m), int(d), int(hh), int(mm), int(ss))
+  return utc.timegm(int(y), int(m), int(d), int(hh), int(mm), int(ss))
 end
 
 -- "OS.unix=slink:/target" (proftpd), "OS.unix=symlink", and the like.

@@ -2,8 +2,8 @@
 -- TLS at connect), protected data connections that resume the control
 -- connection's TLS session, close_notify at the end of each transfer, CCC.
 local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
@@ -32,7 +32,7 @@ local tls = {}
 
 local function require_tls(self, fname)
   if not self._tls_ctx then
-    util.raise(fname .. " needs an FTP_TLS object")
+    checks.raise(fname .. " needs an FTP_TLS object")
   end
 end
 
@@ -82,7 +82,7 @@ end
 function FTP:auth()
   require_tls(self, "auth")
   if self:_secured() then
-    util.raise("the control connection is already secured")
+    checks.raise("the control connection is already secured")
   end
   local code, text, errcode = self:_cmd("AUTH TLS")
   if not code then
@@ -250,7 +250,7 @@ function tls.check_download_end(data, ftp)
     got, of), "tls"
 end
 
--- The end of a protected data connection (Data:close, datachan.lua): before
+-- The end of a protected data connection (Data:close, data_channel.lua): before
 -- our close_notify, what the server sent is read. OpenSSL ignores what
 -- arrives after it, and the session tickets the server issued on this
 -- connection are needed (servers that accept each ticket once want a fresh

@@ -5,10 +5,11 @@
 -- deletes done on the first session, before and after, in the plan's order.
 -- A failed transfer, a clone that cannot log in or a session lost on the
 -- way does not stop the others; the report lists items in plan order.
-local sched = require "ftplib.sched"
-local util = require "ftplib.util"
+local scheduler = require "ftplib.concurrency.scheduler"
+local sessions = require "ftplib.protocol.session"
+local checks = require "ftplib.base.checks"
 
-local spawn = sched.exports.spawn
+local spawn = scheduler.exports.spawn
 
 local parallel = {}
 
@@ -34,9 +35,8 @@ end
 
 -- A new session like ftp, in folder: the session, or nil, msg, code.
 local function clone(ftp, folder)
-  local ftplib = require "ftplib"
   local opts = clone_options(ftp)
-  local copy, err, code = (ftp._tls_ctx and ftplib.FTP_TLS or ftplib.FTP)(ftp.host, opts)
+  local copy, err, code = (ftp._tls_ctx and sessions.FTP_TLS or sessions.FTP)(ftp.host, opts)
   if not copy then
     return nil, err, code
   end
@@ -141,7 +141,7 @@ end
 function parallel.sessions(value)
   local n = math.tointeger(value or 1)
   if not n or n < 1 then
-    util.raise("parallel must be a positive integer")
+    checks.raise("parallel must be a positive integer")
   end
   return n
 end
