@@ -14,8 +14,10 @@ local core = require "ftplib.core"
 
 local class = {}
 
--- The modules whose methods make each class, in this order. The order
--- decides nothing (a name defined twice raises) but where a reader looks.
+-- The modules whose methods make each class, in this order: each is built on
+-- those before it (it calls their methods), never on those after it, but
+-- through the hooks below. The order changes nothing at run time (a name
+-- defined twice raises); spec/layers_spec.lua checks the sources keep it.
 class.MODULES = {
   FTP = {
     -- protocol: one command, one reply, one transfer
@@ -23,9 +25,9 @@ class.MODULES = {
     "ftplib.protocol.resync",       -- keeping the control connection in step
     "ftplib.protocol.commands",     -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
     "ftplib.protocol.encoding",     -- names in the server's encoding; login's last step
+    "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
     "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
     "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
-    "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
     "ftplib.protocol.listing",      -- nlst, dir, mlsd
     -- operations on files and trees, on top of the protocol
     "ftplib.ops.list",              -- list and walk (parsed listings, trees)
@@ -42,6 +44,26 @@ class.MODULES = {
   Data = {
     "ftplib.protocol.data_channel", -- settimeout, recv, send, close
   },
+}
+
+-- Methods that a module calls and one later in class.MODULES defines: the
+-- steps the control connection and the data connections leave to the
+-- modules that know how (TLS, names, keeping in step, aborting). Each with
+-- who calls it. No other call goes against the order.
+class.HOOKS = {
+  -- control: before each command of the library's own (_cmd)
+  _check_in_step = "ftplib.protocol.resync",
+  -- control: a command line in the server's encoding (putcmd), a reply from it
+  _to_server = "ftplib.protocol.encoding",
+  _from_server = "ftplib.protocol.encoding",
+  -- control: login's steps, in order (FTP:login)
+  _secure_channel = "ftplib.protocol.tls",  -- AUTH TLS, for FTP_TLS
+  _protect_data = "ftplib.protocol.tls",    -- PBSZ 0, PROT P, for FTP_TLS
+  _negotiate_names = "ftplib.protocol.encoding", -- FEAT, OPTS UTF8 ON
+  -- control: implicit FTPS at connect
+  _secure_control = "ftplib.protocol.tls",
+  -- data_channel: a protected data connection, once its 1xx came
+  _secure_data = "ftplib.protocol.tls",
 }
 
 -- The fields of an FTP (and FTP_TLS) object: every key a module reads or
