@@ -14,7 +14,7 @@
 local checks = require "ftplib.base.checks"
 local utc = require "ftplib.base.utc"
 
-local listparse = {}
+local list_lines = {}
 
 --- Helpers: the LIST parsers.
 -- @module helpers
@@ -196,7 +196,7 @@ local unix_extras = {
   end,
 }
 
-function listparse.unix(line, now)
+function list_lines.unix(line, now)
   local full = unix_full(line, now)
   if not full then
     return full
@@ -242,7 +242,7 @@ local function dos_date(text)
   return nil
 end
 
-function listparse.dos(line)
+function list_lines.dos(line)
   local date, hh, mm, ampm, size, name = line:match(
     "^(%S+)%s+(%d%d?):(%d%d)%s*([AaPp]?[Mm]?)%s+(%S+)%s+(.+)$")
   if not date then
@@ -270,7 +270,7 @@ end
 -- ------------------------------------------------------------------------
 -- EPLF: "+i8388621.29609,m824255902,/,\tdev", "+r,s1234,m824255902,\tname"
 
-function listparse.eplf(line)
+function list_lines.eplf(line)
   local facts, name = line:match("^%+([^\t]*)\t(.+)$")
   if not facts then
     return nil
@@ -294,7 +294,7 @@ end
 -- ------------------------------------------------------------------------
 -- Any line
 
-local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
+local builtin_parsers = { list_lines.unix, list_lines.dos, list_lines.eplf }
 local user_parsers = {}
 -- Tried in this order; add_parser changes user_parsers in place.
 local PARSER_LISTS = { user_parsers, builtin_parsers }
@@ -328,7 +328,7 @@ local function parse_line(line, now)
   end
   return { type = "unknown", name = guess_name(line), raw = line }
 end
-listparse.parse_line = parse_line
+list_lines.parse_line = parse_line
 
 -- ftplib.parse_list_line(line, now): parse_line for scripts, now defaulting
 -- to the current time.
@@ -361,7 +361,7 @@ end
 --   local size, name = line:match("^(%d+) (.+)$")
 --   if size then return { name = name, type = "file", size = tonumber(size) } end
 -- end)
-function listparse.add_parser(parse)
+function list_lines.add_parser(parse)
   checks.check("add_list_parser", 1, parse, "function")
   table.insert(user_parsers, 1, parse)
   return function()
@@ -402,7 +402,7 @@ end
 -- "fact=value;fact=value; name": facts have no spaces, so the name is
 -- everything after the first space and may hold spaces and semicolons.
 -- Returns name, facts (keys lower case), or nil for a line of another form.
-function listparse.mlsx(line)
+function list_lines.mlsx(line)
   local facts_text, name = line:match("^([^ ]*) (.*)$")
   if not facts_text then
     return nil
@@ -419,7 +419,7 @@ end
 
 -- The entry of one MLSD line's name and facts (keys lower case, as from
 -- ftp:mlsd).
-function listparse.from_facts(name, facts, raw)
+function list_lines.from_facts(name, facts, raw)
   local kind, target = mlsx_type(facts.type or "unknown")
   local entry = {
     name = name, type = kind, target = target, size = int(facts.size or facts.sizd),
@@ -438,34 +438,34 @@ end
 local mlsx_extras = {
   __index = function(entry, key)
     if key == "unique" or key == "mode" then
-      local name, facts = listparse.mlsx(rawget(entry, "raw"))
+      local name, facts = list_lines.mlsx(rawget(entry, "raw"))
       if not name then
         return nil
       elseif key == "unique" then
         return facts.unique
       end
-      return listparse.from_facts(name, facts).mode
+      return list_lines.from_facts(name, facts).mode
     end
   end,
 }
 
 -- The entry of one MLSD line, raw being the line itself; nil for a line
 -- without the "facts name" form.
-function listparse.mlsx_entry(line)
-  local name, facts = listparse.mlsx(line)
+function list_lines.mlsx_entry(line)
+  local name, facts = list_lines.mlsx(line)
   if not name then
     return nil
   end
-  local full = listparse.from_facts(name, facts)
+  local full = list_lines.from_facts(name, facts)
   return setmetatable({
     name = name, type = full.type, size = full.size, modify = full.modify,
     precision = full.precision, perm = full.perm, raw = line, target = full.target,
   }, mlsx_extras)
 end
 
-listparse.exports = {
-  add_list_parser = listparse.add_parser,
+list_lines.exports = {
+  add_list_parser = list_lines.add_parser,
   parse_list_line = parse_list_line,
 }
 
-return listparse
+return list_lines
