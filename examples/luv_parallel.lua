@@ -1,7 +1,8 @@
 -- Several downloads at once under a host's own event loop (luv, libuv's Lua binding),
 -- without ftplib's scheduler: each session runs in a coroutine made by ftplib.coroutine,
--- whose waits yield (ftplib.WAIT, fd, "r"|"w", timeout) to this script, which turns each
--- into a uv poll handle on fd and a uv timer, and resumes the coroutine when either fires.
+-- whose waits yield (ftplib.WAIT, fd, "r"|"w", timeout) to the luv adapter
+-- (ftplib.concurrency.luv), which turns each into a uv poll handle on fd and a uv timer,
+-- and resumes the coroutine when either fires.
 --
 --   lua5.4 examples/luv_parallel.lua HOST PORT USER PASSWD OUTDIR FILE...
 --
@@ -10,40 +11,13 @@
 -- From a checkout: LUA_PATH='lua/?.lua;;' LUA_CPATH='build/?.so;;'.
 local uv = require "luv"
 local ftplib = require "ftplib"
+local hostloop = require "ftplib.concurrency.luv"
 
 local host, port, user, passwd, outdir = arg[1], tonumber(arg[2]), arg[3], arg[4], arg[5]
 local names = table.move(arg, 6, #arg, 1, {})
 if not (host and port and user and passwd and outdir) or #names == 0 then
   io.stderr:write("usage: lua5.4 examples/luv_parallel.lua HOST PORT USER PASSWD OUTDIR FILE...\n")
   os.exit(2)
-end
-
--- Runs fn(...) in a coroutine driven by the uv loop; done(ok, ...) gets what
--- coroutine.resume gave at its end.
-local function start(fn, done, ...)
-  local co = ftplib.coroutine(fn)
-  local function step(...)
-    local results = table.pack(coroutine.resume(co, ...))
-    if coroutine.status(co) == "dead" then
-      return done(table.unpack(results, 1, results.n))
-    end
-    local what, fd, dir, timeout = table.unpack(results, 2, 5)
-    assert(what == ftplib.WAIT, "the coroutine yielded something else than a library wait")
-    local timer, poll = uv.new_timer(), fd and uv.new_poll(fd)
-    local function wake(ready)
-      timer:close()
-      if poll then
-        poll:close()
-      end
-      step(ready)
-    end
-    -- timeout 0: the coroutine only gives others a turn (a long fast transfer).
-    timer:start(math.ceil(timeout * 1000), 0, function() wake(false) end)
-    if poll then
-      poll:start(dir, function() wake(true) end)
-    end
-  end
-  step(...)
 end
 
 -- One session: log in, download name into outdir, quit. Runtime failures come back as
@@ -72,7 +46,7 @@ ticker:start(10, 10, function() ticks = ticks + 1 end)
 
 local pending, failed = #names, 0
 for _, name in ipairs(names) do
-  start(download, function(ran, ok, err)
+  hostloop.start(download, function(ran, ok, err)
     if not ran then -- the coroutine raised: a bug, not a failed transfer
       error(ok)
     end

@@ -1,5 +1,6 @@
 -- ftplib for Lua: an FTP and FTPS client. This file is the public face:
--- constructors and module-level settings. The methods live in lua/ftplib/.
+-- constructors and module-level settings. The methods live in lua/ftplib/;
+-- lua/ftplib/class.lua says which module gives which.
 
 --- An FTP and FTPS client for Lua 5.4, modelled on Python's `ftplib`.
 --
@@ -19,19 +20,10 @@
 -- local out <close> = assert(io.open("README", "wb"))
 -- assert(ftp:retrbinary("RETR README", out))
 local core = require "ftplib.core"
-local util = require "ftplib.util"
-local control = require "ftplib.control"
-require "ftplib.commands"
-require "ftplib.datachan"
-require "ftplib.transfer"
-require "ftplib.listing"
-require "ftplib.tls"
-require "ftplib.encoding"
-require "ftplib.list"
-require "ftplib.files"
-require "ftplib.mirror"
-require "ftplib.parallel"
-require "ftplib.many"
+local checks = require "ftplib.base.checks"
+local control = require "ftplib.protocol.control"
+local session = require "ftplib.protocol.session"
+require "ftplib.class" -- assembles the classes FTP, FTP_TLS and Data
 
 --- The release, `"ftplib 0.1.0"` (what the command-line tool prints for its version).
 -- @field _VERSION
@@ -44,17 +36,15 @@ local ftplib = {
 }
 
 -- Modules whose `exports` table becomes functions of the ftplib table itself
--- (ftplib.copy, ftplib.get, ftplib.spawn, ...). They require "ftplib" lazily,
--- inside their functions, when they need the constructors.
-for _, name in ipairs { "ftplib.listparse", "ftplib.copy", "ftplib.url", "ftplib.sched",
-    "ftplib.safename" } do
+-- (ftplib.copy, ftplib.get, ftplib.spawn, ...).
+for _, name in ipairs { "ftplib.parsers.list_lines", "ftplib.ops.copy", "ftplib.ops.url",
+    "ftplib.concurrency.scheduler", "ftplib.ops.safename" } do
   for key, fn in pairs(require(name).exports or {}) do
     ftplib[key] = fn
   end
 end
 
-local FTP_mt = debug.getregistry()["ftplib.FTP"]
-FTP_mt.__close = control.close_at_scope_end
+-- Their types, and the checks: lua/ftplib/protocol/session.lua.
 
 --- The options of @{ftplib.FTP} and @{ftplib.FTP_TLS}: the table `opts` of
 -- `ftplib.FTP(host, opts)`, or the one table of `ftplib.FTP{host = ..., ...}`. Not a
@@ -103,43 +93,6 @@ FTP_mt.__close = control.close_at_scope_end
 -- (@{FTP:nlst}, @{FTP:mlsd}, @{helpers.list|FTP:list}) may hold (128 MiB): each line counts its
 -- bytes and 40, each entry of `list` 320 more; over it fails with `"limit"`
 
--- Options and their types, so that a misspelled or mistyped option fails
--- loudly instead of being ignored.
-local option_types = {
-  host = "string", port = "number|string", user = "string", passwd = "string",
-  acct = "string", timeout = "number", source_address = "string|table",
-  encoding = "string", passive = "boolean", debuglevel = "number",
-  debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
-  use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
-  port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
-}
-
--- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
--- in clear text a script believes protected.
-local TLS_ONLY = { tls = true, implicit = true }
-
-local function apply_options(self, opts)
-  self.timeout = opts.timeout or 60
-  if self.timeout <= 0 then
-    util.raise("timeout must be a positive number of seconds")
-  end
-  self.passive = opts.passive ~= false
-  self.use_epsv = opts.use_epsv ~= false
-  self.trust_server_pasv_ipv4_address = opts.trust_server_pasv_ipv4_address or false
-  self.maxline = opts.maxline or 8192
-  self.maxreply = opts.maxreply or math.max(1 << 20, self.maxline)
-  self:_limits(self.maxline, self.maxreply)
-  self.debuglevel = opts.debuglevel or 0
-  self.debugfunc = opts.debugfunc
-  self:_set_encoding(opts.encoding) -- raises for a name iconv does not know
-  self.source_address = opts.source_address
-  self.user, self.passwd, self.acct = opts.user, opts.passwd, opts.acct
-  self.port = opts.port
-  self.port_range = opts.port_range
-  self.keepalive = opts.keepalive -- seconds between NOOPs during a transfer; nil: none
-  self.maxlisting = opts.maxlisting
-end
-
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.
 -- @table tls_options
@@ -159,52 +112,6 @@ end
 -- @tfield[opt] string max_version the newest TLS version allowed, as `min_version`
 -- @tfield[opt] string ciphers OpenSSL's cipher list for TLS 1.2
 -- @tfield[opt] string ciphersuites OpenSSL's cipher suites for TLS 1.3
-local tls_option_types = {
-  cafile = "string", capath = "string", verify = "boolean", certfile = "string",
-  keyfile = "string", servername = "string", min_version = "string",
-  max_version = "string", ciphers = "string", ciphersuites = "string", implicit = "boolean",
-}
-
-local TLS_VERSIONS = { ["TLSv1.2"] = true, ["TLSv1.3"] = true }
-
-local function check_tls_options(tls)
-  for key, value in pairs(tls) do
-    local types = tls_option_types[key]
-    if not types then
-      util.raise(string.format("unknown TLS option '%s' to 'FTP_TLS'", tostring(key)))
-    end
-    util.check("FTP_TLS", 2, value, types)
-    if (key == "min_version" or key == "max_version") and not TLS_VERSIONS[value] then
-      util.raise(string.format("TLS option '%s' must be \"TLSv1.2\" or \"TLSv1.3\", got %q",
-        key, value))
-    end
-  end
-end
-
--- Both constructors accept (host, opts), ({host = ..., ...}) and ().
-local function arguments(fname, host, opts)
-  if type(host) == "table" then
-    host, opts = host.host, host
-  end
-  util.check(fname, 1, host, "string|nil")
-  return host, util.check_options(fname, 2, opts, option_types)
-end
-
--- With a host, connects; with a user too, logs in.
-local function open(self, host, opts)
-  if host == nil then
-    return self
-  end
-  local ok, err, code = self:connect(host, opts.port or self.port)
-  if ok and opts.user then
-    ok, err, code = self:login(opts.user, opts.passwd, opts.acct)
-  end
-  if not ok then
-    self:close()
-    return nil, err, code
-  end
-  return self
-end
 
 --- Makes an FTP session: with a host, connects; with `user` too, logs in.
 -- `ftplib.FTP(host, opts)`, `ftplib.FTP{host = ..., ...}`, or `ftplib.FTP()` (then
@@ -221,15 +128,7 @@ end
 --   { user = "me", passwd = "secret" }))
 -- print(ftp:getwelcome())
 function ftplib.FTP(host, opts)
-  host, opts = arguments("FTP", host, opts)
-  for key in pairs(TLS_ONLY) do
-    if opts[key] ~= nil then
-      util.raise(string.format("option '%s' is for ftplib.FTP_TLS, not ftplib.FTP", key))
-    end
-  end
-  local self = core.FTP_new()
-  apply_options(self, opts)
-  return open(self, host, opts)
+  return session.FTP(host, opts)
 end
 
 --- Makes an FTPS session: as @{ftplib.FTP}, with TLS. Explicit FTPS by default: @{FTP_TLS:login}
@@ -248,32 +147,7 @@ end
 -- @usage local ftps <close> = assert(ftplib.FTP_TLS("ftp.example.org", {
 --   user = "me", passwd = "secret", tls = { cafile = "/etc/ssl/my-ca.pem" } }))
 function ftplib.FTP_TLS(host, opts)
-  host, opts = arguments("FTP_TLS", host, opts)
-  local tls = opts.tls or {}
-  check_tls_options(tls)
-  if opts.implicit ~= nil then -- DESIGN's spelling of tls.implicit
-    local merged = { implicit = opts.implicit }
-    for key, value in pairs(tls) do
-      if key ~= "implicit" then
-        merged[key] = value
-      end
-    end
-    tls = merged
-  end
-  local self = core.FTP_new()
-  apply_options(self, opts)
-  local ctx, err, code = core.TLS_new(tls)
-  if not ctx then
-    return nil, err, code
-  end
-  self._tls_ctx, self._tls_implicit = ctx, tls.implicit or false
-  self._tls_opts = tls -- for sessions cloned from this one (parallel mirror)
-  self._tls_servername = tls.servername
-  self._want_prot_p = true
-  if self._tls_implicit and not opts.port then
-    self.port = 990
-  end
-  return open(self, host, opts)
+  return session.FTP_TLS(host, opts)
 end
 
 --- Sets where debug lines go for every session without a `debugfunc` of its own
@@ -286,7 +160,7 @@ end
 --
 -- @tparam function fn called with each line (a string)
 function ftplib.set_debugfunc(fn)
-  control.default_debugfunc = util.check("set_debugfunc", 1, fn, "function")
+  control.default_debugfunc = checks.check("set_debugfunc", 1, fn, "function")
 end
 
 -- The option tables of the constructors and the helpers, as copies (so that
@@ -301,11 +175,11 @@ function ftplib._option_types()
     end
     copies[name] = copy
   end
-  add("FTP", option_types)
-  add("FTP_TLS", option_types)
-  add("tls", tls_option_types)
-  for _, module in ipairs { "ftplib.files", "ftplib.many", "ftplib.list", "ftplib.mirror",
-      "ftplib.copy", "ftplib.url" } do
+  add("FTP", session.option_types)
+  add("FTP_TLS", session.option_types)
+  add("tls", session.tls_option_types)
+  for _, module in ipairs { "ftplib.ops.whole_files", "ftplib.ops.download_many",
+      "ftplib.ops.list", "ftplib.ops.mirror", "ftplib.ops.copy", "ftplib.ops.url" } do
     for name, types in pairs(require(module).option_types) do
       add(name, types)
     end

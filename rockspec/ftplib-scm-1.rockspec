@@ -1,7 +1,7 @@
 -- The development rockspec: builds and installs from a checkout (run in the repository root):
 --   luarocks --lua-version=5.4 make rockspec/ftplib-scm-1.rockspec
 -- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/rockspec_spec.lua checks that both
--- list every src/*.c, lua/ftplib/*.lua and bin/ file and otherwise agree; `make rockspec`
+-- list every src/*.c, lua/ftplib/**.lua and bin/ file and otherwise agree; `make rockspec`
 -- rewrites the lists of both (between the "files:" markers).
 rockspec_format = "3.0"
 package = "ftplib"
@@ -43,36 +43,40 @@ build = {
    type = "builtin",
    modules = {
       ftplib = "lua/ftplib.lua",
-      -- files: lua/ftplib/*.lua
-      ["ftplib.abort"] = "lua/ftplib/abort.lua",
-      ["ftplib.cli"] = "lua/ftplib/cli.lua",
-      ["ftplib.cliargs"] = "lua/ftplib/cliargs.lua",
-      ["ftplib.commands"] = "lua/ftplib/commands.lua",
-      ["ftplib.control"] = "lua/ftplib/control.lua",
-      ["ftplib.copy"] = "lua/ftplib/copy.lua",
-      ["ftplib.datachan"] = "lua/ftplib/datachan.lua",
-      ["ftplib.encoding"] = "lua/ftplib/encoding.lua",
-      ["ftplib.files"] = "lua/ftplib/files.lua",
-      ["ftplib.keepalive"] = "lua/ftplib/keepalive.lua",
-      ["ftplib.list"] = "lua/ftplib/list.lua",
-      ["ftplib.listing"] = "lua/ftplib/listing.lua",
-      ["ftplib.listparse"] = "lua/ftplib/listparse.lua",
-      ["ftplib.many"] = "lua/ftplib/many.lua",
-      ["ftplib.mirror"] = "lua/ftplib/mirror.lua",
-      ["ftplib.netrc"] = "lua/ftplib/netrc.lua",
-      ["ftplib.parallel"] = "lua/ftplib/parallel.lua",
-      ["ftplib.progressbar"] = "lua/ftplib/progressbar.lua",
-      ["ftplib.resync"] = "lua/ftplib/resync.lua",
-      ["ftplib.retry"] = "lua/ftplib/retry.lua",
-      ["ftplib.safename"] = "lua/ftplib/safename.lua",
-      ["ftplib.sched"] = "lua/ftplib/sched.lua",
-      ["ftplib.tls"] = "lua/ftplib/tls.lua",
-      ["ftplib.transfer"] = "lua/ftplib/transfer.lua",
-      ["ftplib.url"] = "lua/ftplib/url.lua",
-      ["ftplib.urlio"] = "lua/ftplib/urlio.lua",
-      ["ftplib.urlparse"] = "lua/ftplib/urlparse.lua",
-      ["ftplib.util"] = "lua/ftplib/util.lua",
-      ["ftplib.wait"] = "lua/ftplib/wait.lua",
+      -- files: lua/ftplib/**.lua
+      ["ftplib.base.checks"] = "lua/ftplib/base/checks.lua",
+      ["ftplib.base.utc"] = "lua/ftplib/base/utc.lua",
+      ["ftplib.class"] = "lua/ftplib/class.lua",
+      ["ftplib.cli.args"] = "lua/ftplib/cli/args.lua",
+      ["ftplib.cli.main"] = "lua/ftplib/cli/main.lua",
+      ["ftplib.cli.progressbar"] = "lua/ftplib/cli/progressbar.lua",
+      ["ftplib.concurrency.luv"] = "lua/ftplib/concurrency/luv.lua",
+      ["ftplib.concurrency.scheduler"] = "lua/ftplib/concurrency/scheduler.lua",
+      ["ftplib.concurrency.wait"] = "lua/ftplib/concurrency/wait.lua",
+      ["ftplib.ops.copy"] = "lua/ftplib/ops/copy.lua",
+      ["ftplib.ops.download_many"] = "lua/ftplib/ops/download_many.lua",
+      ["ftplib.ops.list"] = "lua/ftplib/ops/list.lua",
+      ["ftplib.ops.mirror"] = "lua/ftplib/ops/mirror.lua",
+      ["ftplib.ops.parallel"] = "lua/ftplib/ops/parallel.lua",
+      ["ftplib.ops.retry"] = "lua/ftplib/ops/retry.lua",
+      ["ftplib.ops.safename"] = "lua/ftplib/ops/safename.lua",
+      ["ftplib.ops.url"] = "lua/ftplib/ops/url.lua",
+      ["ftplib.ops.url_transfers"] = "lua/ftplib/ops/url_transfers.lua",
+      ["ftplib.ops.whole_files"] = "lua/ftplib/ops/whole_files.lua",
+      ["ftplib.parsers.list_lines"] = "lua/ftplib/parsers/list_lines.lua",
+      ["ftplib.parsers.netrc"] = "lua/ftplib/parsers/netrc.lua",
+      ["ftplib.parsers.url"] = "lua/ftplib/parsers/url.lua",
+      ["ftplib.protocol.abort"] = "lua/ftplib/protocol/abort.lua",
+      ["ftplib.protocol.commands"] = "lua/ftplib/protocol/commands.lua",
+      ["ftplib.protocol.control"] = "lua/ftplib/protocol/control.lua",
+      ["ftplib.protocol.data_channel"] = "lua/ftplib/protocol/data_channel.lua",
+      ["ftplib.protocol.encoding"] = "lua/ftplib/protocol/encoding.lua",
+      ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
+      ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
+      ["ftplib.protocol.session"] = "lua/ftplib/protocol/session.lua",
+      ["ftplib.protocol.tls"] = "lua/ftplib/protocol/tls.lua",
+      ["ftplib.protocol.transfer"] = "lua/ftplib/protocol/transfer.lua",
       -- end files
 
       ["ftplib.core"] = {

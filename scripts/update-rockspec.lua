@@ -19,13 +19,28 @@ local function files_in(dir, suffix)
   return found
 end
 
+-- The .lua files under dir, its layer folders (lua/ftplib/protocol/, ...) included.
+local function lua_files_under(dir)
+  local found = files_in(dir, ".lua")
+  for name in lfs.dir(dir) do
+    local path = dir .. "/" .. name
+    if name:sub(1, 1) ~= "." and lfs.attributes(path, "mode") == "directory" then
+      local below = lua_files_under(path)
+      table.move(below, 1, #below, #found + 1, found)
+    end
+  end
+  table.sort(found)
+  return found
+end
+
 -- What goes between each pair of markers, given the indentation of the marker line.
 local generators = {
-  ["lua/ftplib/*.lua"] = function(indent)
+  -- lua/ftplib/a/b.lua is the module ftplib.a.b.
+  ["lua/ftplib/**.lua"] = function(indent)
     local lines = {}
-    for _, path in ipairs(files_in("lua/ftplib", ".lua")) do
-      local name = path:match("([^/]+)%.lua$")
-      lines[#lines + 1] = ('%s["ftplib.%s"] = "%s",'):format(indent, name, path)
+    for _, path in ipairs(lua_files_under("lua/ftplib")) do
+      local name = path:match("^lua/(.*)%.lua$"):gsub("/", ".")
+      lines[#lines + 1] = ('%s["%s"] = "%s",'):format(indent, name, path)
     end
     return lines
   end,

@@ -4,7 +4,7 @@
 -- valgrind, through FTPLIB_TEST_SCALE), in the middle of a 64 MiB download. After each
 -- try the session must be in step: PWD gets its own 257, NOOP its own answer; at the
 -- end a small download comes byte for byte. The servers differ in what they need
--- (see lua/ftplib/abort.lua): vsftpd, proftpd and Twisted read no command while they
+-- (see lua/ftplib/protocol/abort.lua): vsftpd, proftpd and Twisted read no command while they
 -- send, GNU inetutils ftpd needs Telnet IP/Synch and dies of a data connection closed
 -- first, aioftp dies of the Telnet bytes and of a closed data connection, and under
 -- TLS no urgent byte may be sent at all.

@@ -1,8 +1,8 @@
 -- bin/ftplib, the command-line tool: its argument parser on tables, every
 -- command against real servers through the real executable, its exit codes,
 -- and its progress bar in a terminal (tmux).
-local cliargs = require "ftplib.cliargs"
-local progressbar = require "ftplib.progressbar"
+local cliargs = require "ftplib.cli.args"
+local progressbar = require "ftplib.cli.progressbar"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 local lfs = require "lfs"

@@ -3,7 +3,7 @@
 -- connections that drop.
 local ftplib = require "ftplib"
 local fake = require "spec.support.fake"
-local wait = require "ftplib.wait"
+local wait = require "ftplib.concurrency.wait"
 
 local GREETING = { send = "220 fake ready\r\n" }
 

@@ -146,7 +146,7 @@ for _, kind in ipairs(KINDS) do
         for _, entry in ipairs(assert(ftp:list(root))) do
           if entry.name == "a.bin" then
             assert(require("ftplib.core").file_origin(dest .. "/a.bin.part",
-              require("ftplib.files")._origin_text { remote = remote, size = entry.size,
+              require("ftplib.ops.whole_files")._origin_text { remote = remote, size = entry.size,
                 modify = entry.modify, precision = entry.precision }))
           end
         end

@@ -9,7 +9,7 @@ local ftplib = require "ftplib"
 local socket = require "socket"
 local fake = require "spec.support.fake"
 local certs = require "spec.support.certs"
-local wait = require "ftplib.wait"
+local wait = require "ftplib.concurrency.wait"
 
 local S = fake.script
 local GREETING = { { send = "220 fake ready\r\n" } }

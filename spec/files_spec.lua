@@ -1,4 +1,4 @@
--- ftp:download and ftp:upload (lua/ftplib/files.lua) against real servers (vsftpd,
+-- ftp:download and ftp:upload (lua/ftplib/ops/whole_files.lua) against real servers (vsftpd,
 -- pyftpdlib, and proftpd where it is unpacked) and, for what no real server does on
 -- demand (a transfer cut by the server, a SIZE that lies, REST refused), the scripted
 -- fake server. Retries after a dropped session are in spec/retry_spec.lua.
@@ -34,7 +34,7 @@ end
 local function write_part(path, bytes, origin)
   proc.write_file(path, bytes)
   assert(require("ftplib.core").file_origin(path,
-    require("ftplib.files")._origin_text(origin)))
+    require("ftplib.ops.whole_files")._origin_text(origin)))
   return path
 end
 

@@ -1097,7 +1097,7 @@ describe("10. the command-line tool", function()
       return { write = function(self, ...) for _, s in ipairs { ... } do list[#list + 1] = s end
         return self end, flush = function() end }
     end
-    local status = require("ftplib.cli").main({ "ls", srv:url("") },
+    local status = require("ftplib.cli.main").main({ "ls", srv:url("") },
       { stdout = sink(out), stderr = sink(err), stdout_terminal = true })
     assert.are.equal(0, status, table.concat(err))
     local text = table.concat(out)

@@ -1,8 +1,10 @@
 -- A host's own event loop drives sessions: coroutines made by ftplib.coroutine yield
 -- (ftplib.WAIT, fd, "r"|"w", timeout) at every wait, and the host resumes them. Shown with
--- luv (libuv), Debian's lua-luv, and with examples/luv_parallel.lua run as a script.
+-- luv (libuv), Debian's lua-luv, through the adapter ftplib.concurrency.luv, and with
+-- examples/luv_parallel.lua run as a script.
 local ftplib = require "ftplib"
 local uv = require "luv"
+local hostloop = require "ftplib.concurrency.luv"
 local servers = require "spec.support.servers"
 local fake = require "spec.support.fake"
 local proc = require "spec.support.proc"
@@ -16,36 +18,12 @@ local function random_bytes(n)
   return bytes
 end
 
--- Drives fn(...) from the uv loop: each wait becomes a poll handle on its descriptor and
--- a timer; the first to fire resumes the coroutine. Returns a table that gets
--- results = { coroutine.resume's values } at the end, and waits = how many waits.
+-- Drives fn(...) from the uv loop (the shipped adapter, ftplib.concurrency.luv): each
+-- wait becomes a poll handle on its descriptor and a timer; the first to fire resumes
+-- the coroutine. Returns a table that gets results = { coroutine.resume's values } at
+-- the end, and waits = how many waits.
 local function start(fn, ...)
-  local co = ftplib.coroutine(fn)
-  local state = { waits = 0 }
-  local function step(...)
-    local results = table.pack(coroutine.resume(co, ...))
-    if coroutine.status(co) == "dead" then
-      state.results = results
-      return
-    end
-    assert.equal(ftplib.WAIT, results[2])
-    state.waits = state.waits + 1
-    local fd, dir, timeout = results[3], results[4], results[5]
-    local timer, poll = uv.new_timer(), fd and uv.new_poll(fd)
-    local function wake(ready)
-      timer:close()
-      if poll then
-        poll:close()
-      end
-      step(ready)
-    end
-    timer:start(math.ceil(timeout * 1000), 0, function() wake(false) end)
-    if poll then
-      poll:start(dir, function() wake(true) end)
-    end
-  end
-  step(...)
-  return state
+  return hostloop.start(fn, nil, ...)
 end
 
 local function login(s, timeout)

@@ -1,5 +1,5 @@
 -- The session stays in step with the server whatever replies come, or is closed; never
--- half in step (lua/ftplib/resync.lua). From the scripted fake server: replies nobody
+-- half in step (lua/ftplib/protocol/resync.lua). From the scripted fake server: replies nobody
 -- asked for, injected at every point of a transfer; a greeting that never ends; a TLS
 -- download cut without close_notify when no size is known; 257 replies without a path;
 -- and what every method answers once the library has closed a session.
@@ -8,7 +8,7 @@ local fake = require "spec.support.fake"
 local certs = require "spec.support.certs"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
-local wait = require "ftplib.wait"
+local wait = require "ftplib.concurrency.wait"
 
 local S = fake.script
 local OK = "200 NOOP ok\r\n"

@@ -6,7 +6,7 @@
 -- The fake-server cases (NOOP replies around the 226, a data connection that goes quiet)
 -- are in spec/fault_matrix_spec.lua.
 local ftplib = require "ftplib"
-local wait = require "ftplib.wait"
+local wait = require "ftplib.concurrency.wait"
 local servers = require "spec.support.servers"
 
 local INTERVAL = 0.2

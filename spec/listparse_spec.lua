@@ -2,8 +2,8 @@
 -- and MLSD facts turned into the same entries. Whole listings from
 -- spec/fixtures/listings/ check the "total" line, CRLF endings and names with spaces.
 local ftplib = require "ftplib"
-local listparse = require "ftplib.listparse"
-local util = require "ftplib.util"
+local listparse = require "ftplib.parsers.list_lines"
+local util = require "ftplib.base.utc"
 
 -- 2024-03-10 12:00:00 UTC: the "now" the year of a "Mon DD HH:MM" date is inferred from.
 local NOW = util.timegm(2024, 3, 10, 12, 0, 0)

@@ -1,5 +1,5 @@
 -- The netrc parser (a pure function of the text) and lookup by host and login.
-local netrc = require "ftplib.netrc"
+local netrc = require "ftplib.parsers.netrc"
 
 local function tmpfile(text)
   local path = os.tmpname()

@@ -1,4 +1,4 @@
--- mirror and mirror_up with parallel = N (lua/ftplib/parallel.lua): transfers on N
+-- mirror and mirror_up with parallel = N (lua/ftplib/ops/parallel.lua): transfers on N
 -- sessions at once against real servers, a slow one (pyftpdlib with a reply delay) for
 -- the timing, FTPS for the clones' TLS settings, and failures that stop nothing else.
 local ftplib = require "ftplib"

@@ -48,6 +48,19 @@ local function files_in(dir, suffix)
   return found
 end
 
+-- The .lua files under dir and its layer folders (lua/ftplib/protocol/, ...).
+local function lua_files_under(dir)
+  local found = files_in(dir, ".lua")
+  for name in lfs.dir(ROOT .. "/" .. dir) do
+    local path = dir .. "/" .. name
+    if name:sub(1, 1) ~= "." and lfs.attributes(ROOT .. "/" .. path, "mode") == "directory" then
+      local below = lua_files_under(path)
+      table.move(below, 1, #below, #found + 1, found)
+    end
+  end
+  return found
+end
+
 local function load_rockspec(rockspec)
   local env = {}
   local chunk = assert(loadfile(ROOT .. "/" .. rockspec, "t", env))
@@ -120,10 +133,10 @@ describe("rockspec " .. rockspec, function()
     assert(#problems == 0, "\n" .. table.concat(problems, "\n") .. HINT)
   end)
 
-  it("lists every lua/ftplib/*.lua as a module ftplib.<name>", function()
+  it("lists every lua/ftplib/**.lua as a module ftplib.<folder>.<name>", function()
     local problems = {}
-    for _, path in ipairs(files_in("lua/ftplib", ".lua")) do
-      local name = "ftplib." .. path:match("([^/]+)%.lua$")
+    for _, path in ipairs(lua_files_under("lua/ftplib")) do
+      local name = path:match("^lua/(.*)%.lua$"):gsub("/", ".")
       if modules[name] ~= path then
         problems[#problems + 1] = ("%s exists but build.modules[%q] is %s, want %q")
           :format(path, name, tostring(modules[name]), path)

@@ -3,7 +3,7 @@
 -- ;type=a and ;type=d, every kind of sink and source, and credentials from netrc
 -- (opts.netrc, and $HOME/.netrc in a child process with a temporary HOME).
 local ftplib = require "ftplib"
-local urlparse = require "ftplib.urlparse"
+local urlparse = require "ftplib.parsers.url"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 

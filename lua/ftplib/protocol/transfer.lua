@@ -1,15 +1,12 @@
 -- Moving bytes: retrbinary, retrlines, storbinary, storlines and abort.
 -- The C core moves file data itself (splice, sendfile); Lua sinks and
 -- sources get one call per block.
-local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
-local tls = require "ftplib.tls"
-local keepalive = require "ftplib.keepalive"
-require "ftplib.resync"
-require "ftplib.abort"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
+local tls = require "ftplib.protocol.tls"
+local keepalive = require "ftplib.protocol.keepalive"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DEFAULT_BLOCKSIZE = 65536
 
@@ -223,7 +220,7 @@ local function check_sink(fname, sink)
   if (t == "table" or t == "userdata") and sink.write then
     return sink
   end
-  util.raise(string.format(
+  checks.raise(string.format(
     "bad argument #2 to '%s' (function, file or object with a write method expected, got %s)",
     fname, t))
 end
@@ -304,9 +301,9 @@ end
 -- @usage local out <close> = assert(io.open("README", "wb"))
 -- assert(ftp:retrbinary("RETR README", out))
 function FTP:retrbinary(cmd, sink, blocksize, rest)
-  util.check_line("retrbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
+  checks.check_line("retrbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_sink("retrbinary", sink)
-  blocksize = util.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  blocksize = checks.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   if io.type(sink) == "file" then
     return self:_download("I", cmd, rest, receive_file, sink)
   end
@@ -371,8 +368,8 @@ end
 -- @return[2] `nil, message, code`; `"limit"` for a line longer than `maxline`
 -- @raise for CR, LF or NUL in `cmd`, and what the callback raised
 function FTP:retrlines(cmd, callback)
-  util.check_line("retrlines", 1, cmd) -- before TYPE, EPSV or PASV go out
-  callback = util.check("retrlines", 2, callback or print, "function")
+  checks.check_line("retrlines", 1, cmd) -- before TYPE, EPSV or PASV go out
+  callback = checks.check("retrlines", 2, callback or print, "function")
   return self:_download("A", cmd, nil, receive_lines, callback)
 end
 
@@ -408,7 +405,7 @@ local function send_chunks(self, data, read, callback)
       return "done"
     end
     if type(chunk) ~= "string" then
-      util.raise("source gave a " .. type(chunk) .. ", not a string")
+      checks.raise("source gave a " .. type(chunk) .. ", not a string")
     end
     local ok, err, code = send_all(self, data, chunk)
     if ok and ticking then
@@ -455,7 +452,7 @@ local function check_source(fname, source)
   if (t == "table" or t == "userdata") and source.read then
     return source
   end
-  util.raise(string.format(
+  checks.raise(string.format(
     "bad argument #2 to '%s' (string, function, file or object with a read method expected,"
       .. " got %s)",
     fname, t))
@@ -495,10 +492,10 @@ end
 -- @usage local notes <close> = assert(io.open("notes.txt", "rb"))
 -- assert(ftp:storbinary("STOR notes.txt", notes))
 function FTP:storbinary(cmd, source, blocksize, callback, rest)
-  util.check_line("storbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
+  checks.check_line("storbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storbinary", source)
-  blocksize = util.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
-  util.check("storbinary", 4, callback, "function|nil")
+  blocksize = checks.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  checks.check("storbinary", 4, callback, "function|nil")
   return self:_upload("I", cmd, rest, source, function()
     if io.type(source) == "file" and not callback then
       return send_file, source
@@ -563,12 +560,12 @@ end
 -- @return[2] `nil, message, code`
 -- @raise as @{FTP:storbinary}
 function FTP:storlines(cmd, source, callback)
-  util.check_line("storlines", 1, cmd) -- before TYPE, EPSV or PASV go out
+  checks.check_line("storlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storlines", source)
-  util.check("storlines", 3, callback, "function|nil")
+  checks.check("storlines", 3, callback, "function|nil")
   return self:_upload("A", cmd, nil, source, function()
     return send_chunks, crlf_reader(source, callback)
   end)
 end
 
-return {}
+return { FTP = FTP }

@@ -1,11 +1,10 @@
 -- Retrying a helper (download, upload, mirror) after the session dropped:
 -- which failures are worth another try, the backoff between tries, and
 -- bringing the session back (connect, log in again, same folder).
-local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local retry = {}
 
@@ -86,12 +85,14 @@ end
 function retry.check_options(fname, opts)
   local tries = opts.retries
   if tries ~= nil and (math.type(tries) ~= "integer" or tries < 0) then
-    util.raise(string.format("'%s' option retries must be a non-negative integer", fname))
+    checks.raise(string.format("'%s' option retries must be a non-negative integer", fname))
   end
   local delay = opts.retry_delay
   if delay ~= nil and delay < 0 then
-    util.raise(string.format("'%s' option retry_delay must not be negative", fname))
+    checks.raise(string.format("'%s' option retry_delay must not be negative", fname))
   end
 end
+
+retry.FTP = FTP
 
 return retry

@@ -1,11 +1,11 @@
 -- The control connection: connect, commands out, replies in, debug output,
--- quit and close. Methods are added to the FTP method table of the core.
+-- quit and close; login and its steps. Its methods are assembled into the
+-- FTP class by class.lua.
 local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
-require "ftplib.resync" -- FTP:_check_in_step, FTP:_sync
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
 
 --- An FTP session: the object @{ftplib.FTP} makes. Its methods follow Python's
@@ -55,7 +55,7 @@ end
 function FTP:_debug(level, what, text)
   if (self.debuglevel or 0) >= level then
     local out = self.debugfunc or control.default_debugfunc
-    out(string.format("*%s* '%s'", what, util.escape(text)))
+    out(string.format("*%s* '%s'", what, checks.escape(text)))
   end
 end
 
@@ -66,7 +66,7 @@ end
 -- (@{FTP:set_debugfunc}).
 -- @tparam number level
 function FTP:set_debuglevel(level)
-  self.debuglevel = util.check("set_debuglevel", 1, level, "number")
+  self.debuglevel = checks.check("set_debuglevel", 1, level, "number")
 end
 
 --- The same as @{FTP:set_debuglevel} (Python's name).
@@ -78,7 +78,7 @@ FTP.debug = FTP.set_debuglevel
 -- @tparam ?function fn called with each line; `nil`: the module's default
 -- (@{ftplib.set_debugfunc})
 function FTP:set_debugfunc(fn)
-  self.debugfunc = util.check("set_debugfunc", 1, fn, "function|nil")
+  self.debugfunc = checks.check("set_debugfunc", 1, fn, "function|nil")
 end
 
 --- Sets the timeout of every later wait of this session (connect, replies, data):
@@ -86,9 +86,9 @@ end
 -- @tparam number seconds above 0
 -- @raise when `seconds` is not above 0
 function FTP:settimeout(seconds)
-  util.check("settimeout", 1, seconds, "number")
+  checks.check("settimeout", 1, seconds, "number")
   if seconds <= 0 then
-    util.raise("timeout must be a positive number of seconds")
+    checks.raise("timeout must be a positive number of seconds")
   end
   self.timeout = seconds
 end
@@ -116,7 +116,7 @@ function FTP:_usable()
   if self._lost then
     return nil, "not connected: " .. self._lost, "closed"
   end
-  util.raise("FTP object is not connected (call connect first)")
+  checks.raise("FTP object is not connected (call connect first)")
 end
 
 function FTP:_deadline()
@@ -152,7 +152,7 @@ local FOLDER_CHANGERS = {
 -- @return[2] `nil, message, code`
 -- @raise for CR, LF or NUL in `line`
 function FTP:putcmd(line)
-  util.check_line("putcmd", 1, line)
+  checks.check_line("putcmd", 1, line)
   local ok, err, code = self:_usable()
   if not ok then
     return nil, err, code
@@ -368,17 +368,17 @@ local function check_port(port)
   end
   local number = math.tointeger(tonumber(port))
   if not number or number < 1 or number > 65535 then
-    util.raise("port must be a whole number from 1 to 65535, got " .. tostring(port))
+    checks.raise("port must be a whole number from 1 to 65535, got " .. tostring(port))
   end
 end
 
 local function check_connect_args(host, port, timeout)
-  util.check("connect", 1, host, "string")
-  util.check("connect", 2, port, "number|string|nil")
+  checks.check("connect", 1, host, "string")
+  checks.check("connect", 2, port, "number|string|nil")
   check_port(port)
-  util.check("connect", 3, timeout, "number|nil")
+  checks.check("connect", 3, timeout, "number|nil")
   if timeout and timeout <= 0 then
-    util.raise("timeout must be a positive number of seconds")
+    checks.raise("timeout must be a positive number of seconds")
   end
 end
 
@@ -450,11 +450,34 @@ end
 -- @return[2] `nil, text, code` when the server refused (530 say), `nil, message, code`
 -- @raise for CR, LF or NUL in an argument
 function FTP:login(user, passwd, acct)
-  -- All three checked before USER goes out: a bad password must not leave
-  -- the server waiting for one.
-  user = util.check_line("login", 1, user or self.user or "anonymous")
-  passwd = util.check_line("login", 2, passwd or self.passwd or "")
-  acct = util.check_line("login", 3, acct or self.acct or "")
+  -- All three checked before anything goes out: a bad password must not
+  -- leave the server waiting for one.
+  user = checks.check_line("login", 1, user or self.user or "anonymous")
+  passwd = checks.check_line("login", 2, passwd or self.passwd or "")
+  acct = checks.check_line("login", 3, acct or self.acct or "")
+  -- The steps, in this order; each is a method of the module named. A user
+  -- who asked for TLS never sends USER and PASS in clear: a failed AUTH ends
+  -- the login there.
+  local ok, err, code = self:_secure_channel() -- tls.lua: AUTH TLS for FTP_TLS
+  if not ok then
+    return nil, err, code
+  end
+  local text, rcode, errcode = self:_log_in(user, passwd, acct) -- here: USER, PASS, ACCT
+  if not text then
+    return nil, rcode, errcode
+  end
+  ok, err, code = self:_protect_data() -- tls.lua: PBSZ 0, PROT P for FTP_TLS
+  if ok then
+    ok, err, code = self:_negotiate_names() -- encoding.lua: FEAT, OPTS UTF8 ON
+  end
+  if not ok then
+    return nil, err, code
+  end
+  return text, rcode
+end
+
+-- The login step proper: USER, then PASS and ACCT when asked for (3xx).
+function FTP:_log_in(user, passwd, acct)
   if user:lower() == "anonymous" and (passwd == "" or passwd == "-") then
     passwd = "anonymous@" -- what servers expect of anonymous users
   end
@@ -466,7 +489,7 @@ function FTP:login(user, passwd, acct)
     code, text, errcode = self:_cmd("ACCT " .. acct)
   end
   if code and code // 100 == 2 then
-    -- For clones (parallel.lua) and reconnects (retry.lua).
+    -- For clones (ops/parallel.lua) and reconnects (ops/retry.lua).
     self._login_args = { user, passwd, acct }
   end
   return only_2xx(code, text, errcode)
@@ -504,5 +527,7 @@ function control.close_at_scope_end(self)
   end
   self:close()
 end
+
+control.FTP = FTP
 
 return control

@@ -2,13 +2,12 @@
 -- opts.parallel sessions at once (ftp and clones of it, see parallel.lua).
 -- Each file goes through ftp:download, so .part files, resume, verify and
 -- retries apply to each; a failed file does not stop the others.
-local core = require "ftplib.core"
-local util = require "ftplib.util"
-local parallel = require "ftplib.parallel"
-local safename = require "ftplib.safename"
-local part_path = require("ftplib.files").part_path
+local checks = require "ftplib.base.checks"
+local parallel = require "ftplib.ops.parallel"
+local safename = require "ftplib.ops.safename"
+local part_path = require("ftplib.ops.whole_files").part_path
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay" }
 
@@ -40,7 +39,8 @@ local function job_for(file, dir, index)
     local why = file[1]:find("[\r\n%z]") and "the path contains CR, LF or NUL" or nil
     return { remote = file[1], localpath = file[2], refused = why }
   end
-  util.raise(("download_many: file #%d must be a remote path or {remote, localpath}"):format(index))
+  checks.raise(("download_many: file #%d must be a remote path or {remote, localpath}")
+    :format(index))
 end
 
 -- A local path as a key: "a//b", "./a" and "a/./b" name what "a/b" names.
@@ -124,8 +124,8 @@ end
 -- @raise for an element of `files` of another form, an unknown or mistyped option, a
 -- `parallel` that is not a positive integer
 function FTP:download_many(files, opts)
-  util.check("download_many", 1, files, "table")
-  opts = util.check_options("download_many", 2, opts, OPTION_TYPES)
+  checks.check("download_many", 1, files, "table")
+  opts = checks.check_options("download_many", 2, opts, OPTION_TYPES)
   local n = parallel.sessions(opts.parallel)
   local jobs = {}
   for i, file in ipairs(files) do
@@ -163,4 +163,4 @@ function FTP:download_many(files, opts)
   return report
 end
 
-return { option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types
+return { FTP = FTP, option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types

@@ -7,13 +7,12 @@
 -- whose names pass safename.check, no deeper than max_depth, never twice, and
 -- takes a listing it cannot read (nothing but unknown lines, or only the
 -- folder itself) for an unreadable folder.
-local core = require "ftplib.core"
-local util = require "ftplib.util"
-local listparse = require "ftplib.listparse"
-local listing = require "ftplib.listing"
-local safename = require "ftplib.safename"
+local checks = require "ftplib.base.checks"
+local list_lines = require "ftplib.parsers.list_lines"
+local listing = require "ftplib.protocol.listing"
+local safename = require "ftplib.ops.safename"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local list = {}
 
@@ -100,7 +99,7 @@ local function parse_listing(self, cmd, parse, hidden)
       return #line + 1 -- blank lines and "total N" count as bytes only
     end
     if not decoded and entry.name then
-      self:_remember_raw(entry.name) -- sent back as it came (encoding.lua)
+      self:_remember_raw(entry.name) -- sent back as it came (protocol/encoding.lua)
     end
     if entry.type ~= "unknown" then
       facts.known = facts.known + 1
@@ -160,7 +159,7 @@ end
 
 local function list_mlsd(self, path, hidden)
   local entries, text, facts = parse_listing(self, listing.with_path("MLSD", path),
-    listparse.mlsx_entry, hidden)
+    list_lines.mlsx_entry, hidden)
   if entries and #entries == 0 then
     return empty_answer(self, path, text, facts)
   end
@@ -169,7 +168,7 @@ end
 
 -- The parsed answer of one LIST command: entries, text, facts, or nil, err, code.
 local function list_once(self, verb, path, hidden)
-  return parse_listing(self, listing.with_path(verb, path), listparse.parse_line, hidden)
+  return parse_listing(self, listing.with_path(verb, path), list_lines.parse_line, hidden)
 end
 
 -- The answer of a plain LIST where dotfiles were wanted (LIST -a refused, or
@@ -269,8 +268,8 @@ local LIST_OPTIONS = { hidden = "boolean" }
 --   print(e.type, e.size, e.modify and os.date("!%F %R", e.modify), e.name)
 -- end
 function FTP:list(path, opts)
-  util.check("list", 1, path, "string|nil")
-  opts = util.check_options("list", 2, opts, LIST_OPTIONS)
+  checks.check("list", 1, path, "string|nil")
+  opts = checks.check_options("list", 2, opts, LIST_OPTIONS)
   local entries, err, code = list_folder(self, path, opts.hidden)
   if not entries then
     return nil, err, code
@@ -316,7 +315,7 @@ local function distrust(self, folder, entries, hidden)
     end
   end
   if #entries > 0 and known == 0 then
-    return "listing not understood: " .. util.escape(entries[1].raw or "")
+    return "listing not understood: " .. checks.escape(entries[1].raw or "")
   end
   local only = entries[1]
   if #entries == 1 and only.name == basename(folder.path) then
@@ -492,13 +491,13 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- @raise for a `max_depth` or `max_entries` that is not a non-negative integer
 -- @usage for dirpath, dirs, files in ftp:walk("pub") do print(dirpath, #dirs, #files) end
 function FTP:walk(path, opts)
-  util.check("walk", 1, path, "string|nil")
-  opts = util.check_options("walk", 2, opts, WALK_OPTIONS)
+  checks.check("walk", 1, path, "string|nil")
+  opts = checks.check_options("walk", 2, opts, WALK_OPTIONS)
   local max_depth = opts.max_depth or DEFAULT_MAX_DEPTH
   local max_entries = opts.max_entries or DEFAULT_MAX_ENTRIES
   for name, value in pairs { max_depth = max_depth, max_entries = max_entries } do
     if math.type(value) ~= "integer" or value < 0 then
-      util.raise("'walk' option " .. name .. " must be a non-negative integer")
+      checks.raise("'walk' option " .. name .. " must be a non-negative integer")
     end
   end
   path = path or ""
@@ -511,5 +510,7 @@ function FTP:walk(path, opts)
     return walk_step(self, state)
   end
 end
+
+list.FTP = FTP
 
 return list

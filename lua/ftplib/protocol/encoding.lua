@@ -19,9 +19,9 @@
 --   (_remember_raw, up to RAW_NAMES_MAX), and a command's path goes out name
 --   by name: a name remembered as raw as it came, the others converted.
 local core = require "ftplib.core"
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local encoding = {}
 
@@ -42,7 +42,7 @@ function FTP:_set_encoding(name)
     ok, decoder = pcall(core.iconv_open, "UTF-8", name)
   end
   if not ok then
-    util.raise(string.format("unknown encoding '%s' (not an iconv name): %s",
+    checks.raise(string.format("unknown encoding '%s' (not an iconv name): %s",
       name, tostring(encoder or decoder)))
   end
   self._encoder, self._decoder = encoder, decoder
@@ -155,17 +155,15 @@ local function ask_for_utf8(self)
   return true
 end
 
--- Wraps the login of control.lua (and tls.lua's around it).
-local plain_login = FTP.login
-function FTP:login(...)
-  local text, code, errcode = plain_login(self, ...)
-  if text and (self.encoding == nil or is_utf8(self.encoding)) then
-    local ok, err, ecode = ask_for_utf8(self)
-    if not ok then
-      return nil, err, ecode
-    end
+-- Login's last step (control.lua's FTP:login): names in UTF-8 when the
+-- server offers it and no other encoding is set. true, or nil, msg, code.
+function FTP:_negotiate_names()
+  if self.encoding == nil or is_utf8(self.encoding) then
+    return ask_for_utf8(self)
   end
-  return text, code, errcode
+  return true
 end
+
+encoding.FTP = FTP
 
 return encoding

@@ -26,11 +26,12 @@
 -- end), a file or an object with read(n). opts.create_dirs makes the
 -- folders above the remote file. Both return the bytes moved (local bytes
 -- for ;type=a).
-local util = require "ftplib.util"
-local netrc = require "ftplib.netrc"
-local urlparse = require "ftplib.urlparse"
-local urlio = require "ftplib.urlio"
-local list = require "ftplib.list"
+local checks = require "ftplib.base.checks"
+local sessions = require "ftplib.protocol.session"
+local netrc = require "ftplib.parsers.netrc"
+local urlparse = require "ftplib.parsers.url"
+local url_transfers = require "ftplib.ops.url_transfers"
+local list = require "ftplib.ops.list"
 
 --- Helpers: one-call transfers on URLs.
 -- @module helpers
@@ -98,7 +99,7 @@ end
 
 -- Splits opts into the constructor's and ftp:download/upload's.
 local function split_options(fname, opts)
-  opts = util.check(fname, 3, opts or {}, "table")
+  opts = checks.check(fname, 3, opts or {}, "table")
   local session, file = {}, {}
   for key, value in pairs(opts) do
     if not takes(fname, key) then
@@ -109,9 +110,9 @@ local function split_options(fname, opts)
     elseif FILE_OPTIONS[key] then
       file[key] = value
     elseif URL_OPTIONS[key] then
-      util.check(fname, 3, value, URL_OPTIONS[key])
+      checks.check(fname, 3, value, URL_OPTIONS[key])
     else
-      util.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
+      checks.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
     end
   end
   return opts, session, file
@@ -147,7 +148,6 @@ end
 
 -- A logged-in session for the URL: ftp, or nil, msg, code.
 local function open_session(parts, opts, session_opts)
-  local ftplib = require "ftplib"
   session_opts.port = parts.port
   session_opts.user, session_opts.passwd, session_opts.acct = credentials(parts, opts)
   if parts.scheme == "ftps" then
@@ -155,11 +155,11 @@ local function open_session(parts, opts, session_opts)
     for key, value in pairs(session_opts.tls or {}) do tls[key] = value end
     tls.implicit = true
     session_opts.tls = tls
-    return ftplib.FTP_TLS(parts.host, session_opts)
+    return sessions.FTP_TLS(parts.host, session_opts)
   elseif session_opts.tls then
-    return ftplib.FTP_TLS(parts.host, session_opts)
+    return sessions.FTP_TLS(parts.host, session_opts)
   end
-  return ftplib.FTP(parts.host, session_opts)
+  return sessions.FTP(parts.host, session_opts)
 end
 
 local function check_target(target)
@@ -168,7 +168,7 @@ local function check_target(target)
     or ((t == "table" or t == "userdata") and target.write) then
     return target
   end
-  util.raise("bad argument #2 to 'get' (local path, function, file or object with a"
+  checks.raise("bad argument #2 to 'get' (local path, function, file or object with a"
     .. " write method expected, got " .. t .. ")")
 end
 
@@ -176,7 +176,7 @@ end
 -- or to a local path only.
 local function check_file_options(fname, file_opts, local_binary)
   if not local_binary and next(file_opts) then
-    util.raise(("option '%s' to '%s' needs a local path and binary type")
+    checks.raise(("option '%s' to '%s' needs a local path and binary type")
       :format(next(file_opts), fname))
   end
 end
@@ -205,13 +205,13 @@ end
 -- an unknown or mistyped option, a file option where it does not apply
 -- @usage assert(ftplib.get("ftp://me:s%40cret@ftp.example.org/pub/README", "README"))
 local function get(url_text, target, opts)
-  util.check("get", 1, url_text, "string")
+  checks.check("get", 1, url_text, "string")
   check_target(target)
   local session_opts, file_opts
   opts, session_opts, file_opts = split_options("get", opts)
   local parts = urlparse.parse(url_text)
   if parts.dir_only and parts.type ~= "d" then
-    util.raise("the URL names a folder, not a file (;type=d lists it): " .. url_text)
+    checks.raise("the URL names a folder, not a file (;type=d lists it): " .. url_text)
   end
   check_file_options("get", file_opts, type(target) == "string" and parts.type == "i")
   local ftp <close>, err, code = open_session(parts, opts, session_opts)
@@ -221,7 +221,7 @@ local function get(url_text, target, opts)
   if type(target) == "string" and parts.type == "i" then
     return ftp:download(parts.path, target, file_opts)
   end
-  return urlio.get(ftp, parts, target)
+  return url_transfers.get(ftp, parts, target)
 end
 
 local function check_source(source)
@@ -231,7 +231,7 @@ local function check_source(source)
     or ((t == "table" or t == "userdata") and source.read) then
     return source
   end
-  util.raise("bad argument #2 to 'put' (local path, {data = string}, function, file or"
+  checks.raise("bad argument #2 to 'put' (local path, {data = string}, function, file or"
     .. " object with a read method expected, got " .. t .. ")")
 end
 
@@ -240,7 +240,7 @@ local function remote_path(parts, source, url_text)
   if not parts.dir_only then
     return parts.path
   elseif type(source) ~= "string" then
-    util.raise("the URL names a folder: a file name is needed for this source: " .. url_text)
+    checks.raise("the URL names a folder: a file name is needed for this source: " .. url_text)
   end
   return list.join(parts.path, source:match("([^/]+)$"))
 end
@@ -278,13 +278,13 @@ end
 -- @usage assert(ftplib.put("ftps://ftp.example.org/in/notes.txt;type=a", { data = "a\nb\n" },
 --   { tls = { cafile = "ca.pem" } }))
 local function put(url_text, source, opts)
-  util.check("put", 1, url_text, "string")
+  checks.check("put", 1, url_text, "string")
   check_source(source)
   local session_opts, file_opts
   opts, session_opts, file_opts = split_options("put", opts)
   local parts = urlparse.parse(url_text)
   if parts.type == "d" then
-    util.raise("put cannot store to a ;type=d URL: " .. url_text)
+    checks.raise("put cannot store to a ;type=d URL: " .. url_text)
   end
   local remote = remote_path(parts, source, url_text)
   local local_binary = type(source) == "string" and parts.type == "i"
@@ -299,7 +299,7 @@ local function put(url_text, source, opts)
   if local_binary then
     return ftp:upload(source, remote, file_opts)
   end
-  return urlio.put(ftp, parts, remote, source)
+  return url_transfers.put(ftp, parts, remote, source)
 end
 
 -- ftplib.open(url, opts) --> ftp, path: a logged-in session for the URL
@@ -319,7 +319,7 @@ end
 -- for _, e in ipairs(assert(ftp:list(path))) do print(e.name) end
 -- ftp:quit()
 local function open(url_text, opts)
-  util.check("open", 1, url_text, "string")
+  checks.check("open", 1, url_text, "string")
   local session_opts, file_opts
   opts, session_opts, file_opts = split_options("open", opts)
   check_file_options("open", file_opts, false)

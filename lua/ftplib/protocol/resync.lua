@@ -10,9 +10,8 @@
 -- where a 1xx was due; after a successful transfer when more replies are
 -- already there; and after ABOR (abort.lua). putcmd, getresp and voidresp
 -- stay raw: a script that pipelines by hand reads its own replies.
-local core = require "ftplib.core"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local resync = {}
 
@@ -133,5 +132,7 @@ function FTP:_check_in_step()
   end
   return self:_settle()
 end
+
+resync.FTP = FTP
 
 return resync

@@ -15,15 +15,16 @@
 -- deleted). Links and other entries mirror does not handle keep what lies
 -- under their names. Every local path is made by safename.join.
 local core = require "ftplib.core"
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
 -- LuaFileSystem is loaded when a helper first needs it: scripts using only the
 -- FTP methods do not need it installed.
-local lfs = util.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
-local list = require "ftplib.list"
-local part_path = require("ftplib.files").part_path
-local safename = require "ftplib.safename"
+local lfs = checks.lazy_require("lfs", "ftp:mirror and ftp:mirror_up need LuaFileSystem")
+local list = require "ftplib.ops.list"
+local part_path = require("ftplib.ops.whole_files").part_path
+local safename = require "ftplib.ops.safename"
+local parallel = require "ftplib.ops.parallel"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local mirror = {}
 
@@ -712,11 +713,11 @@ local function new_report(plan, failed)
   return report
 end
 
--- A scheduler may set mirror.parallel_execute(ftp, plan, opts, report) for
--- opts.parallel; it has the same contract as mirror.execute.
+-- With opts.parallel the transfers run on several sessions (parallel.lua),
+-- under the same contract as mirror.execute.
 local function execute(ftp, plan, opts, report)
-  if opts.parallel and mirror.parallel_execute then
-    return mirror.parallel_execute(ftp, plan, opts, report)
+  if opts.parallel then
+    return parallel.execute_plan(mirror, ftp, plan, opts, report)
   end
   return mirror.execute(ftp, plan, opts, report)
 end
@@ -790,11 +791,11 @@ local function run(ftp, side, source_root, target_root, opts)
 end
 
 local function check_mirror_options(fname, opts)
-  opts = util.check_options(fname, 3, opts, OPTION_TYPES)
+  opts = checks.check_options(fname, 3, opts, OPTION_TYPES)
   for _, name in ipairs { "max_depth", "max_entries" } do
     local value = opts[name]
     if value ~= nil and (math.type(value) ~= "integer" or value < 0) then
-      util.raise("'" .. fname .. "' option " .. name .. " must be a non-negative integer")
+      checks.raise("'" .. fname .. "' option " .. name .. " must be a non-negative integer")
     end
   end
   return opts
@@ -823,8 +824,8 @@ end
 -- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
 -- print(#report.created, #report.updated, #report.deleted, #report.failed)
 function FTP:mirror(remote_dir, local_dir, opts)
-  util.check("mirror", 1, remote_dir, "string")
-  util.check("mirror", 2, local_dir, "string")
+  checks.check("mirror", 1, remote_dir, "string")
+  checks.check("mirror", 2, local_dir, "string")
   opts = check_mirror_options("mirror", opts)
   return run(self, down, remote_dir, local_dir, opts)
 end
@@ -839,10 +840,12 @@ end
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
 -- @raise as @{FTP:mirror}
 function FTP:mirror_up(local_dir, remote_dir, opts)
-  util.check("mirror_up", 1, local_dir, "string")
-  util.check("mirror_up", 2, remote_dir, "string")
+  checks.check("mirror_up", 1, local_dir, "string")
+  checks.check("mirror_up", 2, remote_dir, "string")
   opts = check_mirror_options("mirror_up", opts)
   return run(self, up, local_dir, remote_dir, opts)
 end
+
+mirror.FTP = FTP
 
 return mirror

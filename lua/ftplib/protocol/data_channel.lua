@@ -1,12 +1,13 @@
 -- Opening data connections: passive (EPSV, then PASV for good once EPSV is
 -- refused) or active (PORT on IPv4, EPRT on IPv6), and transfercmd on top.
 local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
-local control = require "ftplib.control"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
+local control = require "ftplib.protocol.control"
+local tls = require "ftplib.protocol.tls"
 
-local FTP = core.FTP_methods
-local Data = core.Data_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
+local Data = {} -- the methods this module gives the Data class
 local now = wait.now
 
 -- Public face of a data connection -------------------------------------
@@ -35,9 +36,9 @@ local now = wait.now
 -- @tparam number seconds
 -- @raise for a number not above 0
 function Data:settimeout(seconds)
-  util.check("settimeout", 1, seconds, "number")
+  checks.check("settimeout", 1, seconds, "number")
   if seconds <= 0 then
-    util.raise("timeout must be a positive number of seconds")
+    checks.raise("timeout must be a positive number of seconds")
   end
   self.timeout = seconds
 end
@@ -53,7 +54,7 @@ end
 -- @treturn string up to `n` bytes; `""` at the end of the data
 -- @return[2] `nil, message, code`
 function Data:recv(n)
-  util.check("recv", 1, n, "number")
+  checks.check("recv", 1, n, "number")
   return wait.until_done(self, self:_deadline(), self._recv, n)
 end
 
@@ -64,7 +65,7 @@ end
 -- @treturn integer `#s`
 -- @return[2] `nil, message, code`
 function Data:send(s)
-  util.check("send", 1, s, "string")
+  checks.check("send", 1, s, "string")
   local i = 1
   while i <= #s do
     local sent, err, code = wait.until_done(self, self:_deadline(), self._send, s, i)
@@ -78,8 +79,13 @@ end
 
 --- Closes the connection (it may be called again). On a protected one it first reads
 -- what the server still sent and sends `close_notify`, waiting at most 2 s for the
--- server's. (Defined in tls.lua.)
--- @function Data:close
+-- server's.
+function Data:close()
+  if self:_isopen() and self:_secured() then
+    tls.end_data(self)
+  end
+  self:_close()
+end
 
 -- Opening ---------------------------------------------------------------
 
@@ -243,10 +249,10 @@ end
 -- @return[2] `nil, message, code` (no data connection is left open)
 -- @raise for CR, LF or NUL in `cmd` or `rest`
 function FTP:ntransfercmd(cmd, rest)
-  util.check_line("ntransfercmd", 1, cmd) -- before EPSV/PASV/PORT go out
-  util.check("ntransfercmd", 2, rest, "number|string|nil")
+  checks.check_line("ntransfercmd", 1, cmd) -- before EPSV/PASV/PORT go out
+  checks.check("ntransfercmd", 2, rest, "number|string|nil")
   if type(rest) == "string" then
-    util.check_line("ntransfercmd", 2, rest)
+    checks.check_line("ntransfercmd", 2, rest)
   end
   -- A session the library closed answers as every method does; one the
   -- script closed raises (control.lua's _usable).
@@ -295,7 +301,7 @@ function FTP:ntransfercmd(cmd, rest)
     end
   end
   data._size = core.parse_150(text)
-  self._announced_size = data._size -- for download's size checks (files.lua)
+  self._announced_size = data._size -- for download's size checks (ops/whole_files.lua)
   data._listing = LISTINGS[(cmd:match("^%s*(%a+)") or ""):upper()] -- see tls.check_download_end
   return data, data._size
 end
@@ -323,7 +329,7 @@ end
 -- connection only from the server's address.
 -- @tparam boolean passive `true`: passive (the default); `false`: active
 function FTP:set_pasv(passive)
-  self.passive = util.check("set_pasv", 1, passive, "boolean")
+  self.passive = checks.check("set_pasv", 1, passive, "boolean")
 end
 
-return { port_command = port_command }
+return { FTP = FTP, Data = Data, port_command = port_command }

@@ -31,12 +31,11 @@
 -- The Telnet bytes thus never reach a server that answers without them
 -- (aioftp), and a BSD server is interrupted before its data connection
 -- closes.
-local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local control = require "ftplib.control"
-local keepalive = require "ftplib.keepalive"
+local wait = require "ftplib.concurrency.wait"
+local control = require "ftplib.protocol.control"
+local keepalive = require "ftplib.protocol.keepalive"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
 
 local DRAIN_BYTES = 4 * 1024 * 1024
@@ -242,7 +241,7 @@ function FTP:_abort_transfer(data)
 end
 
 -- Brings the control connection back in step after a failed exchange
--- that had no data connection of ours (FXP, copy.lua): ABOR first when a
+-- that had no data connection of ours (FXP, ops/copy.lua): ABOR first when a
 -- transfer command was accepted, then NOOP. ABOR's reply, or nil, msg, code.
 function FTP:_resync(send_abor)
   if not send_abor then
@@ -283,4 +282,4 @@ function FTP:abort()
   return control.only_2xx(self:_readreply())
 end
 
-return {}
+return { FTP = FTP }

@@ -1,10 +1,10 @@
 -- The command-line tool (bin/ftplib): ls, get, put, cat, mirror, rm and
 -- mkdir on ftp:// and ftps:// URLs. bin/ftplib only calls cli.main; all of
 -- the tool is here, on top of the library's helpers.
-local cliargs = require "ftplib.cliargs"
-local progressbar = require "ftplib.progressbar"
-local urlparse = require "ftplib.urlparse"
-local safename = require "ftplib.safename"
+local cliargs = require "ftplib.cli.args"
+local progressbar = require "ftplib.cli.progressbar"
+local urlparse = require "ftplib.parsers.url"
+local safename = require "ftplib.ops.safename"
 
 local cli = {}
 

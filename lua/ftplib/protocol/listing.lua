@@ -1,9 +1,8 @@
 -- Directory listings as the server gives them: nlst, dir and mlsd.
-local core = require "ftplib.core"
-local util = require "ftplib.util"
-local listparse = require "ftplib.listparse"
+local checks = require "ftplib.base.checks"
+local list_lines = require "ftplib.parsers.list_lines"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 -- A listing command with its argument as the caller wrote it: nlst, dir and
 -- mlsd are Python's, where `ftp:dir("-la")` passes options to the server's ls.
@@ -115,7 +114,7 @@ end
 -- present, lists the indices of the names kept as bytes
 -- @return[2] `nil, message, code` (`"limit"` past `maxlisting`)
 function FTP:nlst(path)
-  util.check("nlst", 1, path, "string|nil")
+  checks.check("nlst", 1, path, "string|nil")
   local lines, err, code = self:_listing_lines(with_arg("NLST", path))
   if not lines and (code == 450 or code == 550) then
     return {}
@@ -137,8 +136,8 @@ function FTP:dir(path, callback)
   if type(path) == "function" then
     path, callback = nil, path
   end
-  util.check("dir", 1, path, "string|nil")
-  util.check("dir", 2, callback, "function|nil")
+  checks.check("dir", 1, path, "string|nil")
+  checks.check("dir", 2, callback, "function|nil")
   return self:retrlines(with_arg("LIST", path), self:_decoding(callback or print))
 end
 
@@ -157,8 +156,8 @@ end
 --   print(name, facts.type, facts.size)
 -- end
 function FTP:mlsd(path, facts)
-  util.check("mlsd", 1, path, "string|nil")
-  util.check("mlsd", 2, facts, "table|nil")
+  checks.check("mlsd", 1, path, "string|nil")
+  checks.check("mlsd", 2, facts, "table|nil")
   if facts and #facts > 0 then
     -- Servers that ignore OPTS MLST still list their default facts.
     self:sendcmd("OPTS MLST " .. table.concat(facts, ";") .. ";")
@@ -168,7 +167,7 @@ function FTP:mlsd(path, facts)
     return nil, err, code
   end
   for _, raw in ipairs(lines.undecoded or {}) do
-    local name = listparse.mlsx(lines[raw])
+    local name = list_lines.mlsx(lines[raw])
     if name then
       self:_remember_raw(name) -- sent back as it came (encoding.lua)
     end
@@ -177,7 +176,7 @@ function FTP:mlsd(path, facts)
   return function()
     while i < #lines do
       i = i + 1
-      local name, entry = listparse.mlsx(lines[i])
+      local name, entry = list_lines.mlsx(lines[i])
       if name then
         return name, entry
       end
@@ -186,4 +185,4 @@ function FTP:mlsd(path, facts)
   end
 end
 
-return { with_path = with_path, DEFAULT_MAXLISTING = DEFAULT_MAXLISTING }
+return { FTP = FTP, with_path = with_path, DEFAULT_MAXLISTING = DEFAULT_MAXLISTING }

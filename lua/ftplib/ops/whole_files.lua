@@ -4,13 +4,13 @@
 -- once it is whole, so a failed download never leaves a truncated file
 -- under the final name.
 local core = require "ftplib.core"
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
 -- LuaFileSystem is loaded when a helper first needs it: scripts using only the
 -- FTP methods do not need it installed.
-local lfs = util.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
-local retry = require "ftplib.retry"
+local lfs = checks.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
+local retry = require "ftplib.ops.retry"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local PART = ".part"
 -- The longest file name most file systems take (ext4, XFS, btrfs, vfat's
@@ -43,7 +43,7 @@ local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
 -- @section files
 
 local function check_options(fname, opts, types)
-  opts = util.check_options(fname, 3, opts, types)
+  opts = checks.check_options(fname, 3, opts, types)
   retry.check_options(fname, opts)
   return opts
 end
@@ -126,7 +126,7 @@ local function local_size(path)
 end
 
 -- The size announced by the 150 reply of the transfer under way (the data
--- connection datachan.lua keeps in _data_open until its final reply).
+-- connection protocol/data_channel.lua keeps in _data_open until its final reply).
 local function announced_size(self)
   local data = self._data_open
   return data and data._size
@@ -517,8 +517,8 @@ end
 -- negative `retry_delay`, LuaFileSystem missing
 -- @usage assert(ftp:download("pub/big.iso", "big.iso", { resume = true, retries = 3 }))
 function FTP:download(remote, localpath, opts)
-  util.check("download", 1, remote, "string")
-  util.check("download", 2, localpath, "string")
+  checks.check("download", 1, remote, "string")
+  checks.check("download", 2, localpath, "string")
   opts = check_options("download", opts, DOWNLOAD_OPTIONS)
   local job = {
     remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
@@ -749,8 +749,8 @@ end
 -- @raise as @{FTP:download}
 -- @usage assert(ftp:upload("report.pdf", "in/report.pdf", { atomic = true }))
 function FTP:upload(localpath, remote, opts)
-  util.check("upload", 1, localpath, "string")
-  util.check("upload", 2, remote, "string")
+  checks.check("upload", 1, localpath, "string")
+  checks.check("upload", 2, remote, "string")
   opts = check_options("upload", opts, UPLOAD_OPTIONS)
   local attributes = lfs.attributes(localpath) -- one stat: mode and size
   if not attributes or attributes.mode ~= "file" then
@@ -772,7 +772,8 @@ function FTP:upload(localpath, remote, opts)
 end
 
 return {
+  FTP = FTP,
   option_types = option_types,
-  part_path = part_path, -- for mirror.lua and many.lua
+  part_path = part_path, -- for mirror.lua and download_many.lua
   _origin_text = origin_text, -- for the specs: a .part as a cut download leaves it
 }

@@ -2,11 +2,10 @@
 -- TLS at connect), protected data connections that resume the control
 -- connection's TLS session, close_notify at the end of each transfer, CCC.
 local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
 
-local FTP = core.FTP_methods
-local Data = core.Data_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
 
 -- How long to wait for the peer's close_notify once ours is sent.
@@ -33,7 +32,7 @@ local tls = {}
 
 local function require_tls(self, fname)
   if not self._tls_ctx then
-    util.raise(fname .. " needs an FTP_TLS object")
+    checks.raise(fname .. " needs an FTP_TLS object")
   end
 end
 
@@ -83,7 +82,7 @@ end
 function FTP:auth()
   require_tls(self, "auth")
   if self:_secured() then
-    util.raise("the control connection is already secured")
+    checks.raise("the control connection is already secured")
   end
   local code, text, errcode = self:_cmd("AUTH TLS")
   if not code then
@@ -98,14 +97,11 @@ function FTP:auth()
   return text, code
 end
 
--- A user who asked for TLS never sends USER and PASS in clear: AUTH first,
--- and a failed AUTH ends the login. Data is protected from then on.
-local plain_login = FTP.login
-
 --- Logs in as @{FTP:login}, securing the connection first: AUTH TLS unless it is
 -- secured already (implicit FTPS, or @{FTP_TLS:auth}); a refused AUTH ends the login
 -- with no USER or PASS sent. Then PBSZ 0 and PROT P, unless @{FTP_TLS:prot_c} chose
--- clear data.
+-- clear data. (The one login of control.lua, whose steps _secure_channel and
+-- _protect_data are defined here.)
 -- @function login
 -- @tparam[opt] string user
 -- @tparam[opt] string passwd
@@ -113,24 +109,31 @@ local plain_login = FTP.login
 -- @treturn string the login's final reply text
 -- @treturn integer its code
 -- @return[2] `nil, text, code` or `nil, message, code`: AUTH, the login or PROT P failed
-function FTP:login(user, passwd, acct)
-  if not self._tls_ctx then
-    return plain_login(self, user, passwd, acct)
+
+-- Login's first step: AUTH TLS before USER, unless there is no TLS to set
+-- up or it is set up already. true, or nil, msg, code.
+function FTP:_secure_channel()
+  if not self._tls_ctx or self:_secured() then
+    return true
   end
-  if not self:_secured() then
-    local ok, err, code = self:auth()
-    if not ok then
-      return nil, err, code
-    end
+  local text, err, code = self:auth()
+  if not text then
+    return nil, err, code
   end
-  local text, code, errcode = plain_login(self, user, passwd, acct)
-  if text and self._want_prot_p then
-    local ok, err, pcode = self:prot_p()
-    if not ok then
-      return nil, err, pcode
-    end
+  return true
+end
+
+-- Login's step after USER and PASS: protected data connections from then on,
+-- unless prot_c chose clear ones. true, or nil, msg, code.
+function FTP:_protect_data()
+  if not (self._tls_ctx and self._want_prot_p) then
+    return true
   end
-  return text, code, errcode
+  local text, err, code = self:prot_p()
+  if not text then
+    return nil, err, code
+  end
+  return true
 end
 
 --- Protects the data connections from now on: PBSZ 0, then PROT P (login does it).
@@ -247,18 +250,16 @@ function tls.check_download_end(data, ftp)
     got, of), "tls"
 end
 
--- Before our close_notify, reads what the server sent: OpenSSL ignores what
+-- The end of a protected data connection (Data:close, data_channel.lua): before
+-- our close_notify, what the server sent is read. OpenSSL ignores what
 -- arrives after it, and the session tickets the server issued on this
 -- connection are needed (servers that accept each ticket once want a fresh
--- one for every data connection). Documented with Data's other methods, in
--- datachan.lua (the reference has one module per file).
-function Data:close()
-  if self:_isopen() and self:_secured() then
-    self:_drain_tls()
-    close_notify(self)
-  end
-  self:_close()
+-- one for every data connection).
+function tls.end_data(data)
+  data:_drain_tls()
+  close_notify(data)
 end
-debug.getregistry()["ftplib.Data"].__close = Data.close
+
+tls.FTP = FTP
 
 return tls

@@ -11,9 +11,10 @@
 -- most used (at most eight: one table of eight slots); the others are read
 -- again from `raw` when asked for (a metatable's __index), and cost nothing
 -- until then.
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
+local utc = require "ftplib.base.utc"
 
-local listparse = {}
+local list_lines = {}
 
 --- Helpers: the LIST parsers.
 -- @module helpers
@@ -65,7 +66,7 @@ end
 -- months, so a date more than two days (time zones) ahead of now is last year's.
 local function recent_year(now, m, d, hh, mm)
   local year = int(os.date("!%Y", now))
-  if util.timegm(year, m, d, hh, mm, 0) > now + 2 * 86400 then
+  if utc.timegm(year, m, d, hh, mm, 0) > now + 2 * 86400 then
     year = year - 1
   end
   return year
@@ -103,7 +104,7 @@ local function find_month_date(rest, init, now)
     return find_month_date(rest, first + 1, now)
   end
   local y = year and int(year) or recent_year(now, m, d, hh, mm)
-  return first, after, util.timegm(y, m, d, hh, mm, 0), clock and 60 or 86400
+  return first, after, utc.timegm(y, m, d, hh, mm, 0), clock and 60 or 86400
 end
 
 -- "2019-01-16 18:53 " (ls --time-style=long-iso).
@@ -120,7 +121,7 @@ local function find_iso_date(rest)
   if not valid_date(y, m, d, hh, mm) then
     return nil
   end
-  return first, after, util.timegm(y, m, d, hh, mm, 0), 60
+  return first, after, utc.timegm(y, m, d, hh, mm, 0), 60
 end
 
 -- "[links] owner [group] size" or "... major, minor" before the date.
@@ -195,7 +196,7 @@ local unix_extras = {
   end,
 }
 
-function listparse.unix(line, now)
+function list_lines.unix(line, now)
   local full = unix_full(line, now)
   if not full then
     return full
@@ -241,7 +242,7 @@ local function dos_date(text)
   return nil
 end
 
-function listparse.dos(line)
+function list_lines.dos(line)
   local date, hh, mm, ampm, size, name = line:match(
     "^(%S+)%s+(%d%d?):(%d%d)%s*([AaPp]?[Mm]?)%s+(%S+)%s+(.+)$")
   if not date then
@@ -253,7 +254,7 @@ function listparse.dos(line)
     return nil
   end
   local entry = {
-    name = name, modify = util.timegm(y, m, d, hour, int(mm), 0),
+    name = name, modify = utc.timegm(y, m, d, hour, int(mm), 0),
     precision = 60, raw = line,
   }
   if size:upper() == "<DIR>" then
@@ -269,7 +270,7 @@ end
 -- ------------------------------------------------------------------------
 -- EPLF: "+i8388621.29609,m824255902,/,\tdev", "+r,s1234,m824255902,\tname"
 
-function listparse.eplf(line)
+function list_lines.eplf(line)
   local facts, name = line:match("^%+([^\t]*)\t(.+)$")
   if not facts then
     return nil
@@ -293,7 +294,7 @@ end
 -- ------------------------------------------------------------------------
 -- Any line
 
-local builtin_parsers = { listparse.unix, listparse.dos, listparse.eplf }
+local builtin_parsers = { list_lines.unix, list_lines.dos, list_lines.eplf }
 local user_parsers = {}
 -- Tried in this order; add_parser changes user_parsers in place.
 local PARSER_LISTS = { user_parsers, builtin_parsers }
@@ -308,7 +309,7 @@ end
 
 -- The entry of one LIST line, nil for lines without one (blank, "total N").
 -- A line no parser knows is kept as {type = "unknown", raw = line}. Arguments
--- unchecked: list.lua calls it once per line.
+-- unchecked: ops/list.lua calls it once per line.
 local function parse_line(line, now)
   line = line:gsub("\r+$", "") -- \r\r\n line ends (Globus GridFTP)
   if line:match("^%s*$") then
@@ -327,7 +328,7 @@ local function parse_line(line, now)
   end
   return { type = "unknown", name = guess_name(line), raw = line }
 end
-listparse.parse_line = parse_line
+list_lines.parse_line = parse_line
 
 -- ftplib.parse_list_line(line, now): parse_line for scripts, now defaulting
 -- to the current time.
@@ -341,8 +342,8 @@ listparse.parse_line = parse_line
 -- @treturn ?entry the @{entry}; `{type = "unknown", name = guess, raw = line}` for a
 -- line no parser knows; `nil` for a line without an entry (blank, `total 12`)
 local function parse_list_line(line, now)
-  util.check("parse_list_line", 1, line, "string")
-  util.check("parse_list_line", 2, now, "number|nil")
+  checks.check("parse_list_line", 1, line, "string")
+  checks.check("parse_list_line", 2, now, "number|nil")
   return parse_line(line, now or os.time())
 end
 
@@ -360,8 +361,8 @@ end
 --   local size, name = line:match("^(%d+) (.+)$")
 --   if size then return { name = name, type = "file", size = tonumber(size) } end
 -- end)
-function listparse.add_parser(parse)
-  util.check("add_list_parser", 1, parse, "function")
+function list_lines.add_parser(parse)
+  checks.check("add_list_parser", 1, parse, "function")
   table.insert(user_parsers, 1, parse)
   return function()
     for i, known in ipairs(user_parsers) do
@@ -381,7 +382,7 @@ local function mlsx_time(text)
   if not y then
     return nil
   end
-  return util.timegm(int(y), int(m), int(d), int(hh), int(mm), int(ss))
+  return utc.timegm(int(y), int(m), int(d), int(hh), int(mm), int(ss))
 end
 
 -- "OS.unix=slink:/target" (proftpd), "OS.unix=symlink", and the like.
@@ -401,7 +402,7 @@ end
 -- "fact=value;fact=value; name": facts have no spaces, so the name is
 -- everything after the first space and may hold spaces and semicolons.
 -- Returns name, facts (keys lower case), or nil for a line of another form.
-function listparse.mlsx(line)
+function list_lines.mlsx(line)
   local facts_text, name = line:match("^([^ ]*) (.*)$")
   if not facts_text then
     return nil
@@ -418,7 +419,7 @@ end
 
 -- The entry of one MLSD line's name and facts (keys lower case, as from
 -- ftp:mlsd).
-function listparse.from_facts(name, facts, raw)
+function list_lines.from_facts(name, facts, raw)
   local kind, target = mlsx_type(facts.type or "unknown")
   local entry = {
     name = name, type = kind, target = target, size = int(facts.size or facts.sizd),
@@ -437,34 +438,34 @@ end
 local mlsx_extras = {
   __index = function(entry, key)
     if key == "unique" or key == "mode" then
-      local name, facts = listparse.mlsx(rawget(entry, "raw"))
+      local name, facts = list_lines.mlsx(rawget(entry, "raw"))
       if not name then
         return nil
       elseif key == "unique" then
         return facts.unique
       end
-      return listparse.from_facts(name, facts).mode
+      return list_lines.from_facts(name, facts).mode
     end
   end,
 }
 
 -- The entry of one MLSD line, raw being the line itself; nil for a line
 -- without the "facts name" form.
-function listparse.mlsx_entry(line)
-  local name, facts = listparse.mlsx(line)
+function list_lines.mlsx_entry(line)
+  local name, facts = list_lines.mlsx(line)
   if not name then
     return nil
   end
-  local full = listparse.from_facts(name, facts)
+  local full = list_lines.from_facts(name, facts)
   return setmetatable({
     name = name, type = full.type, size = full.size, modify = full.modify,
     precision = full.precision, perm = full.perm, raw = line, target = full.target,
   }, mlsx_extras)
 end
 
-listparse.exports = {
-  add_list_parser = listparse.add_parser,
+list_lines.exports = {
+  add_list_parser = list_lines.add_parser,
   parse_list_line = parse_list_line,
 }
 
-return listparse
+return list_lines

@@ -8,8 +8,8 @@
 -- exactly n + 1 replies belong to it, whatever their order. Replies that
 -- are already there are taken whenever a NOOP is due, so that they do not
 -- pile up; the transfer's own reply is the one that is not a NOOP answer.
-local wait = require "ftplib.wait"
-local resync = require "ftplib.resync"
+local wait = require "ftplib.concurrency.wait"
+local resync = require "ftplib.protocol.resync"
 
 local now = wait.now
 

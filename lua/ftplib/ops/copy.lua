@@ -12,8 +12,8 @@
 -- data to time it by (default 3600). opts.progress(done): relay only.
 -- opts.blocksize: relay block size (default 65536).
 local core = require "ftplib.core"
-local util = require "ftplib.util"
-local datachan = require "ftplib.datachan"
+local checks = require "ftplib.base.checks"
+local data_channel = require "ftplib.protocol.data_channel"
 
 local DEFAULT_FXP_TIMEOUT = 3600
 local DEFAULT_BLOCKSIZE = 65536
@@ -101,7 +101,7 @@ local function fxp_setup(src, dst)
   if not host then
     return nil, port, family
   end
-  return dst:voidcmd(datachan.port_command(host, port, family, dst.af))
+  return dst:voidcmd(data_channel.port_command(host, port, family, dst.af))
 end
 
 -- Both final replies, the source's first (it ends the data connection).
@@ -239,9 +239,9 @@ local function fxp_obstacle(src, dst, opts)
 end
 
 local function check_session(argn, ftp)
-  util.check("copy", argn, ftp, "userdata")
+  checks.check("copy", argn, ftp, "userdata")
   if getmetatable(ftp) ~= debug.getregistry()["ftplib.FTP"] then
-    util.raise(("bad argument #%d to 'copy' (FTP object expected)"):format(argn))
+    checks.raise(("bad argument #%d to 'copy' (FTP object expected)"):format(argn))
   end
 end
 
@@ -251,20 +251,20 @@ local OPTION_TYPES = {
 }
 
 local function check_options(opts)
-  opts = util.check_options("copy", 5, opts, OPTION_TYPES)
+  opts = checks.check_options("copy", 5, opts, OPTION_TYPES)
   if opts.fxp == false and opts.relay == false then
-    util.raise("copy: opts.fxp and opts.relay are both false")
+    checks.raise("copy: opts.fxp and opts.relay are both false")
   end
   return opts
 end
 
 local function check_arguments(src, src_path, dst, dst_path, opts)
   check_session(1, src)
-  util.check("copy", 2, src_path, "string")
+  checks.check("copy", 2, src_path, "string")
   check_session(3, dst)
-  util.check("copy", 4, dst_path, "string")
+  checks.check("copy", 4, dst_path, "string")
   if rawequal(src, dst) then
-    util.raise("copy needs two sessions: one control connection cannot run two transfers")
+    checks.raise("copy needs two sessions: one control connection cannot run two transfers")
   end
   opts = check_options(opts)
   for _, ftp in ipairs { src, dst } do

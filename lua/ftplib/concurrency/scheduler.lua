@@ -10,8 +10,8 @@
 -- Hosts with their own event loop use ftplib.coroutine(fn) instead: a
 -- coroutine whose waits yield wait.WAIT, fd, dir, timeout to its resumer.
 local core = require "ftplib.core"
-local wait = require "ftplib.wait"
-local util = require "ftplib.util"
+local wait = require "ftplib.concurrency.wait"
+local checks = require "ftplib.base.checks"
 
 local now = wait.now
 local WAIT = wait.WAIT
@@ -77,7 +77,7 @@ end
 -- @param ... its arguments
 -- @treturn table the task (Class Task, below)
 local function spawn(fn, ...)
-  util.check("spawn", 1, fn, "function")
+  checks.check("spawn", 1, fn, "function")
   local task = setmetatable({ status = "ready" }, Task)
   local args = table.pack(...)
   task.co = wait.mark(coroutine.create(function()
@@ -206,7 +206,7 @@ end
 -- Drives the tasks until done() is true, or until stop_at: true when done.
 local function drive(done, stop_at)
   if running then
-    util.raise("ftplib.run is already running (inside a task, use task:result())")
+    checks.raise("ftplib.run is already running (inside a task, use task:result())")
   end
   running = true
   local ok, err = pcall(function()
@@ -241,7 +241,7 @@ end
 -- @raise a task's error; also when called inside a task (use @{Task:result}) or while
 -- every task waits for another
 local function run(timeout)
-  util.check("run", 1, timeout, "number|nil")
+  checks.check("run", 1, timeout, "number|nil")
   local finished = drive(function() return #live == 0 end, timeout and now() + timeout)
   raise_failures()
   if not finished then
@@ -276,7 +276,7 @@ function Task:result()
   if self.status ~= "done" and self.status ~= "failed" then
     local me = current_task()
     if me == self then
-      util.raise("a task cannot wait for its own result")
+      checks.raise("a task cannot wait for its own result")
     elseif me then
       coroutine.yield(JOIN, self)
     else
@@ -316,7 +316,7 @@ end
 --   ok, what, fd, dir, timeout = coroutine.resume(co)
 -- end
 local function host_coroutine(fn)
-  util.check("coroutine", 1, fn, "function")
+  checks.check("coroutine", 1, fn, "function")
   return wait.mark(coroutine.create(fn))
 end
 
@@ -334,7 +334,7 @@ return {
     -- @function ftplib.sleep
     -- @tparam number seconds
     sleep = function(seconds)
-      wait.sleep(util.check("sleep", 1, seconds, "number"))
+      wait.sleep(checks.check("sleep", 1, seconds, "number"))
     end,
     --- The clock of every timeout and deadline of the library: monotonic, not the time
     -- of day.

@@ -3,7 +3,7 @@
 -- download_many and the examples build every local path they write, rename
 -- or delete with safename.join, so that no listing can reach outside the
 -- folder it was given.
-local util = require "ftplib.util"
+local checks = require "ftplib.base.checks"
 
 local safename = {}
 
@@ -86,7 +86,7 @@ end
 function safename.shown(name)
   name = tostring(name)
   if name:find("%c") then
-    return util.escape(name)
+    return checks.escape(name)
   end
   return name
 end

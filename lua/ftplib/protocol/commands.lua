@@ -1,9 +1,10 @@
 -- The single-reply commands: directories, names, sizes, times, features.
 local core = require "ftplib.core"
-local util = require "ftplib.util"
-local control = require "ftplib.control"
+local checks = require "ftplib.base.checks"
+local utc = require "ftplib.base.utc"
+local control = require "ftplib.protocol.control"
 
-local FTP = core.FTP_methods
+local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local only_2xx = control.only_2xx
 
 --- FTP methods: single-reply commands.
@@ -15,7 +16,7 @@ local only_2xx = control.only_2xx
 -- Checked before any command goes out (size sends TYPE first), so that a
 -- name putcmd would refuse sets nothing up.
 local function check_name(fname, name)
-  return util.check_line(fname, 1, name)
+  return checks.check_line(fname, 1, name)
 end
 
 -- A 257 reply's quoted path (pwd, mkd).
@@ -116,7 +117,7 @@ end
 -- @return[2] `nil, text, code` or `nil, message, code`
 function FTP:rename(from, to)
   check_name("rename", from)
-  util.check("rename", 2, to, "string")
+  checks.check("rename", 2, to, "string")
   local code, text, errcode = self:_cmd("RNFR " .. from)
   if code and code ~= 350 then
     return nil, text, code
@@ -200,7 +201,7 @@ function FTP:mdtm(name)
   if not y then
     return nil, "malformed MDTM time: " .. stamp, "proto"
   end
-  return util.timegm(tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
+  return utc.timegm(tonumber(y), tonumber(mo), tonumber(d), tonumber(h),
     tonumber(mi), tonumber(s))
 end
 
@@ -256,4 +257,4 @@ function FTP:_features()
   return features
 end
 
-return {}
+return { FTP = FTP }

@@ -3,7 +3,7 @@
 -- (;type=a) and name lists (;type=d), each counting the bytes it moved.
 local core = require "ftplib.core"
 
-local urlio = {}
+local url_transfers = {}
 
 -- Local files ---------------------------------------------------------------
 
@@ -123,7 +123,7 @@ end
 local GETTERS = { a = get_lines, d = get_names }
 
 -- Gets parts.path into target: a local path (through .part) or a sink.
-function urlio.get(ftp, parts, target)
+function url_transfers.get(ftp, parts, target)
   local getter = GETTERS[parts.type] or get_binary
   if type(target) == "string" then
     return into_local_file(target, function(file)
@@ -208,7 +208,7 @@ local function upload_source(source, lines)
 end
 
 -- Stores source (a local path or any source) to remote.
-function urlio.put(ftp, parts, remote, source)
+function url_transfers.put(ftp, parts, remote, source)
   local lines = parts.type == "a"
   local opened
   if type(source) == "string" then
@@ -231,4 +231,4 @@ function urlio.put(ftp, parts, remote, source)
   return counted()
 end
 
-return urlio
+return url_transfers

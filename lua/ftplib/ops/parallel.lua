@@ -5,11 +5,11 @@
 -- deletes done on the first session, before and after, in the plan's order.
 -- A failed transfer, a clone that cannot log in or a session lost on the
 -- way does not stop the others; the report lists items in plan order.
-local mirror = require "ftplib.mirror"
-local sched = require "ftplib.sched"
-local util = require "ftplib.util"
+local scheduler = require "ftplib.concurrency.scheduler"
+local sessions = require "ftplib.protocol.session"
+local checks = require "ftplib.base.checks"
 
-local spawn = sched.exports.spawn
+local spawn = scheduler.exports.spawn
 
 local parallel = {}
 
@@ -35,9 +35,8 @@ end
 
 -- A new session like ftp, in folder: the session, or nil, msg, code.
 local function clone(ftp, folder)
-  local ftplib = require "ftplib"
   local opts = clone_options(ftp)
-  local copy, err, code = (ftp._tls_ctx and ftplib.FTP_TLS or ftplib.FTP)(ftp.host, opts)
+  local copy, err, code = (ftp._tls_ctx and sessions.FTP_TLS or sessions.FTP)(ftp.host, opts)
   if not copy then
     return nil, err, code
   end
@@ -98,7 +97,7 @@ local function run_workers(ftp, count, n, run_item)
 end
 parallel.run_workers = run_workers
 
-local function transfers_run(ftp, items, opts, report, broken, n)
+local function transfers_run(mirror, ftp, items, opts, report, broken, n)
   local outcomes = {}
   local err = run_workers(ftp, #items, n, function(session, i)
     outcomes[i] = mirror.empty_report()
@@ -117,7 +116,10 @@ local function transfers_run(ftp, items, opts, report, broken, n)
 end
 
 -- mirror.execute's contract, with the transfers on opts.parallel sessions.
-local function parallel_execute(ftp, plan, opts, report)
+-- `mirror` is the module whose plan this is (mirror.lua passes itself: it
+-- requires this module, not the other way round): its execute and
+-- empty_report are all used of it.
+function parallel.execute_plan(mirror, ftp, plan, opts, report)
   local n = parallel.sessions(opts.parallel)
   if n == 1 or opts.dry_run then
     return mirror.execute(ftp, plan, opts, report)
@@ -130,18 +132,16 @@ local function parallel_execute(ftp, plan, opts, report)
   local broken = {}
   mirror.execute(ftp, { items = before }, opts, report, broken)
   if #transfers > 0 then
-    transfers_run(ftp, transfers, opts, report, broken, n)
+    transfers_run(mirror, ftp, transfers, opts, report, broken, n)
   end
   return mirror.execute(ftp, { items = after }, opts, report, broken)
 end
-
-mirror.parallel_execute = parallel_execute
 
 -- A positive integer number of sessions from opts.parallel (nil: 1).
 function parallel.sessions(value)
   local n = math.tointeger(value or 1)
   if not n or n < 1 then
-    util.raise("parallel must be a positive integer")
+    checks.raise("parallel must be a positive integer")
   end
   return n
 end

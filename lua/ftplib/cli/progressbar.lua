@@ -1,8 +1,8 @@
 -- A one-line progress bar for the command-line tool: redrawn in place with
 -- "\r", at most ten times a second, so a fast transfer does not spend its
 -- time writing to the terminal.
-local wait = require "ftplib.wait"
-local safename = require "ftplib.safename"
+local wait = require "ftplib.concurrency.wait"
+local safename = require "ftplib.ops.safename"
 
 local progressbar = {}
 progressbar.__index = progressbar

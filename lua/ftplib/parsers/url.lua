@@ -1,6 +1,6 @@
 -- FTP URLs (RFC 1738, read as curl reads them): a pure parser, tested on
--- text. See lua/ftplib/url.lua for what the parts mean to get and put.
-local util = require "ftplib.util"
+-- text. See lua/ftplib/ops/url.lua for what the parts mean to get and put.
+local checks = require "ftplib.base.checks"
 
 local urlparse = {}
 
@@ -8,14 +8,14 @@ local urlparse = {}
 local function unescape(text, what)
   if text:gsub("%%%x%x", ""):find("%", 1, true) then
     -- A password is not repeated in an error message.
-    util.raise("malformed percent-escape in the URL's " .. what
+    checks.raise("malformed percent-escape in the URL's " .. what
       .. (what == "password" and "" or ": " .. text))
   end
   local decoded = text:gsub("%%(%x%x)", function(hex)
     return string.char(tonumber(hex, 16))
   end)
   if decoded:find("[\r\n%z]") then
-    util.raise("the URL's " .. what .. " holds CR, LF or NUL")
+    checks.raise("the URL's " .. what .. " holds CR, LF or NUL")
   end
   return decoded
 end
@@ -35,11 +35,11 @@ local function host_port(text, scheme)
   end
   local port = rest:match("^:(%d+)$")
   if host == "" or (rest ~= "" and not port and rest ~= ":") then
-    util.raise("malformed host in URL: " .. text)
+    checks.raise("malformed host in URL: " .. text)
   end
   port = math.tointeger(tonumber(port))
   if port and (port < 1 or port > 65535) then
-    util.raise("port out of range (1 to 65535) in URL: " .. text)
+    checks.raise("port out of range (1 to 65535) in URL: " .. text)
   end
   return host, port or DEFAULT_PORTS[scheme]
 end
@@ -66,7 +66,7 @@ function urlparse.parse(text)
   local scheme, rest = text:match("^(%a[%w+.-]*)://(.*)$")
   scheme = scheme and scheme:lower()
   if not DEFAULT_PORTS[scheme] then
-    util.raise("not an ftp:// or ftps:// URL: " .. urlparse.masked(text))
+    checks.raise("not an ftp:// or ftps:// URL: " .. urlparse.masked(text))
   end
   local authority, raw_path = rest:match("^([^/]*)/?(.*)$")
   local userinfo, hostport = authority:match("^(.*)@(.-)$")
@@ -81,7 +81,7 @@ function urlparse.parse(text)
   raw_path = raw_path:gsub(";[Tt][Yy][Pp][Ee]=%a$", "")
   parts.type = kind and kind:lower() or "i"
   if not (parts.type == "a" or parts.type == "i" or parts.type == "d") then
-    util.raise("unknown ;type= in URL (a, i or d): " .. kind)
+    checks.raise("unknown ;type= in URL (a, i or d): " .. kind)
   end
   parts.path = server_path(raw_path)
   parts.dir_only = parts.path == "" or raw_path:sub(-1) == "/"

@@ -1,0 +1,194 @@
+-- The classes of ftplib assembled in one place: which module gives which
+-- methods of FTP, FTP_TLS and Data, in what order, their metamethods, and
+-- the fields their objects hold. No other module adds a method to a class:
+-- each returns its methods (module.FTP, module.Data) and this one puts them
+-- in. A name defined twice raises here, at load time.
+--
+-- The C core (ftplib.core) makes the objects and gives them their methods
+-- with a leading underscore that move bytes (_send, _reply, _recv, ...), and
+-- __gc, __tostring, __index (methods first, then the object's field table)
+-- and __newindex (the field table). An FTP_TLS session is an FTP object
+-- with a TLS context (field _tls_ctx): one metatable, whose TLS methods
+-- raise on a session without one.
+local core = require "ftplib.core"
+
+local class = {}
+
+-- The modules whose methods make each class, in this order: each is built on
+-- those before it (it calls their methods), never on those after it, but
+-- through the hooks below. The order changes nothing at run time (a name
+-- defined twice raises); spec/layers_spec.lua checks the sources keep it.
+class.MODULES = {
+  FTP = {
+    -- protocol: one command, one reply, one transfer
+    "ftplib.protocol.control",      -- connect, commands and replies, login, quit, close
+    "ftplib.protocol.resync",       -- keeping the control connection in step
+    "ftplib.protocol.commands",     -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
+    "ftplib.protocol.encoding",     -- names in the server's encoding; login's last step
+    "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
+    "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
+    "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
+    "ftplib.protocol.listing",      -- nlst, dir, mlsd
+    -- operations on files and trees, on top of the protocol
+    "ftplib.ops.list",              -- list and walk (parsed listings, trees)
+    "ftplib.ops.retry",             -- bringing a session back for a helper's retry
+    "ftplib.ops.whole_files",       -- download and upload of whole files
+    "ftplib.ops.download_many",     -- download_many
+    "ftplib.ops.mirror",            -- mirror and mirror_up
+  },
+  -- The methods of FTP_TLS sessions (the same class: see above), and login's
+  -- steps securing the channel and protecting data.
+  FTP_TLS = {
+    "ftplib.protocol.tls",
+  },
+  Data = {
+    "ftplib.protocol.data_channel", -- settimeout, recv, send, close
+  },
+}
+
+-- Methods that a module calls and one later in class.MODULES defines: the
+-- steps the control connection and the data connections leave to the
+-- modules that know how (TLS, names, keeping in step, aborting). Each with
+-- who calls it. No other call goes against the order.
+class.HOOKS = {
+  -- control: before each command of the library's own (_cmd)
+  _check_in_step = "ftplib.protocol.resync",
+  -- control: a command line in the server's encoding (putcmd), a reply from it
+  _to_server = "ftplib.protocol.encoding",
+  _from_server = "ftplib.protocol.encoding",
+  -- control: login's steps, in order (FTP:login)
+  _secure_channel = "ftplib.protocol.tls",  -- AUTH TLS, for FTP_TLS
+  _protect_data = "ftplib.protocol.tls",    -- PBSZ 0, PROT P, for FTP_TLS
+  _negotiate_names = "ftplib.protocol.encoding", -- FEAT, OPTS UTF8 ON
+  -- control: implicit FTPS at connect
+  _secure_control = "ftplib.protocol.tls",
+  -- data_channel: a protected data connection, once its 1xx came
+  _secure_data = "ftplib.protocol.tls",
+}
+
+-- The fields of an FTP (and FTP_TLS) object: every key a module reads or
+-- writes on a session besides its methods. spec/class_spec.lua checks the
+-- sources against this list.
+class.FTP_FIELDS = {
+  -- the options (protocol/session.lua's apply_options), settable later by methods
+  host = "the server connected to (connect)",
+  port = "its port (connect; 990 by default for implicit FTPS)",
+  user = "the user login defaults to (option)",
+  passwd = "the password login defaults to (option)",
+  acct = "the account login defaults to (option)",
+  timeout = "seconds any one wait may take (option, settimeout)",
+  passive = "passive data connections, else active (option, set_pasv)",
+  use_epsv = "try EPSV before PASV (option)",
+  trust_server_pasv_ipv4_address = "connect where a 227 reply says (option)",
+  maxline = "the longest reply or listing line, in bytes (option)",
+  maxreply = "the largest reply, in bytes (option)",
+  debuglevel = "1 or more: commands and replies to debugfunc (option, set_debuglevel)",
+  debugfunc = "where debug lines go; nil: the module's default (option)",
+  encoding = "the server's encoding of names, an iconv name, or nil (option)",
+  source_address = "the local address to connect from (option)",
+  port_range = "the local ports active mode may listen on (option)",
+  keepalive = "seconds between NOOPs during a transfer, or nil (option)",
+  maxlisting = "bytes of memory one listing may hold (option)",
+  -- what the server told (public: Python's ftplib has them too)
+  welcome = "the greeting's text (connect)",
+  features = "FEAT's answer, once per connection (protocol/commands.lua)",
+  lastresp = "the code of the last reply read",
+  af = "the address family of the control connection: inet or inet6",
+  -- the session's state, private
+  _lost = "why the library closed the connection, for the calls after",
+  _type = "the TYPE last sent, nil when a script sent its own",
+  _folder = "PWD's answer, until a command that may change the folder",
+  _data_open = "the data connection of a transfer whose final reply is owed",
+  _announced_size = "the size the last 150 reply announced",
+  _login_args = "user, passwd, acct of the last login that succeeded",
+  _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
+  _abort_learned = "what the server needed to answer ABOR: urgent or close",
+  _ka = "the keepalive bookkeeping of the transfer under way (protocol/keepalive.lua)",
+  _listing_unverified = "a listing ended without TLS close_notify (protocol/tls.lua)",
+  _list_a = "LIST -a: true or false once learnt (ops/list.lua)",
+  _mlsd_refused = "the server refused MLSD: LIST for the rest of the session",
+  _encoder = "iconv converter from UTF-8 to the server's encoding",
+  _decoder = "iconv converter from the server's encoding to UTF-8",
+  _raw_names = "names listed as the server's bytes, sent back as they came",
+  -- FTP_TLS only
+  _tls_ctx = "the TLS context (core.TLS_new); nil on plain FTP",
+  _tls_implicit = "TLS from the first byte (port 990)",
+  _tls_opts = "the TLS options, for sessions cloned from this one",
+  _tls_servername = "the name sent in SNI and checked in the certificate",
+  _want_prot_p = "protect data connections after each login (prot_c clears it)",
+  _prot_p = "data connections are protected now (PROT P answered)",
+}
+
+-- The fields of a Data object.
+class.DATA_FIELDS = {
+  timeout = "seconds any one wait may take (the session's when opened)",
+  _size = "the size the 150 reply announced, or nil",
+  _listing = "the data is a listing (LIST, NLST, MLSD)",
+  _tls_ctx = "the TLS context it resumed a session of",
+  _offered_spent = "no unused TLS session was left to offer (tls.worth_retry)",
+}
+
+-- Whether fn is one of the core's methods (a C function): those stay when
+-- the classes are assembled again.
+local function from_core(fn)
+  return debug.getinfo(fn, "S").what == "C"
+end
+
+-- Puts the methods of `modules` (each module's table under `key`) into
+-- `methods`, the table the core's __index reads. Returns who defined what.
+local function assemble(methods, key, modules, defined_by)
+  for _, name in ipairs(modules) do
+    for method, fn in pairs(require(name)[key] or {}) do
+      if defined_by[method] then
+        error(string.format("ftplib.class: %s:%s is defined by both %s and %s",
+          key, method, defined_by[method], name), 3)
+      end
+      defined_by[method] = name
+      methods[method] = fn
+    end
+  end
+end
+
+-- The core's methods, the others removed (a second assembly starts afresh).
+local function core_methods(methods)
+  local defined_by = {}
+  for method, fn in pairs(methods) do
+    if from_core(fn) then
+      defined_by[method] = "ftplib.core"
+    else
+      methods[method] = nil
+    end
+  end
+  return defined_by
+end
+
+-- Fills the core's method tables from `modules` (a table as class.MODULES)
+-- and answers who defines each method: defined_by.FTP.cwd == "ftplib.protocol.commands".
+-- Raises, at the caller's level, for a name defined twice.
+function class.assemble(modules)
+  local defined_by = {
+    FTP = core_methods(core.FTP_methods),
+    Data = core_methods(core.Data_methods),
+  }
+  assemble(core.FTP_methods, "FTP", modules.FTP, defined_by.FTP)
+  assemble(core.FTP_methods, "FTP", modules.FTP_TLS, defined_by.FTP)
+  assemble(core.Data_methods, "Data", modules.Data, defined_by.Data)
+  return defined_by
+end
+
+class.defined_by = class.assemble(class.MODULES)
+
+-- The metamethods the core does not set: a session in a <close> variable
+-- says goodbye (QUIT, briefly) and closes; a data connection closes (with
+-- close_notify when protected).
+local registry = debug.getregistry()
+local FTP_mt, Data_mt = registry["ftplib.FTP"], registry["ftplib.Data"]
+FTP_mt.__close = require("ftplib.protocol.control").close_at_scope_end
+Data_mt.__close = core.Data_methods.close
+for _, mt in ipairs { FTP_mt, Data_mt } do
+  for _, event in ipairs { "__gc", "__tostring", "__index", "__newindex", "__close" } do
+    assert(mt[event], "ftplib.class: the core gave no " .. event)
+  end
+end
+
+return class

@@ -1,0 +1,67 @@
+-- Sessions under luv (libuv's Lua binding, Debian's lua-luv) instead of ftplib's
+-- scheduler: a host adapter. Each function runs in a coroutine made by ftplib.coroutine,
+-- whose waits yield (ftplib.WAIT, fd, "r"|"w", timeout); each wait becomes a uv poll
+-- handle on fd (none for a plain sleep) and a uv timer, and the coroutine is resumed
+-- when either fires. The host runs the loop (uv.run) as it likes.
+--
+--   local hostloop = require "ftplib.concurrency.luv"
+--   hostloop.start(function(name) ... ftp:retrbinary(...) ... end, function(ok, result)
+--     print(ok, result)
+--   end, "file.bin")
+--   uv.run()
+local uv = require "luv"
+local scheduler = require "ftplib.concurrency.scheduler"
+
+local WAIT = scheduler.exports.WAIT
+local host_coroutine = scheduler.exports.coroutine
+
+local hostloop = {}
+
+-- Calls step(true) once fd is ready in dir, or step(false) after timeout
+-- seconds (0: once the loop has had a turn), whichever comes first.
+local function wake_on(step, fd, dir, timeout)
+  local timer, poll = uv.new_timer(), fd and uv.new_poll(fd)
+  local function wake(ready)
+    timer:close()
+    if poll then
+      poll:close()
+    end
+    step(ready)
+  end
+  timer:start(math.ceil(timeout * 1000), 0, function() wake(false) end)
+  if poll then
+    poll:start(dir, function() wake(true) end)
+  end
+end
+
+-- Runs fn(...) in a coroutine driven by the uv loop, from now until it ends. done
+-- (optional) is called with what coroutine.resume gave at the end: true and fn's
+-- results, or false and the error fn raised. Returns a table that counts the waits
+-- (`waits`) and gets `results` (coroutine.resume's values, packed) at the end.
+-- Raises when the coroutine yields something other than a library wait: a host
+-- adapter must not swallow another protocol's yields.
+function hostloop.start(fn, done, ...)
+  local co = host_coroutine(fn)
+  local state = { waits = 0 }
+  local function step(...)
+    local results = table.pack(coroutine.resume(co, ...))
+    if coroutine.status(co) == "dead" then
+      state.results = results
+      if done then
+        done(table.unpack(results, 1, results.n))
+      end
+      return
+    end
+    local what, fd, dir, timeout = table.unpack(results, 2, 5)
+    if what ~= WAIT then
+      error("ftplib.concurrency.luv: the coroutine yielded something else than a library wait",
+        0)
+    end
+    state.waits = state.waits + 1
+    wake_on(step, fd, dir, timeout)
+  end
+  step(...)
+  return state
+end
+
+return hostloop
