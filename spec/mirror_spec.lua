@@ -9,7 +9,7 @@ local lfs = require "lfs"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 
-local now = require("ftplib.wait").now
+local now = require("ftplib.concurrency.wait").now
 local KINDS = servers.kinds()
 do
   local listed = false

@@ -103,7 +103,7 @@ local function split_options(fname, opts)
   local session, file = {}, {}
   for key, value in pairs(opts) do
     if not takes(fname, key) then
-      util.raise(string.format("option '%s' is for '%s', not '%s'", tostring(key),
+      checks.raise(string.format("option '%s' is for '%s', not '%s'", tostring(key),
         ONLY_FOR[key], fname))
     elseif SESSION_OPTIONS[key] then
       session[key] = value
