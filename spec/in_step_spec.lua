@@ -156,6 +156,42 @@ describe("replies nobody asked for", function()
     srv:stop()
   end)
 
+  -- aioftp answers NOOP with 502 and, when ABOR meets a transfer already at its end,
+  -- answers both with one 226: the 502 cannot be told from a reply still owed, so PWD
+  -- settles it, and is the probe for the rest of the session.
+  it("a server without NOOP that answers ABOR and the transfer with one reply", function()
+    local function aborted_download(probe_steps)
+      return {
+        { expect = "^EPSV$" }, { pasv = true },
+        { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+        { expect = "^RETR f$" }, { send = "150 here it comes\r\n" }, { accept = true },
+        { data_send_size = 200000, may_fail = true },
+        { expect = "ABOR$" }, { send = "226 data transfer done\r\n" },
+        probe_steps[1], probe_steps[2], probe_steps[3], probe_steps[4],
+        { expect = "^PWD$" }, { send = '257 "' .. SERVED_PWD .. '" is the folder\r\n' },
+      }
+    end
+    local PROBE_ANSWER = { send = '257 "/" the probe\r\n' }
+    local srv = fake.start(S(fake.login_steps(), {
+      { expect = "^TYPE I$" }, { send = "200 type set\r\n" },
+    }, aborted_download({ { expect = "^NOOP$" }, { send = "502 'noop' not implemented\r\n" },
+      { expect = "^PWD$" }, PROBE_ANSWER }),
+    aborted_download({ { expect = "^PWD$" }, PROBE_ANSWER, { sleep = 0 }, { sleep = 0 } })),
+    { timeout = 20 })
+    finally(function() srv:stop() end)
+    local ftp = session(srv)
+    for round = 1, 2 do
+      local started = wait.now()
+      local ok, _, code = ftp:retrbinary("RETR f", function() return false end)
+      assert.is_nil(ok)
+      assert.equal("aborted", code)
+      assert.equal(SERVED_PWD, ftp:pwd())
+      assert.is_true(wait.now() - started < 2,
+        ("round %d took %.1f s"):format(round, wait.now() - started))
+    end
+    finish(srv, ftp)
+  end)
+
   it("a server that keeps sending replies is given up: closed, never half in step",
     function()
       local storm = {}

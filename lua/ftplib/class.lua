@@ -102,6 +102,7 @@ class.FTP_FIELDS = {
   _announced_size = "the size the last 150 reply announced",
   _login_args = "user, passwd, acct of the last login that succeeded",
   _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
+  _sync_probe = "PWD once NOOP was refused mid-resync: the probe that ends one (protocol/resync.lua)",
   _abort_learned = "what the server needed to answer ABOR: urgent or close",
   _ka = "the keepalive bookkeeping of the transfer under way (protocol/keepalive.lua)",
   _listing_unverified = "a listing ended without TLS close_notify (protocol/tls.lua)",

@@ -46,19 +46,36 @@ local function take_pending(self, into)
     "proto")
 end
 
--- Reads replies up to NOOP's answer. `owed` replies come before it (a
+-- The probe that ends a resync is NOOP, until a 500-502 came while replies
+-- were still owed: that may be NOOP refused (aioftp has no NOOP) or one of
+-- the owed replies, and no count tells which. PWD then settles it, and is
+-- the probe for the rest of the session: its 257 answers nothing else the
+-- library has in flight, so it ends a resync however many replies came.
+local function probe_answer(self, code)
+  return self._sync_probe == "PWD" and code == 257
+end
+
+-- After the ambiguous 500-502: PWD goes out, and only its 257 ends the read.
+local function send_pwd_probe(self)
+  self._sync_probe = "PWD"
+  return self:putcmd("PWD")
+end
+
+-- Reads replies up to the probe's answer. `owed` replies come before it (a
 -- transfer's final reply, ABOR's, and `noops` of them answer keepalive
 -- NOOPs); `seen` holds those of them already read (no 1xx: a preliminary
 -- reply owes nothing and answers nothing). A 500-502 answers our NOOP once
 -- every owed reply came; a 200 also sooner, once a reply beyond the
 -- keepalive answers came (a server that answers ABOR and the transfer with
--- one reply). Returns the last reply before NOOP's answer (ABOR's), or
--- NOOP's answer when nothing came before it, as text, code; nil, msg, code
--- when the session was lost. One timeout for them all: a server that sends
--- a reply just before each timeout would otherwise hold it 30 times as long.
+-- one reply). Returns the last reply before the probe's answer (ABOR's), or
+-- the probe's answer when nothing came before it, as text, code; nil, msg,
+-- code when the session was lost. One timeout for them all: a server that
+-- sends a reply just before each timeout would otherwise hold it 30 times
+-- as long.
 local function read_to_noop(self, owed, noops, seen)
   local count, last = #seen, seen[#seen]
   local deadline = self:_deadline()
+  local pwd_sent = false
   for _ = 1, owed + MAX_STRAY do
     local code, text, errcode = self:_readreply(deadline)
     if not code then
@@ -66,14 +83,24 @@ local function read_to_noop(self, owed, noops, seen)
     end
     if code >= 200 then
       local all_came = count >= owed
-      if resync.answers_noop(code) and (all_came or (code == 200 and count > noops)) then
+      local noop_answer = resync.answers_noop(code)
+        and (all_came or (code == 200 and count > noops))
+      if probe_answer(self, code) or (noop_answer and not pwd_sent) then
         if last then
           return last.text, last.code
         end
         return text, code
       end
-      count = count + 1
-      last = { code = code, text = text }
+      if code >= 500 and code <= 502 and not self._sync_probe then
+        local ok, err, ecode = send_pwd_probe(self)
+        if not ok then
+          return nil, err, ecode
+        end
+        pwd_sent = true
+      else
+        count = count + 1
+        last = { code = code, text = text }
+      end
     end
   end
   return self:_lose("control connection out of step: no answer to NOOP", "proto")
@@ -93,7 +120,7 @@ function FTP:_sync(owed, noops, seen)
       return text, code
     end
     if ok then
-      ok, perr, pcode = self:putcmd("NOOP")
+      ok, perr, pcode = self:putcmd(self._sync_probe or "NOOP")
     end
     if ok then
       ok, perr, pcode = read_to_noop(self, round == 1 and owed or 0, round == 1 and noops or 0,
