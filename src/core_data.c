@@ -1,6 +1,7 @@
 /* The ftplib.Data userdata: one data connection and its transfer steps.
  * As for the control connection, Lua (lua/ftplib/transfer.lua) waits
  * between the steps. */
+#include "bind.h"
 #include "core.h"
 
 #include <sys/socket.h>
@@ -12,12 +13,7 @@
 
 static ftp_data *check_data(lua_State *L)
 {
-    return luaL_checkudata(L, 1, DATA_MT);
-}
-
-ftp_data *ftp_check_data(lua_State *L, int arg)
-{
-    return luaL_checkudata(L, arg, DATA_MT);
+    return ftp_check_data(L, 1);
 }
 
 static ftp_data *check_connected(lua_State *L)
