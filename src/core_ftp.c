@@ -49,7 +49,7 @@ static int l_connect(lua_State *L)
         ftp_check_addr(L, 3, &src);
     ftp_session_close(s);
     int fd, err = 0;
-    int st = ftp_net_connect(&dst, &src, &fd, &err);
+    int st = ftp_net_connect(&dst, &src, 0, &fd, &err);
     if (st == FTP_ESYS)
         return ftp_push_status(L, st, err);
     ftp_session_attach(s, fd);
