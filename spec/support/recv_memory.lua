@@ -10,6 +10,7 @@ local ftplib = require "ftplib"
 local host, port, user, passwd, name, count, cafile = table.unpack(arg, 1, 7)
 count = tonumber(count)
 local WARMUP = 5
+assert(count and count > WARMUP, "COUNT must be above " .. WARMUP)
 
 local function rss_kib()
   local f = assert(io.open("/proc/self/statm"))
