@@ -128,7 +128,7 @@ valgrind: test-env
 		$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
 
 # libFuzzer targets: fuzz/fuzz_NAME.c is built into $(BUILD)/fuzz/NAME with clang, ASan
-# and UBSan, linked with the core's Lua-free files (those that do not include core.h).
+# and UBSan, linked with the core's Lua-free files (those that include neither core.h nor bind.h).
 # fuzz/run.sh runs each on a working corpus in $(BUILD)/fuzz/corpus/NAME seeded from
 # fuzz/corpus/NAME, and ends with "N passed, N failed" (one test per target). A crash
 # leaves its input in $(BUILD)/fuzz/NAME-crash-*; replay it with `$(BUILD)/fuzz/NAME FILE`.
@@ -137,7 +137,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_JOBS    ?= 2
 FUZZ_DIR     := $(BUILD)/fuzz
 FUZZ_TARGETS := $(patsubst fuzz/fuzz_%.c,%,$(wildcard fuzz/fuzz_*.c))
-FUZZ_SRCS    := $(shell grep -L '"core.h"' $(SRCS))
+FUZZ_SRCS    := $(shell grep -L -e '"core.h"' -e '"bind.h"' $(SRCS))
 FUZZ_CFLAGS  ?= -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefined \
                 -fno-sanitize-recover=all
 

@@ -9,6 +9,7 @@
  * back; Latin-1 to UTF-8 and back) a converted text comes back unchanged. */
 #include "check.h"
 #include "core.h"
+#include <lauxlib.h>
 
 #include <lualib.h>
 

@@ -1,6 +1,7 @@
 /* The ftplib.Data userdata: one data connection and its transfer steps.
  * As for the control connection, Lua (lua/ftplib/transfer.lua) waits
  * between the steps. */
+#include "bind.h"
 #include "core.h"
 
 #include <sys/socket.h>
@@ -12,12 +13,7 @@
 
 static ftp_data *check_data(lua_State *L)
 {
-    return luaL_checkudata(L, 1, DATA_MT);
-}
-
-ftp_data *ftp_check_data(lua_State *L, int arg)
-{
-    return luaL_checkudata(L, arg, DATA_MT);
+    return ftp_check_data(L, 1);
 }
 
 static ftp_data *check_connected(lua_State *L)
@@ -58,13 +54,9 @@ static int l_new(lua_State *L)
 static int l_connect(lua_State *L)
 {
     ftp_data *d = check_data(L);
-    ftp_addr dst, none = {.len = 0};
+    ftp_addr dst;
     ftp_check_addr(L, 2, &dst);
-    ftp_data_close(d);
-    int err = 0;
-    int st = ftp_net_connect(&dst, &none, &d->conn.fd, &err);
-    d->conn.err = err;
-    return push_step(L, d, st);
+    return push_step(L, d, ftp_data_connect(d, &dst));
 }
 
 static int l_connected(lua_State *L)
@@ -114,16 +106,17 @@ static int l_accept(lua_State *L)
     return push_step(L, d, ftp_data_accept(d, &server));
 }
 
-/* data:_recv(n) -> bytes | "" at the end | false, "r" | nil, msg, code */
+/* data:_recv(n) -> up to n bytes | "" at the end | false, "r" | nil, msg, code.
+ * The block is read into the connection's buffer and copied once, into the
+ * string: no allocation but the string's own. */
 static int l_recv(lua_State *L)
 {
     ftp_data *d = check_connected(L);
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n > 0, 2, "size must be positive");
-    luaL_Buffer b;
-    char *p = luaL_buffinitsize(L, &b, (size_t)n);
+    const char *block;
     size_t got = 0;
-    int st = ftp_conn_read(&d->conn, p, (size_t)n, &got);
+    int st = ftp_data_recv(d, (size_t)n, &block, &got);
     if (st == FTP_CLOSED && d->conn.err == 0) {
         lua_pushliteral(L, "");
         return 1;
@@ -131,7 +124,7 @@ static int l_recv(lua_State *L)
     if (st != FTP_OK)
         return push_step(L, d, st);
     d->bytes += (long long)got;
-    luaL_pushresultsize(&b, got);
+    lua_pushlstring(L, block, got);
     return 1;
 }
 

@@ -23,6 +23,8 @@
  * or a text over ORIGIN_MAX is a failure returned (EINVAL, E2BIG), never raised. */
 #include "core.h"
 
+#include <lauxlib.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>

@@ -1,6 +1,7 @@
 /* The ftplib.FTP userdata: a control connection driven by non-blocking steps.
  * The Lua side (lua/ftplib/control.lua) waits between steps, so that the same
  * steps serve blocking calls and, later, a coroutine scheduler. */
+#include "bind.h"
 #include "core.h"
 #include "session.h"
 #include "status.h"
@@ -8,26 +9,17 @@
 #include <string.h>
 #include <sys/socket.h>
 
-typedef struct ftp_object {
-    ftp_session s;
-} ftp_object;
-
-static ftp_object *check_ftp(lua_State *L)
+static ftp_session *check_ftp(lua_State *L)
 {
-    return luaL_checkudata(L, 1, FTP_MT);
-}
-
-ftp_session *ftp_check_session(lua_State *L, int arg)
-{
-    return &((ftp_object *)luaL_checkudata(L, arg, FTP_MT))->s;
+    return ftp_check_session(L, 1);
 }
 
 static ftp_session *check_open(lua_State *L)
 {
-    ftp_object *o = check_ftp(L);
-    if (o->s.conn.fd < 0)
+    ftp_session *s = check_ftp(L);
+    if (s->conn.fd < 0)
         luaL_error(L, "attempt to use a closed FTP connection");
-    return &o->s;
+    return s;
 }
 
 static int push_step(lua_State *L, ftp_session *s, int status)
@@ -42,28 +34,28 @@ static int push_step(lua_State *L, ftp_session *s, int status)
 /* core.FTP_new() -> a closed FTP object with an empty field table */
 static int l_new(lua_State *L)
 {
-    ftp_object *o = ftp_new_object(L, sizeof *o, FTP_MT);
-    ftp_session_init(&o->s);
+    ftp_session *s = ftp_new_object(L, sizeof *s, FTP_MT);
+    ftp_session_init(s);
     return 1;
 }
 
 /* ftp:_connect(sa [, source_sa]) -> true | false, "w" | nil, msg, code */
 static int l_connect(lua_State *L)
 {
-    ftp_object *o = check_ftp(L);
+    ftp_session *s = check_ftp(L);
     ftp_addr dst, src = {.len = 0};
     ftp_check_addr(L, 2, &dst);
     if (!lua_isnoneornil(L, 3))
         ftp_check_addr(L, 3, &src);
-    ftp_session_close(&o->s);
+    ftp_session_close(s);
     int fd, err = 0;
-    int st = ftp_net_connect(&dst, &src, &fd, &err);
+    int st = ftp_net_connect(&dst, &src, 0, &fd, &err);
     if (st == FTP_ESYS)
         return ftp_push_status(L, st, err);
-    ftp_session_attach(&o->s, fd);
+    ftp_session_attach(s, fd);
     if (st == FTP_OK)
-        ftp_session_learn_addresses(&o->s);
-    return push_step(L, &o->s, st);
+        ftp_session_learn_addresses(s);
+    return push_step(L, s, st);
 }
 
 /* ftp:_connected() -> true | nil, msg, code: the outcome of a connect that
@@ -161,25 +153,25 @@ static int l_reply(lua_State *L)
 
 static int l_fd(lua_State *L)
 {
-    lua_pushinteger(L, check_ftp(L)->s.conn.fd);
+    lua_pushinteger(L, check_ftp(L)->conn.fd);
     return 1;
 }
 
 static int l_isopen(lua_State *L)
 {
-    lua_pushboolean(L, check_ftp(L)->s.conn.fd >= 0);
+    lua_pushboolean(L, check_ftp(L)->conn.fd >= 0);
     return 1;
 }
 
 static int l_limits(lua_State *L)
 {
-    ftp_object *o = check_ftp(L);
+    ftp_session *s = check_ftp(L);
     lua_Integer maxline = luaL_checkinteger(L, 2);
     lua_Integer maxreply = luaL_checkinteger(L, 3);
     luaL_argcheck(L, maxline >= 16, 2, "maxline must be at least 16");
     luaL_argcheck(L, maxreply >= maxline, 3, "maxreply must be at least maxline");
-    o->s.lim.maxline = (size_t)maxline;
-    o->s.lim.maxreply = (size_t)maxreply;
+    s->lim.maxline = (size_t)maxline;
+    s->lim.maxreply = (size_t)maxreply;
     return 0;
 }
 
@@ -201,29 +193,29 @@ static int l_local(lua_State *L) { return push_endpoint(L, &check_open(L)->local
 
 static int l_close(lua_State *L)
 {
-    ftp_session_close(&check_ftp(L)->s);
+    ftp_session_close(check_ftp(L));
     return 0;
 }
 
 static int l_gc(lua_State *L)
 {
-    ftp_session_free(&check_ftp(L)->s);
+    ftp_session_free(check_ftp(L));
     return 0;
 }
 
 static int l_tostring(lua_State *L)
 {
-    ftp_object *o = check_ftp(L);
-    if (o->s.conn.fd < 0) {
-        lua_pushfstring(L, "ftplib.FTP (closed): %p", (void *)o);
+    ftp_session *s = check_ftp(L);
+    if (s->conn.fd < 0) {
+        lua_pushfstring(L, "ftplib.FTP (closed): %p", (void *)s);
         return 1;
     }
     char host[64];
     int port;
-    ftp_net_addr_text(&o->s.peer, host, sizeof host, &port);
+    ftp_net_addr_text(&s->peer, host, sizeof host, &port);
     const char *fmt = strchr(host, ':') ? "ftplib.FTP ([%s]:%d): %p"
                                         : "ftplib.FTP (%s:%d): %p";
-    lua_pushfstring(L, fmt, host, port, (void *)o);
+    lua_pushfstring(L, fmt, host, port, (void *)s);
     return 1;
 }
 

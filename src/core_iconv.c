@@ -9,6 +9,8 @@
  * character the target cannot represent, gives nil and says where. */
 #include "core.h"
 
+#include <lauxlib.h>
+
 #include <errno.h>
 #include <iconv.h>
 #include <stdio.h>

@@ -1,10 +1,12 @@
 /* TLS in the binding: the ftplib.TLSContext userdata and the TLS steps of
  * FTP and Data objects (start, handshake, shutdown), both working on the
  * ftp_conn inside the object. */
+#include "bind.h"
 #include "core.h"
 #include "data.h"
 #include "session.h"
 #include "status.h"
+#include "tls.h"
 
 #include <string.h>
 

@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/sendfile.h>
 #include <unistd.h>
@@ -41,11 +42,22 @@ void ftp_data_close(ftp_data *d)
     close_fd(&d->pipe_fd[0]);
     close_fd(&d->pipe_fd[1]);
     ftp_buf_clear(&d->pending);
+    free(d->recv_buf);
+    d->recv_buf = NULL;
+    d->held = FTP_OK;
+}
+
+int ftp_data_connect(ftp_data *d, const ftp_addr *dst)
+{
+    ftp_addr none = {.len = 0};
+    ftp_data_close(d);
+    d->conn.err = 0;
+    return ftp_net_connect(dst, &none, FTP_DATA_RCVBUF, &d->conn.fd, &d->conn.err);
 }
 
 void ftp_data_free(ftp_data *d)
 {
-    ftp_data_close(d);
+    ftp_data_close(d); /* frees the receive buffer too */
     ftp_buf_free(&d->pending);
 }
 
@@ -78,6 +90,8 @@ int ftp_data_listen(ftp_data *d, const ftp_addr *host, int lo, int hi,
 {
     ftp_addr a = *host;
     int fd = socket(a.sa.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd >= 0)
+        ftp_net_set_rcvbuf(fd, FTP_DATA_RCVBUF); /* the accepted socket inherits it */
     if (fd < 0 || bind_in_range(fd, &a, lo, hi) < 0 || listen(fd, 1) < 0 ||
         ftp_net_local(fd, bound) < 0) {
         d->conn.err = errno;
@@ -112,6 +126,65 @@ int ftp_data_accept(ftp_data *d, const ftp_addr *server)
         d->conn.fd = fd;
         return FTP_OK;
     }
+}
+
+/* Page-aligned: the kernel copies into whole pages, and the buffer's start
+ * never shares a cache line with the allocator's bookkeeping. */
+static int ensure_recv_buf(ftp_data *d)
+{
+    if (d->recv_buf != NULL)
+        return 0;
+    void *p;
+    if (posix_memalign(&p, 4096, FTP_RECV_BUF) != 0)
+        return -1;
+    d->recv_buf = p;
+    return 0;
+}
+
+/* A wait (or a read that needs a write first) ends the gathering without
+ * a failure; anything else is kept for the next call. */
+static int is_wait(int st)
+{
+    return st == FTP_WANT_READ || st == FTP_WANT_WRITE;
+}
+
+/* TLS hands out one record (16 KiB at most) per read: gather them. */
+static int gather_tls(ftp_data *d, size_t want, size_t *got)
+{
+    *got = 0;
+    while (*got < want) {
+        size_t n;
+        int st = ftp_conn_read(&d->conn, d->recv_buf + *got, want - *got, &n);
+        if (st == FTP_OK) {
+            *got += n;
+            continue;
+        }
+        if (*got == 0)
+            return st;
+        if (!is_wait(st))
+            d->held = st; /* the bytes before it go out first */
+        break;
+    }
+    return FTP_OK;
+}
+
+int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got)
+{
+    *got = 0;
+    if (d->held != FTP_OK) {
+        int st = d->held;
+        d->held = FTP_OK;
+        return st;
+    }
+    if (ensure_recv_buf(d) < 0)
+        return FTP_ENOMEM;
+    size_t want = max < FTP_RECV_BUF ? max : FTP_RECV_BUF;
+    *block = d->recv_buf;
+    if (d->conn.ssl != NULL)
+        return gather_tls(d, want, got);
+    /* One recv takes all the socket holds, up to want: a second would
+     * most often only say EAGAIN. */
+    return ftp_conn_read(&d->conn, d->recv_buf, want, got);
 }
 
 static int local_error(ftp_data *d)
@@ -178,15 +251,15 @@ static int splice_to_file(ftp_data *d, int file_fd, size_t *moved)
 
 static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
 {
-    char buf[16384];
     for (;;) {
+        const char *block;
         size_t got;
-        int st = ftp_conn_read(&d->conn, buf, sizeof buf, &got);
+        int st = ftp_data_recv(d, FTP_RECV_BUF, &block, &got);
         if (st == FTP_CLOSED && d->conn.err == 0)
             return FTP_OK; /* the end of the data */
         if (st != FTP_OK)
             return st;
-        if (fwrite(buf, 1, got, f) != got)
+        if (fwrite(block, 1, got, f) != got)
             return local_error(d);
         *moved += got;
         d->bytes += (long long)got;

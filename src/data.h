@@ -17,9 +17,24 @@ typedef struct ftp_data {
     ftp_buf pending;    /* read from a file, not yet sent */
     long long bytes;    /* payload bytes moved, either way */
     int local_err;      /* errno of the last FTP_EIO */
+    /* The receive buffer: made at the first ftp_data_recv, freed on close.
+     * One per data connection, so a block costs no allocation. */
+    char *recv_buf;
+    /* A TLS read failed after others had filled part of the buffer: the
+     * bytes went out first, the failure (FTP_CLOSED, an error) waits here
+     * for the next ftp_data_recv. FTP_OK when none. */
+    int held;
 } ftp_data;
 
+/* Size of the receive buffer, the largest block ftp_data_recv gives. */
+#define FTP_RECV_BUF (256 * 1024)
+/* What a data socket asks the kernel for as its receive buffer (SO_RCVBUF):
+ * room for a fast sender between our reads. */
+#define FTP_DATA_RCVBUF (4 * 1024 * 1024)
+
 void ftp_data_init(ftp_data *d);
+/* Passive mode: starts connecting to dst, as ftp_net_connect does. */
+int ftp_data_connect(ftp_data *d, const ftp_addr *dst);
 void ftp_data_close(ftp_data *d);
 void ftp_data_free(ftp_data *d);
 
@@ -30,6 +45,13 @@ int ftp_data_listen(ftp_data *d, const ftp_addr *host, int lo, int hi,
 /* Accepts the server's connection. Connections from any other host than
  * server are closed and not counted. FTP_OK, FTP_WANT_READ or FTP_ESYS. */
 int ftp_data_accept(ftp_data *d, const ftp_addr *server);
+
+/* Reads up to max bytes (at most FTP_RECV_BUF) into the receive buffer:
+ * plain, what one recv gives; under TLS, record after record until the buffer
+ * is full or none is ready now, so that one block spans many records. FTP_OK
+ * with *block and *got > 0 (the bytes stay valid until the next call), or a
+ * status as from ftp_conn_read (FTP_CLOSED with conn.err 0: the end). */
+int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
 
 /* Socket to file until the socket has nothing more now (FTP_WANT_READ),
  * reached its end (FTP_OK) or the step moved its share (FTP_MORE: call

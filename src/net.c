@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -19,11 +20,40 @@ static int new_socket(int family, int *err)
     return fd;
 }
 
-int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err)
+/* The most SO_RCVBUF may set (Linux: net.core.rmem_max), 0 when unknown.
+ * Read each time, not kept: no state outside the objects. */
+static long rcvbuf_limit(void)
+{
+    int fd = open("/proc/sys/net/core/rmem_max", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char text[32];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    return strtol(text, NULL, 10);
+}
+
+void ftp_net_set_rcvbuf(int fd, int bytes)
+{
+    /* A fixed size turns the kernel's own tuning off: worth it only when the
+     * whole request is granted (the default limit is about 200 KiB, below
+     * what autotuning reaches). */
+    if (rcvbuf_limit() < bytes)
+        return;
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+}
+
+int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int rcvbuf, int *fd,
+                    int *err)
 {
     *fd = new_socket(dst->sa.ss_family, err);
     if (*fd < 0)
         return FTP_ESYS;
+    if (rcvbuf > 0)
+        ftp_net_set_rcvbuf(*fd, rcvbuf);
     /* Commands are small and each waits for its reply: no Nagle delay. */
     int one = 1;
     setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);

@@ -12,9 +12,16 @@ typedef struct ftp_addr {
     socklen_t len;
 } ftp_addr;
 
-/* Starts a non-blocking connect from src (if src->len > 0). Returns FTP_OK,
- * FTP_WANT_WRITE (in progress) or FTP_ESYS with *err set. */
-int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int *fd, int *err);
+/* Starts a non-blocking connect from src (if src->len > 0), asking for a
+ * receive buffer of rcvbuf bytes when rcvbuf > 0 (see ftp_net_set_rcvbuf).
+ * Returns FTP_OK, FTP_WANT_WRITE (in progress) or FTP_ESYS with *err set. */
+int ftp_net_connect(const ftp_addr *dst, const ftp_addr *src, int rcvbuf, int *fd,
+                    int *err);
+/* Asks for a socket receive buffer of bytes (SO_RCVBUF), before connect or
+ * listen so that TCP scales its window to it. Only when the system grants it
+ * all (net.core.rmem_max): a smaller fixed size would do worse than the
+ * kernel's autotuning, which it switches off. Failure is harmless. */
+void ftp_net_set_rcvbuf(int fd, int bytes);
 /* After the socket turned writable: FTP_OK, FTP_WANT_WRITE (not connected
  * yet: woken early) or FTP_ESYS with *err set. */
 int ftp_net_connect_result(int fd, int *err);

@@ -134,7 +134,7 @@ static int set_peer_checks(SSL *ssl, const char *host, int verify)
     return !verify || SSL_set1_host(ssl, host);
 }
 
-SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int resume,
+SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_data,
                  char *err, size_t errlen)
 {
     SSL *ssl = SSL_new(t->ctx);
@@ -146,9 +146,13 @@ SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int resume,
         SSL_free(ssl);
         return NULL;
     }
-    SSL_SESSION *session = resume ? take_session(t) : NULL;
+    SSL_SESSION *session = is_data ? take_session(t) : NULL;
     if (session)
         SSL_set_session(ssl, session);
+    if (is_data) {
+        SSL_set_read_ahead(ssl, 1);
+        SSL_set_default_read_buffer_len(ssl, FTP_TLS_READ_AHEAD);
+    }
     SSL_set_connect_state(ssl);
     return ssl;
 }

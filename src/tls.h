@@ -37,10 +37,14 @@ int ftp_tls_ctx_init(ftp_tls_ctx *t, const ftp_tls_opts *o, char *err, size_t er
 void ftp_tls_ctx_free(ftp_tls_ctx *t);
 
 /* A client SSL for fd, checking host (a name or an IP literal) unless
- * verification is off, and resuming a kept session when resume is set (data
- * connections). NULL with a message in err. */
-SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int resume,
+ * verification is off. For a data connection (is_data), it resumes a kept
+ * session and reads ahead: each read from the socket takes whatever records
+ * have arrived, up to FTP_TLS_READ_AHEAD bytes, instead of one record's
+ * header and then its body. (Not for the control connection: after CCC its
+ * plain text must stay on the socket.) NULL with a message in err. */
+SSL *ftp_tls_new(ftp_tls_ctx *t, int fd, const char *host, int is_data,
                  char *err, size_t errlen);
+#define FTP_TLS_READ_AHEAD (64 * 1024)
 
 /* OpenSSL's reason for the last failure of ssl (verification included). */
 void ftp_tls_error_text(SSL *ssl, int ret, char *err, size_t errlen);
