@@ -82,6 +82,7 @@ build = {
       ["ftplib.core"] = {
          sources = {
             -- files: src/*.c
+            "src/bind.c",
             "src/buf.c",
             "src/conn.c",
             "src/core.c",
@@ -89,6 +90,8 @@ build = {
             "src/core_file.c",
             "src/core_ftp.c",
             "src/core_iconv.c",
+            "src/core_net.c",
+            "src/core_reply.c",
             "src/core_tls.c",
             "src/data.c",
             "src/net.c",
