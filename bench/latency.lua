@@ -23,6 +23,10 @@
 local lfs = require "lfs"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
+local pairs_ = require "bench.pairs"
+local report_ = require "bench.report"
+
+local last_line, median, fmt = pairs_.last_line, pairs_.median, report_.fmt
 
 local REPS = tonumber(os.getenv("BENCH_LATENCY_REPS") or "3")
 local FILES = tonumber(os.getenv("BENCH_LATENCY_FILES") or "1000")
@@ -94,14 +98,6 @@ local function check(into)
   end
 end
 
-local function last_line(text)
-  local last
-  for line in text:gmatch("[^\n]+") do
-    if line:find("%S") then last = line end
-  end
-  return last and last:gsub("^%s+", "") or "(no message)"
-end
-
 -- One run of client c under /usr/bin/time into an empty `into`. Returns {wall=, cpu=}
 -- or nil and what went wrong.
 local function measure(c, into, work)
@@ -119,14 +115,6 @@ local function measure(c, into, work)
   local wrong = check(into)
   if wrong then return nil, wrong end
   return { wall = tonumber(wall), cpu = tonumber(user) + tonumber(sys) }
-end
-
-local function median(values)
-  local sorted = table.move(values, 1, #values, 1, {})
-  table.sort(sorted)
-  local n = #sorted
-  if n % 2 == 1 then return sorted[(n + 1) // 2] end
-  return (sorted[n // 2] + sorted[n // 2 + 1]) / 2
 end
 
 -- Runs every client REPS times, interleaved, a failed client not again; fills in
@@ -154,11 +142,6 @@ local function run_clients(list, into, work)
       c.wall_min, c.wall_max = math.min(table.unpack(c.walls)), math.max(table.unpack(c.walls))
     end
   end
-end
-
-local function fmt(x, digits)
-  if x == nil then return "n/a" end
-  return ("%." .. (digits or 2) .. "f"):format(x)
 end
 
 local function versions()

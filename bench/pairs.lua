@@ -31,7 +31,7 @@ end
 
 -- The last non-empty line of a failed client's stderr: for Python the exception, for
 -- ours the assert's message, for curl and lftp their error.
-local function last_line(text)
+function M.last_line(text)
   local last
   for line in text:gmatch("[^\n]+") do
     if line:find("%S") then last = line end
@@ -60,7 +60,7 @@ function M.measure(w, c, work)
   local wall, user, sys, rss = last:match("^(%S+) (%S+) (%S+) (%d+)$")
   if not ok or not wall then
     local stderr = read_all(errors)
-    return nil, "failed: " .. stderr:sub(1, 400) .. read_all(timing), last_line(stderr),
+    return nil, "failed: " .. stderr:sub(1, 400) .. read_all(timing), M.last_line(stderr),
       tonumber(wall)
   end
   local check = w.check

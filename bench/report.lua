@@ -20,10 +20,13 @@ local function find(list, key, value)
   end
 end
 
-local function fmt(x, digits)
+-- x with `digits` decimals (2), or "n/a" for nil.
+function M.fmt(x, digits)
   if x == nil then return "n/a" end
   return ("%." .. (digits or 2) .. "f"):format(x)
 end
+
+local fmt = M.fmt
 
 local function range(lo, hi, digits)
   if lo == nil then return "" end
