@@ -1,7 +1,7 @@
 -- ftp:download and ftp:upload (lua/ftplib/ops/whole_files.lua) against real servers (vsftpd,
 -- pyftpdlib, and proftpd where it is unpacked) and, for what no real server does on
 -- demand (a transfer cut by the server, a SIZE that lies, REST refused), the scripted
--- fake server. Retries after a dropped session are in spec/retry_spec.lua.
+-- fake server. Retries after a dropped session are in spec/ops/retry_spec.lua.
 local ftplib = require "ftplib"
 local lfs = require "lfs"
 local servers = require "spec.support.servers"

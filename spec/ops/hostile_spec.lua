@@ -304,7 +304,7 @@ describe("2. no link followed", function()
 end)
 
 describe("2b. temporaries never collide", function()
-  -- x, x.part and x.1 downloaded side by side: spec/untrusted_servers_spec.lua, on
+  -- x, x.part and x.1 downloaded side by side: spec/ops/untrusted_servers_spec.lua, on
   -- vsftpd (this server serves one transfer at a time).
   local function slow(text)
     local data = text:rep(20000 // #text)

@@ -18,7 +18,7 @@ local AFTER_230 = { table.unpack(fake.login_steps(), 6) }
 local LOGIN = fake.login_steps()
 local STILL_HERE = { { expect = "^NOOP$" }, { send = "200 still here\r\n" } }
 -- The NOOP the library sends itself to be sure it is in step again, after a transfer
--- that failed after its 1xx or got a 2xx where a 1xx was due (spec/in_step_spec.lua).
+-- that failed after its 1xx or got a 2xx where a 1xx was due (spec/protocol/in_step_spec.lua).
 local IN_STEP = { { expect = "^NOOP$" }, { send = "200 NOOP ok\r\n" } }
 
 local function type_steps(kind)

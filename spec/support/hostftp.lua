@@ -1,4 +1,4 @@
--- A hostile FTP server for the helpers' specs (spec/hostile_spec.lua): it serves a
+-- A hostile FTP server for the helpers' specs (spec/ops/hostile_spec.lua): it serves a
 -- made-up tree, listing whatever the scenario says, to any number of clients.
 --
 --   lua5.4 spec/support/hostftp.lua SCENARIO LOG PORTFILE

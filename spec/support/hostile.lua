@@ -1,5 +1,5 @@
 -- Driver for the hostile FTP server (spec/support/hostftp.lua): a made-up tree listed
--- as the scenario says, for the helpers' safety specs (spec/hostile_spec.lua).
+-- as the scenario says, for the helpers' safety specs (spec/ops/hostile_spec.lua).
 --
 --   local hostile = require "spec.support.hostile"
 --   local srv = hostile.start {
