@@ -11,15 +11,10 @@ local mlsx = hostile.mlsx
 local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
 local ROOT, ENV, within, run_tool = sandbox.ROOT, sandbox.ENV, sandbox.within, sandbox.run_tool
 
+-- The test's sandbox, and the hostile server it started: checked and stopped after it.
 local box, srv
-before_each(function()
-  box = sandbox.new()
-end)
--- Whatever a scenario asserts, nothing outside its target may exist or change.
-after_each(function()
-  sandbox.finish(box, srv)
-  srv = nil
-end)
+before_each(function() box = sandbox.new() end)
+after_each(function() srv = sandbox.finish(box, srv) end)
 
 describe("10. the command-line tool", function()
   it("never shows a URL's password, even in errors", function()

@@ -13,15 +13,10 @@ local ls, mlsx = hostile.ls, hostile.mlsx
 local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
 local failed_paths, failure_of, within = sandbox.failed_paths, sandbox.failure_of, sandbox.within
 
+-- The test's sandbox, and the hostile server it started: checked and stopped after it.
 local box, srv
-before_each(function()
-  box = sandbox.new()
-end)
--- Whatever a scenario asserts, nothing outside its target may exist or change.
-after_each(function()
-  sandbox.finish(box, srv)
-  srv = nil
-end)
+before_each(function() box = sandbox.new() end)
+after_each(function() srv = sandbox.finish(box, srv) end)
 
 describe("3. a listing that cannot be trusted is not an empty folder", function()
   local function local_copy()

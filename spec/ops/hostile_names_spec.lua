@@ -15,15 +15,10 @@ local ls, mlsx = hostile.ls, hostile.mlsx
 local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
 local failure_of, within, run_tool = sandbox.failure_of, sandbox.within, sandbox.run_tool
 
+-- The test's sandbox, and the hostile server it started: checked and stopped after it.
 local box, srv
-before_each(function()
-  box = sandbox.new()
-end)
--- Whatever a scenario asserts, nothing outside its target may exist or change.
-after_each(function()
-  sandbox.finish(box, srv)
-  srv = nil
-end)
+before_each(function() box = sandbox.new() end)
+after_each(function() srv = sandbox.finish(box, srv) end)
 
 -- The tree climbing out: names and folders with "..", a slash, absolute paths.
 local TRAVERSAL = {

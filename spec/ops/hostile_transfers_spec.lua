@@ -11,15 +11,10 @@ local proc = require "spec.support.proc"
 local ls = hostile.ls
 local failed_paths, run_tool = sandbox.failed_paths, sandbox.run_tool
 
+-- The test's sandbox, and the hostile server it started: checked and stopped after it.
 local box, srv
-before_each(function()
-  box = sandbox.new()
-end)
--- Whatever a scenario asserts, nothing outside its target may exist or change.
-after_each(function()
-  sandbox.finish(box, srv)
-  srv = nil
-end)
+before_each(function() box = sandbox.new() end)
+after_each(function() srv = sandbox.finish(box, srv) end)
 
 describe("5. resume only the same file", function()
   -- A first download cut short: the 150 announces 10 bytes, 4 arrive.

@@ -13,15 +13,8 @@ local function mode_tests(get_server, kind, mode)
   local function remote(name) return mode .. "-" .. name end
   local function lacks(what) return servers.lacks(kind, what) end
 
-  before_each(function()
-    s = get_server()
-    ftp = transfer.open(s, kind, mode)
-  end)
-
-  after_each(function()
-    if ftp then ftp:close() end
-    ftp = nil
-  end)
+  before_each(function() s, ftp = transfer.open(get_server(), kind, mode) end)
+  after_each(function() ftp = transfer.close(ftp) end)
 
   -- Listings.
 

@@ -26,15 +26,8 @@ local function mode_tests(get_server, kind, mode, odd)
   local function big() return odd and files.medium or files.big end
   local BIG = odd and "8 MiB" or "64 MiB"
 
-  before_each(function()
-    s = get_server()
-    ftp = transfer.open(s, kind, mode)
-  end)
-
-  after_each(function()
-    if ftp then ftp:close() end
-    ftp = nil
-  end)
+  before_each(function() s, ftp = transfer.open(get_server(), kind, mode) end)
+  after_each(function() ftp = transfer.close(ftp) end)
 
   -- The main round trips: 64 MiB of random bytes (8 MiB for the odd servers).
 

@@ -7,7 +7,7 @@
 --   local sandbox = require "spec.support.sandbox"
 --   local box, srv
 --   before_each(function() box = sandbox.new() end)
---   after_each(function() sandbox.finish(box, srv); srv = nil end)
+--   after_each(function() srv = sandbox.finish(box, srv) end)
 local lfs = require "lfs"
 local assert = require "luassert" -- busted's assert: a required module does not see the spec's
 local core = require "ftplib.core"
@@ -137,11 +137,13 @@ sandbox.within, sandbox.run_tool = within, run_tool
 
 -- After a scenario: stops its server (when one was started), removes the sandbox, and
 -- asserts that nothing outside the target exists or changed, whatever the scenario did.
+-- Answers nil, the test's server from then on.
 function sandbox.finish(box, srv)
   if srv then srv:stop() end
   local outside = box:outside()
   box:remove()
   assert.are.same(box.before, outside, "something outside the target changed")
+  return nil
 end
 
 return sandbox

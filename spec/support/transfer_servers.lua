@@ -110,12 +110,19 @@ function transfer.basenames(list)
   return names
 end
 
--- The session of one mode's tests (in before_each): logged in to s, passive or active.
+-- The session of one mode's tests (in before_each): s, and a session logged in to s,
+-- passive or active.
 function transfer.open(s, kind, mode)
   current_kind = kind
   local ftp = transfer.session(s)
   ftp:set_pasv(mode == "passive")
-  return ftp
+  return s, ftp
+end
+
+-- After each test: closes the test's session (when it has one); answers nil.
+function transfer.close(ftp)
+  if ftp then ftp:close() end
+  return nil
 end
 
 local function server_tests(mode_tests, say, kind, family, odd)
