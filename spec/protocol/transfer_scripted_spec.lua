@@ -3,8 +3,8 @@
 -- 226 without a 1xx, EPSV refused, PASV addresses, a stranger on the data port, the
 -- bytes of line transfers and MLSD on the wire).
 local ftplib = require "ftplib"
-local socket = require "socket"
 local fake = require "spec.support.fake"
+local stranger_watcher = require("spec.support.stranger").watcher
 
 -- Runs body(ftp, srv) against a fake server playing `steps` after the login, then
 -- checks that the script ran as written.
@@ -21,35 +21,9 @@ local function with_fake(steps, opts, body)
   return srv
 end
 
-local function epsv_steps()
-  return {
-    { expect = "^EPSV$" },
-    { pasv = true },
-    { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
-  }
-end
-
 local function collect()
   local parts = {}
   return parts, function(chunk) parts[#parts + 1] = chunk end
-end
-
--- A client of our own on 127.0.0.2: it connects to the port of a PORT command seen in
--- the debug output, before the command is even sent (the library listens first).
-local function stranger_watcher()
-  local stranger = {}
-  function stranger.debugfunc(line)
-    local h1, h2, h3, h4, p1, p2 = line:match("PORT (%d+),(%d+),(%d+),(%d+),(%d+),(%d+)")
-    if not h1 or stranger.sock then return end
-    local sock = assert(socket.tcp4())
-    assert(sock:bind("127.0.0.2", 0))
-    sock:settimeout(5)
-    stranger.sock = sock
-    stranger.connected, stranger.connect_err = sock:connect(table.concat({ h1, h2, h3, h4 }, "."),
-      tonumber(p1) * 256 + tonumber(p2))
-    if stranger.connected then sock:send("NOT THE SERVER'S DATA\r\n") end
-  end
-  return stranger
 end
 
 describe("transfers", function()
@@ -68,16 +42,10 @@ describe("transfers", function()
 
     it("a 150 then a 226 is a success", function()
       with_fake(fake.script(
-        { { expect = "^TYPE I$" }, { send = "200 Type set to I\r\n" } },
-        epsv_steps(),
-        {
-          { expect = "^RETR f$" },
-          { send = "150 Opening BINARY mode data connection for f (11 bytes).\r\n" },
-          { accept = true },
-          { data_send = "hello world" },
-          { data_close = true },
-          { send = "226 Transfer complete.\r\n" },
-        }), nil, function(ftp)
+        fake.type_steps("I", "200 Type set to I"),
+        fake.epsv_steps(),
+        fake.sending_steps("^RETR f$", "150 Opening BINARY mode data connection for f (11 bytes).",
+          "hello world", "226 Transfer complete.")), nil, function(ftp)
         local parts, sink = collect()
         local reply, code = ftp:retrbinary("RETR f", sink)
         assert.equal("226 Transfer complete.", reply)
@@ -87,14 +55,9 @@ describe("transfers", function()
     end)
 
     it("ntransfercmd gives the size of a \"150 ... (N bytes)\" reply", function()
-      with_fake(fake.script(epsv_steps(), {
-        { expect = "^RETR f$" },
-        { send = "150 Opening BINARY mode data connection for f (1234567 bytes).\r\n" },
-        { accept = true },
-        { data_send = "abc" },
-        { data_close = true },
-        { send = "226 Transfer complete.\r\n" },
-      }), nil, function(ftp)
+      with_fake(fake.script(fake.epsv_steps(), fake.sending_steps("^RETR f$",
+        "150 Opening BINARY mode data connection for f (1234567 bytes).", "abc",
+        "226 Transfer complete.")), nil, function(ftp)
         local data, size = ftp:ntransfercmd("RETR f")
         assert.is_not_nil(data, size)
         assert.equal(1234567, size)
@@ -111,15 +74,11 @@ describe("transfers", function()
 
     it("a data connection closed early with a 426 is error 426", function()
       with_fake(fake.script(
-        { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
-        epsv_steps(),
-        {
-          { expect = "^RETR f$" },
-          { send = "150 Opening BINARY mode data connection for f (1000000 bytes).\r\n" },
-          { accept = true },
-          { data_send_size = 5000 },
-          { data_close = true },
-          { send = "426 Connection closed; transfer aborted.\r\n" },
+        fake.type_steps("I", "200 ok"),
+        fake.epsv_steps(),
+        fake.sending_steps("^RETR f$",
+          "150 Opening BINARY mode data connection for f (1000000 bytes).", 5000,
+          "426 Connection closed; transfer aborted."), {
           { expect = "^NOOP$" }, -- the library's own, to be sure it is in step
           { send = "200 in step\r\n" },
           { expect = "^NOOP$" },
@@ -137,8 +96,8 @@ describe("transfers", function()
 
     it("a 226 with no 1xx before it is an error, and the session goes on", function()
       with_fake(fake.script(
-        { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
-        epsv_steps(),
+        fake.type_steps("I", "200 ok"),
+        fake.epsv_steps(),
         {
           { expect = "^RETR f$" },
           { send = "226 Transfer complete.\r\n" },
@@ -172,7 +131,7 @@ describe("transfers", function()
         }
       end
       local srv = with_fake(fake.script(
-        { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+        fake.type_steps("I", "200 ok"),
         { { expect = "^EPSV$" }, { send = "500 EPSV not understood\r\n" } },
         pasv_retr("one", "first"),
         pasv_retr("two", "second")), nil, function(ftp)
@@ -192,7 +151,7 @@ describe("transfers", function()
 
     local function pasv_script(listener, reply, content)
       return fake.script(
-        { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+        fake.type_steps("I", "200 ok"),
         {
           { expect = "^PASV$" },
           { pasv = listener },
@@ -233,7 +192,7 @@ describe("transfers", function()
       "127,0,0,1,-1,5", "127,0,0,1,4" }) do
       it("a PASV reply with numbers out of range (" .. bad .. ") is \"proto\"", function()
         with_fake(fake.script(
-          { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+          fake.type_steps("I", "200 ok"),
           {
             { expect = "^PASV$" },
             { send = "227 Entering Passive Mode (" .. bad .. ").\r\n" },
@@ -253,10 +212,10 @@ describe("transfers", function()
 
     it("in active mode, refuses a data connection from another address (127.0.0.2)",
       function()
-        local stranger = stranger_watcher()
+        local stranger = stranger_watcher("NOT THE SERVER'S DATA\r\n")
         finally(function() if stranger.sock then stranger.sock:close() end end)
         with_fake(fake.script(
-          { { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
+          fake.type_steps("I", "200 ok"),
           {
             { expect = "^PORT 127,0,0,1,%d+,%d+$" },
             { send = "200 PORT command successful\r\n" },
@@ -282,8 +241,8 @@ describe("transfers", function()
 
     it("storlines sends CRLF line ends on the wire", function()
       local srv = with_fake(fake.script(
-        { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
-        epsv_steps(),
+        fake.type_steps("A", "200 ok"),
+        fake.epsv_steps(),
         {
           { expect = "^STOR f$" },
           { send = "150 Go ahead\r\n" },
@@ -298,16 +257,10 @@ describe("transfers", function()
 
     it("retrlines strips CRLF and LF line ends from the wire", function()
       with_fake(fake.script(
-        { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
-        epsv_steps(),
-        {
-          { expect = "^RETR f$" },
-          { send = "150 Go ahead\r\n" },
-          { accept = true },
-          { data_send = "one\r\ntwo\n\r\nthree" },
-          { data_close = true },
-          { send = "226 Done\r\n" },
-        }), nil, function(ftp)
+        fake.type_steps("A", "200 ok"),
+        fake.epsv_steps(),
+        fake.sending_steps("^RETR f$", "150 Go ahead", "one\r\ntwo\n\r\nthree",
+          "226 Done")), nil, function(ftp)
         local lines = {}
         assert(ftp:retrlines("RETR f", function(line) lines[#lines + 1] = line end))
         assert.same({ "one", "two", "", "three" }, lines)
@@ -316,8 +269,8 @@ describe("transfers", function()
 
     it("mlsd: names with spaces and ';', facts lower-case, values with '='", function()
       with_fake(fake.script(
-        { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
-        epsv_steps(),
+        fake.type_steps("A", "200 ok"),
+        fake.epsv_steps(),
         {
           { expect = "^MLSD d$" },
           { send = "150 Listing\r\n" },
