@@ -8,7 +8,7 @@ local sandbox = require "spec.support.sandbox"
 local proc = require "spec.support.proc"
 
 local mlsx = hostile.mlsx
-local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+local MLST = hostile.MLST
 local ROOT, ENV, within, run_tool = sandbox.ROOT, sandbox.ENV, sandbox.within, sandbox.run_tool
 
 -- The test's sandbox, and the hostile server it started: checked and stopped after it.

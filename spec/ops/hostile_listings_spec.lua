@@ -10,7 +10,7 @@ local sandbox = require "spec.support.sandbox"
 local proc = require "spec.support.proc"
 
 local ls, mlsx = hostile.ls, hostile.mlsx
-local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+local MLST = hostile.MLST
 local failed_paths, failure_of, within = sandbox.failed_paths, sandbox.failure_of, sandbox.within
 
 -- The test's sandbox, and the hostile server it started: checked and stopped after it.
@@ -362,14 +362,7 @@ describe("a protected empty listing without close_notify (spec/support/fake.lua)
 
   -- pyftpdlib ends empty listings so; an attacker cutting the data connection too.
   it("is taken as empty, but mirror deletes nothing on its strength", function()
-    local fake_srv = fake.start(fake.script({
-      { send = "220 fake ready\r\n" },
-      { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
-      { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
-      { expect = "^PASS " }, { send = "230 in\r\n" },
-      { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
-      { expect = "^PROT P$" }, { send = "200 protected\r\n" },
-      { expect = "^FEAT$" }, { send = "211-Features:\r\n MLST type*;size*;\r\n211 End\r\n" },
+    local fake_srv = fake.start(fake.script(fake.tls_login_steps("good", { "MLST type*;size*;" }), {
       { pasv = true },
       { serve = { MLST = "550 no MLST here\r\n", TYPE = "200 ok\r\n",
         EPSV = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" }, last = "EPSV" },
@@ -410,21 +403,15 @@ describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
   -- LIST of a missing folder as GNU inetutils and netkit ftpd answer it: a 150, the
   -- error of ls on the data connection, a 226.
   local function gnu_answer(command)
-    return {
-      { expect = "^EPSV$" }, { pasv = true },
-      { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
-      { expect = "^" .. command:gsub("%p", "%%%0") .. "$" },
-      { send = "150 Opening ASCII mode data connection for '/bin/ls'.\r\n" },
-      { accept = true },
-      { data_send = "ls: cannot access 'missing': No such file or directory\r\n" },
-      { data_close = true },
-      { send = "226 Transfer complete.\r\n" },
-    }
+    return fake.script(fake.epsv_steps(), fake.sending_steps(
+      "^" .. command:gsub("%p", "%%%0") .. "$",
+      "150 Opening ASCII mode data connection for '/bin/ls'.",
+      "ls: cannot access 'missing': No such file or directory\r\n", "226 Transfer complete."))
   end
 
   it("walk takes the answer for a folder it cannot read, asking plain LIST once", function()
     local fake_srv = fake.start(fake.script(fake.login_steps(),
-      { { expect = "^TYPE A$" }, { send = "200 ok\r\n" } },
+      fake.type_steps("A", "200 ok"),
       gnu_answer("LIST -a missing"), gnu_answer("LIST missing"),
       -- A listing of lines no parser reads: list asks whether the folder is there.
       { { expect = "^PWD$" }, { send = "257 \"/\" is the current directory.\r\n" },

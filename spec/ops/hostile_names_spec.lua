@@ -12,7 +12,7 @@ local sandbox = require "spec.support.sandbox"
 local proc = require "spec.support.proc"
 
 local ls, mlsx = hostile.ls, hostile.mlsx
-local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+local MLST = hostile.MLST
 local failure_of, within, run_tool = sandbox.failure_of, sandbox.within, sandbox.run_tool
 
 -- The test's sandbox, and the hostile server it started: checked and stopped after it.

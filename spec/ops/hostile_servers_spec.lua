@@ -7,7 +7,7 @@ local hostile = require "spec.support.hostile"
 local sandbox = require "spec.support.sandbox"
 
 local ls, mlsx = hostile.ls, hostile.mlsx
-local MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+local MLST = hostile.MLST
 local within = sandbox.within
 
 -- The test's sandbox, and the hostile server it started: checked and stopped after it.

@@ -48,6 +48,9 @@ function hostile.ls(kind, name, size, date, target)
   return line
 end
 
+--- The FEAT lines of a server with MLSD (its unique fact too), SIZE and MDTM.
+hostile.MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
+
 --- An MLSD line: type ("file", "dir", "cdir", "OS.unix=slink:/x"...), name, size, modify.
 function hostile.mlsx(kind, name, size, modify)
   return ("type=%s;size=%d;modify=%s; %s"):format(kind, size or 0, modify or "20200116000000",
