@@ -56,9 +56,18 @@ local proc = require "spec.support.proc"
 local fake = {}
 
 local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local FAKEFTP = (HERE:sub(1, 1) == "/" and HERE or (require("lfs").currentdir() .. "/" .. HERE))
-  .. "/fakeftp.lua"
-local LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+if HERE:sub(1, 1) ~= "/" then HERE = require("lfs").currentdir() .. "/" .. HERE end
+
+--- The absolute path of a file of spec/support (a server script run as a process).
+function fake.beside(name)
+  return HERE .. "/" .. name
+end
+
+--- The interpreter the server scripts run under.
+fake.LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+
+local FAKEFTP = fake.beside("fakeftp.lua")
+local LUA = fake.LUA
 
 -- The step actions fakeftp.lua knows, each with the type of value it takes.
 local STEP_TYPES = {

@@ -34,10 +34,8 @@ local fake = require "spec.support.fake"
 
 local hostile = {}
 
-local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local SERVER = (HERE:sub(1, 1) == "/" and HERE or (require("lfs").currentdir() .. "/" .. HERE))
-  .. "/hostftp.lua"
-local LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+local SERVER = fake.beside("hostftp.lua")
+local LUA = fake.LUA
 
 --- A Unix ls -l line: kind "-", "d" or "l" (target for a link), a size, a date.
 function hostile.ls(kind, name, size, date, target)
