@@ -1,5 +1,6 @@
 -- Driver for the hostile FTP server (spec/support/hostftp.lua): a made-up tree listed
--- as the scenario says, for the helpers' safety specs (spec/ops/hostile_spec.lua).
+-- as the scenario says, for the helpers' safety specs (spec/ops/hostile_*_spec.lua,
+-- spec/cli/hostile_cli_spec.lua).
 --
 --   local hostile = require "spec.support.hostile"
 --   local srv = hostile.start {
