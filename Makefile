@@ -186,7 +186,7 @@ $(BUILD)/embed/host: $(EMBED_DIR)/host.c $(EMBED_DIR)/embed.c $(EMBED_DIR)/embed
 		$(OBJS) $(LDFLAGS) $(EXTRA_LDFLAGS) $(EMBED_LIBS)
 
 # Two threads with a Lua state each, all of it (src/ too) under ThreadSanitizer.
-# spec/embed_spec.lua runs it against real servers. clang when installed, else
+# spec/package/embed_spec.lua runs it against real servers. clang when installed, else
 # gcc (Debian's gcc brings libtsan): both pass the same test.
 TSAN_CC    ?= $(shell command -v clang >/dev/null 2>&1 && echo clang || echo gcc)
 TSAN_FLAGS ?= -fsanitize=thread -O1 -g -fno-omit-frame-pointer
@@ -211,7 +211,7 @@ lint:
 # The reference from the LDoc comments (config.ld lists the files; doc_topics/ holds the
 # topic pages) into doc/, which is build output. Any warning fails: --fatalwarnings
 # catches those about the comments, the check of stderr those about the topic pages,
-# which LDoc reports without failing. spec/reference_spec.lua checks the coverage.
+# which LDoc reports without failing. spec/package/reference_spec.lua checks the coverage.
 doc: setup
 	@rm -rf doc
 	@warnings=$$($(LDOC) --fatalwarnings . 2>&1 >/dev/null) \

@@ -28,7 +28,7 @@ require "ftplib.class" -- assembles the classes FTP, FTP_TLS and Data
 --- The release, `"ftplib 0.1.0"` (what the command-line tool prints for its version).
 -- @field _VERSION
 
--- _VERSION is the release: rockspec/ftplib-0.1.0-1.rockspec (spec/rockspec_spec.lua
+-- _VERSION is the release: rockspec/ftplib-0.1.0-1.rockspec (spec/package/rockspec_spec.lua
 -- keeps them equal).
 local ftplib = {
   _VERSION = "ftplib 0.1.0",
@@ -164,7 +164,7 @@ function ftplib.set_debugfunc(fn)
 end
 
 -- The option tables of the constructors and the helpers, as copies (so that
--- nothing can change the checks through them): spec/reference_spec.lua checks
+-- nothing can change the checks through them): spec/package/reference_spec.lua checks
 -- that the reference documents every key. By function name.
 function ftplib._option_types()
   local copies = {}

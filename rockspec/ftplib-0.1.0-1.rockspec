@@ -2,7 +2,7 @@
 --   luarocks --lua-version=5.4 build rockspec/ftplib-0.1.0-1.rockspec
 -- or, from a checkout of that tag, without fetching:
 --   luarocks --lua-version=5.4 make rockspec/ftplib-0.1.0-1.rockspec
--- Beside rockspec/ftplib-scm-1.rockspec: spec/rockspec_spec.lua checks that both list every
+-- Beside rockspec/ftplib-scm-1.rockspec: spec/package/rockspec_spec.lua checks that both list every
 -- src/*.c, lua/ftplib/**.lua and bin/ file and otherwise agree, and that ftplib._VERSION
 -- names this version; `make rockspec` rewrites the lists of both.
 rockspec_format = "3.0"

@@ -1,6 +1,6 @@
 -- The development rockspec: builds and installs from a checkout (run in the repository root):
 --   luarocks --lua-version=5.4 make rockspec/ftplib-scm-1.rockspec
--- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/rockspec_spec.lua checks that both
+-- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/package/rockspec_spec.lua checks that both
 -- list every src/*.c, lua/ftplib/**.lua and bin/ file and otherwise agree; `make rockspec`
 -- rewrites the lists of both (between the "files:" markers).
 rockspec_format = "3.0"

@@ -27,7 +27,8 @@ PACKAGES=(
     lua-filesystem lua-socket
     # LuaSec: the scripted fake server's TLS (spec/support/fakeftp.lua requires "ssl")
     lua-sec
-    # a host event loop driving sessions: spec/hostloop_spec.lua, examples/luv_parallel.lua
+    # a host event loop driving sessions: spec/concurrency/hostloop_spec.lua,
+    # examples/luv_parallel.lua
     lua-luv
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
@@ -35,16 +36,16 @@ PACKAGES=(
     # by scripts/setup-test-env.sh: it conflicts with vsftpd)
     python3-twisted python3-aioftp
     # make bench: the clients compared, the timer and the chart (curl also proves
-    # the FTPS test servers: spec/support/tls_harness_spec.lua)
+    # the FTPS test servers: spec/harness/tls_harness_spec.lua)
     curl python3 time gnuplot-nox
     # make bench's latency workload: lftp's parallel mirror is the bar
     lftp
-    # spec/cli_spec.lua runs the command-line tool in a terminal to see its progress bar
+    # spec/cli/cli_spec.lua runs the command-line tool in a terminal to see its progress bar
     tmux
     # make fuzz (clang's libFuzzer runtime), make valgrind; make asan uses gcc's
     # libasan8 and libubsan1, which gcc already depends on
     clang libclang-rt-dev valgrind
-    # make doc and spec/reference_spec.lua: LDoc, and the Markdown it formats comments with
+    # make doc and spec/package/reference_spec.lua: LDoc, and the Markdown it formats comments with
     lua-ldoc lua-markdown
 )
 

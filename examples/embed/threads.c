@@ -1,6 +1,6 @@
 /* Two OS threads, each with a Lua state of its own and ftplib linked in,
  * transferring at the same time against one server (`make tsan-threads`
- * builds it under ThreadSanitizer; spec/embed_spec.lua runs it):
+ * builds it under ThreadSanitizer; spec/package/embed_spec.lua runs it):
  *
  *   threads SCRIPT HOST PORT USER PASSWD CAFILE|-
  *

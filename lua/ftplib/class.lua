@@ -17,7 +17,7 @@ local class = {}
 -- The modules whose methods make each class, in this order: each is built on
 -- those before it (it calls their methods), never on those after it, but
 -- through the hooks below. The order changes nothing at run time (a name
--- defined twice raises); spec/layers_spec.lua checks the sources keep it.
+-- defined twice raises); spec/package/layers_spec.lua checks the sources keep it.
 class.MODULES = {
   FTP = {
     -- protocol: one command, one reply, one transfer
@@ -67,7 +67,7 @@ class.HOOKS = {
 }
 
 -- The fields of an FTP (and FTP_TLS) object: every key a module reads or
--- writes on a session besides its methods. spec/class_spec.lua checks the
+-- writes on a session besides its methods. spec/package/class_spec.lua checks the
 -- sources against this list.
 class.FTP_FIELDS = {
   -- the options (protocol/session.lua's apply_options), settable later by methods

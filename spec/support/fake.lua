@@ -56,9 +56,18 @@ local proc = require "spec.support.proc"
 local fake = {}
 
 local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local FAKEFTP = (HERE:sub(1, 1) == "/" and HERE or (require("lfs").currentdir() .. "/" .. HERE))
-  .. "/fakeftp.lua"
-local LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+if HERE:sub(1, 1) ~= "/" then HERE = require("lfs").currentdir() .. "/" .. HERE end
+
+--- The absolute path of a file of spec/support (a server script run as a process).
+function fake.beside(name)
+  return HERE .. "/" .. name
+end
+
+--- The interpreter the server scripts run under.
+fake.LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+
+local FAKEFTP = fake.beside("fakeftp.lua")
+local LUA = fake.LUA
 
 -- The step actions fakeftp.lua knows, each with the type of value it takes.
 local STEP_TYPES = {
@@ -105,18 +114,70 @@ end
 -- fake.script().
 function fake.login_steps(user, features)
   user = user or "anonymous"
-  local feat = "211 no features\r\n"
-  if features and #features > 0 then
-    feat = "211-Features:\r\n " .. table.concat(features, "\r\n ") .. "\r\n211 End\r\n"
-  end
-  return {
+  return fake.script({
     { send = "220 fake server ready\r\n" },
     { expect = "^USER " .. user:gsub("%p", "%%%0") .. "$" },
     { send = "331 send password\r\n" },
     { expect = "^PASS " },
     { send = "230 logged in\r\n" },
-    { expect = "^FEAT$" },
-    { send = feat },
+  }, fake.feat_steps(features))
+end
+
+--- The FEAT that ftp:login sends after its 230: answered with no features, or with the
+-- FEAT lines `features` (e.g. { "UTF8", "MLST type*;size*;" }).
+function fake.feat_steps(features)
+  local feat = "211 no features\r\n"
+  if features and #features > 0 then
+    feat = "211-Features:\r\n " .. table.concat(features, "\r\n ") .. "\r\n211 End\r\n"
+  end
+  return { { expect = "^FEAT$" }, { send = feat } }
+end
+
+--- The FTPS opening of ftplib.FTP_TLS with user anonymous: greeting, AUTH TLS, the
+-- handshake with the fake's certificate `cert` ("good" by default: needs opts.certs),
+-- USER, PASS, PBSZ 0, PROT P, then the FEAT (fake.feat_steps(features)).
+function fake.tls_login_steps(cert, features)
+  return fake.script({
+    { send = "220 fake ready\r\n" },
+    { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = cert or "good" },
+    { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
+    { expect = "^PASS " }, { send = "230 in\r\n" },
+    { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
+    { expect = "^PROT P$" }, { send = "200 protected\r\n" },
+  }, fake.feat_steps(features))
+end
+
+--- A line matching the Lua pattern `expected`, answered with `reply` (no CRLF).
+function fake.answer_steps(expected, reply)
+  return { { expect = expected }, { send = reply .. "\r\n" } }
+end
+
+--- TYPE `kind` ("I", "A") answered with `reply` (default "200 type set").
+function fake.type_steps(kind, reply)
+  return fake.answer_steps("^TYPE " .. kind .. "$", reply or "200 type set")
+end
+
+--- EPSV answered with the port of a data listener the fake opens first; `accept`: then
+-- accept the client's data connection too.
+function fake.epsv_steps(accept)
+  local steps = { { expect = "^EPSV$" }, { pasv = true },
+    { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" } }
+  if accept then steps[#steps + 1] = { accept = true } end
+  return steps
+end
+
+--- A transfer to the client over the data listener of an EPSV or PASV before it: the
+-- command (a Lua pattern of its line), its 1xx `preliminary`, the accepted connection,
+-- `data` (a string, or a count of fake.pattern() bytes), the close, the `final` reply.
+-- Replies are given without their CRLF.
+function fake.sending_steps(command, preliminary, data, final)
+  return {
+    { expect = command },
+    { send = preliminary .. "\r\n" },
+    { accept = true },
+    math.type(data) == "integer" and { data_send_size = data } or { data_send = data },
+    { data_close = true },
+    { send = final .. "\r\n" },
   }
 end
 

@@ -1,5 +1,6 @@
--- A hostile FTP server for the helpers' specs (spec/hostile_spec.lua): it serves a
--- made-up tree, listing whatever the scenario says, to any number of clients.
+-- A hostile FTP server for the helpers' specs (spec/ops/hostile_*_spec.lua,
+-- spec/cli/hostile_cli_spec.lua): it serves a made-up tree, listing whatever the scenario
+-- says, to any number of clients.
 --
 --   lua5.4 spec/support/hostftp.lua SCENARIO LOG PORTFILE
 --

@@ -1,5 +1,6 @@
 -- Driver for the hostile FTP server (spec/support/hostftp.lua): a made-up tree listed
--- as the scenario says, for the helpers' safety specs (spec/hostile_spec.lua).
+-- as the scenario says, for the helpers' safety specs (spec/ops/hostile_*_spec.lua,
+-- spec/cli/hostile_cli_spec.lua).
 --
 --   local hostile = require "spec.support.hostile"
 --   local srv = hostile.start {
@@ -34,10 +35,8 @@ local fake = require "spec.support.fake"
 
 local hostile = {}
 
-local HERE = debug.getinfo(1, "S").source:match("^@(.*)/[^/]*$") or "."
-local SERVER = (HERE:sub(1, 1) == "/" and HERE or (require("lfs").currentdir() .. "/" .. HERE))
-  .. "/hostftp.lua"
-local LUA = os.getenv("FTPLIB_TEST_LUA") or "lua5.4"
+local SERVER = fake.beside("hostftp.lua")
+local LUA = fake.LUA
 
 --- A Unix ls -l line: kind "-", "d" or "l" (target for a link), a size, a date.
 function hostile.ls(kind, name, size, date, target)
@@ -47,6 +46,9 @@ function hostile.ls(kind, name, size, date, target)
   if target then line = line .. " -> " .. target end
   return line
 end
+
+--- The FEAT lines of a server with MLSD (its unique fact too), SIZE and MDTM.
+hostile.MLST = { "MLST type*;size*;modify*;unique*;", "SIZE", "MDTM" }
 
 --- An MLSD line: type ("file", "dir", "cdir", "OS.unix=slink:/x"...), name, size, modify.
 function hostile.mlsx(kind, name, size, modify)

@@ -1,4 +1,4 @@
--- An LDoc filter for spec/reference_spec.lua: `ldoc --filter ldoc_names.print .` (with
+-- An LDoc filter for spec/package/reference_spec.lua: `ldoc --filter ldoc_names.print .` (with
 -- spec/support on LUA_PATH) hands it what LDoc documented, and it prints one line per
 -- entry, fields separated by tabs:
 --   item   module  name  type          (an entry: function, table, field, ...)

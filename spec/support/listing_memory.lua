@@ -1,4 +1,4 @@
--- One listing in a process of its own, for spec/memory_spec.lua: its peak memory is
+-- One listing in a process of its own, for spec/ops/memory_spec.lua: its peak memory is
 -- the process's (VmHWM), not shared with the spec runner's.
 --
 --   lua5.4 spec/support/listing_memory.lua PORT PATH [MAXLISTING]

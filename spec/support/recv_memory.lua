@@ -1,4 +1,4 @@
--- Run by spec/recv_buffer_spec.lua in a lua5.4 of its own (the plain core, no
+-- Run by spec/protocol/recv_buffer_spec.lua in a lua5.4 of its own (the plain core, no
 -- sanitizer runtime, whose quarantine and shadow memory would be counted): downloads
 -- NAME COUNT times in one session, each over a new data connection, and prints the
 -- resident set (from /proc/self/statm) after the first WARMUP and after all of them,

@@ -606,7 +606,7 @@ local OPTION_TYPES = {
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
   max_depth = "number", max_entries = "number",
 }
--- For ftplib._option_types (spec/reference_spec.lua).
+-- For ftplib._option_types (spec/package/reference_spec.lua).
 mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
 
 -- The local root, made when missing (not in a dry run): its tree.

@@ -33,7 +33,7 @@ local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
 }
--- For ftplib._option_types (spec/reference_spec.lua).
+-- For ftplib._option_types (spec/package/reference_spec.lua).
 local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
 
 --- Helpers: whole-file downloads and uploads.

@@ -10,12 +10,7 @@ local ftplib = require "ftplib"
 
 local core = ftplib._core
 
-local function repo_root()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  return source:match("^(.*)/spec/[^/]*$") or "."
-end
-
-local ROOT = repo_root()
+local ROOT = require "spec.support.repo_root"
 
 local function quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"

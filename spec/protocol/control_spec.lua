@@ -171,7 +171,8 @@ for _, kind in ipairs(servers.kinds()) do
       assert.truthy(ftp:login(s.user, s.passwd))
       local all = table.concat(lines, "\n")
       assert.not_matches(s.passwd, all, 1, true)
-      assert.matches("*cmd* 'USER " .. s.user .. "'\n*put* 'USER " .. s.user .. "\\r\\n'", all, 1, true)
+      assert.matches("*cmd* 'USER " .. s.user .. "'\n*put* 'USER " .. s.user .. "\\r\\n'",
+        all, 1, true)
       assert.matches("*put* 'PASS ****\\r\\n'", all, 1, true)
       assert.matches("*get* '230", all, 1, true)
       ftp:close()

@@ -144,16 +144,7 @@ describe("a TLS download cut without close_notify after many records", function(
   local CUT = 300000 -- several 64 KiB blocks, the last one short: gathered, then the cut
 
   local function script()
-    return fake.script({ { send = "220 fake ready\r\n" },
-      { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
-      { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
-      { expect = "^PASS " }, { send = "230 in\r\n" },
-      { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
-      { expect = "^PROT P$" }, { send = "200 protected\r\n" },
-      { expect = "^FEAT$" }, { send = "211 no features\r\n" },
-      { expect = "^TYPE I$" }, { send = "200 type set\r\n" },
-      { expect = "^EPSV$" }, { pasv = true },
-      { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+    return fake.script(fake.tls_login_steps(), fake.type_steps("I"), fake.epsv_steps(), {
       { expect = "^RETR f$" }, { send = "150 here\r\n" },
       { accept = true }, { data_tls = "good" }, { data_send_size = CUT },
       { data_close = true }, -- a bare FIN: no close_notify

@@ -7,12 +7,7 @@ local class = require "ftplib.class"
 
 local core = ftplib._core
 
-local function repo_root()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  return source:match("^(.*)/spec/[^/]*$") or "."
-end
-
-local ROOT = repo_root()
+local ROOT = require "spec.support.repo_root"
 
 -- The source of module `name` (ftplib.a.b: lua/ftplib/a/b.lua), its comments removed.
 local function source_of(name)

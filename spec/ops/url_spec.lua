@@ -369,7 +369,9 @@ describe("ftplib.get and ftplib.put", function()
     -- Before any connection: port 1 on loopback would answer "refused" otherwise.
     assert.has_error(function() ftplib.get("ftp://127.0.0.1:1/f", "/tmp/f", { atomic = true }) end,
       "ftplib: option 'atomic' is for 'put', not 'get'")
-    assert.has_error(function() ftplib.put("ftp://127.0.0.1:1/f", { data = "x" }, { verify = true }) end,
+    assert.has_error(function()
+      ftplib.put("ftp://127.0.0.1:1/f", { data = "x" }, { verify = true })
+    end,
       "ftplib: option 'verify' is for 'get', not 'put'")
     assert.has_error(function() ftplib.open("ftp://127.0.0.1:1/f", { create_dirs = true }) end,
       "ftplib: option 'create_dirs' is for 'put', not 'open'")

@@ -161,15 +161,13 @@ describe("replies nobody asked for", function()
   -- settles it, and is the probe for the rest of the session.
   it("a server without NOOP that answers ABOR and the transfer with one reply", function()
     local function aborted_download(probe_steps)
-      return {
-        { expect = "^EPSV$" }, { pasv = true },
-        { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+      return S(fake.epsv_steps(), {
         { expect = "^RETR f$" }, { send = "150 here it comes\r\n" }, { accept = true },
         { data_send_size = 200000, may_fail = true },
         { expect = "ABOR$" }, { send = "226 data transfer done\r\n" },
         probe_steps[1], probe_steps[2], probe_steps[3], probe_steps[4],
         { expect = "^PWD$" }, { send = '257 "' .. SERVED_PWD .. '" is the folder\r\n' },
-      }
+      })
     end
     local PROBE_ANSWER = { send = '257 "/" the probe\r\n' }
     local srv = fake.start(S(fake.login_steps(), {
@@ -320,17 +318,8 @@ describe("a protected download cut without close_notify", function()
       size_steps = { { expect = "^SIZE f$" }, { send = size_reply },
         { expect = "^MDTM f$" }, { send = "550 no MDTM here\r\n" } }
     end
-    return S({ { send = "220 fake ready\r\n" },
-      { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = "good" },
-      { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
-      { expect = "^PASS " }, { send = "230 in\r\n" },
-      { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
-      { expect = "^PROT P$" }, { send = "200 protected\r\n" },
-      { expect = "^FEAT$" }, { send = "211 no features\r\n" },
-      { expect = "^TYPE " .. (opts.type or "I") .. "$" }, { send = "200 type set\r\n" },
-    }, size_steps, {
-      { expect = "^EPSV$" }, { pasv = true },
-      { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+    return S(fake.tls_login_steps(), fake.type_steps(opts.type or "I"), size_steps,
+      fake.epsv_steps(), {
       { expect = "^" .. (opts.command or "RETR f") .. "$" }, { send = reply_150 },
       { accept = true }, { data_tls = "good" }, { data_send = opts.data or "hello" },
       { data_close = true },

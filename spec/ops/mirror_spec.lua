@@ -67,7 +67,8 @@ local function assert_nothing_done(report)
 end
 
 local function session(s)
-  return assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd, timeout = 20 }))
+  return assert(ftplib.FTP(s.host,
+    { port = s.port, user = s.user, passwd = s.passwd, timeout = 20 }))
 end
 
 -- A remote file the server lists but neither sends nor overwrites. vsftpd and proftpd

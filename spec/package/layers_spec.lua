@@ -7,12 +7,7 @@
 local lfs = require "lfs"
 local class = require("ftplib.class")
 
-local function repo_root()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  return source:match("^(.*)/spec/[^/]*$") or "."
-end
-
-local ROOT = repo_root()
+local ROOT = require "spec.support.repo_root"
 
 -- Layer ranks, lowest first: a module may use those of its own rank and below.
 local RANKS = {
@@ -60,7 +55,7 @@ end
 describe("layers", function()
   it("places every module in a layer", function()
     for name in pairs(SOURCES) do
-      assert(rank_of(name), name .. " is in no layer (spec/layers_spec.lua: RANKS)")
+      assert(rank_of(name), name .. " is in no layer (spec/package/layers_spec.lua: RANKS)")
     end
     assert.equal(3, rank_of("ftplib.protocol.control"))
     assert.equal(6, rank_of("ftplib.cli.main"))

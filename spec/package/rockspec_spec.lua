@@ -7,17 +7,7 @@ local lfs = require "lfs"
 local SCM = "rockspec/ftplib-scm-1.rockspec"
 local RELEASE = "rockspec/ftplib-0.1.0-1.rockspec"
 
-local function repo_root()
-  local source = debug.getinfo(1, "S").source:gsub("^@", "")
-  local spec_dir = source:match("^(.*)/[^/]*$") or "."
-  if spec_dir:sub(1, 1) ~= "/" then
-    spec_dir = lfs.currentdir() .. "/" .. spec_dir
-  end
-  local root = spec_dir:gsub("/%.?/?spec$", "")
-  return root
-end
-
-local ROOT = repo_root()
+local ROOT = require "spec.support.repo_root"
 local HINT = "\n(`make rockspec` rewrites the rockspec's file lists)"
 
 local function quote(s)

@@ -6,29 +6,19 @@
 -- Rows run a scenario: the fake server's steps, the client's options, and `act`, the
 -- call that meets the fault (none: the fault is met by connect itself).
 local ftplib = require "ftplib"
-local socket = require "socket"
 local fake = require "spec.support.fake"
 local certs = require "spec.support.certs"
+local stranger_watcher = require("spec.support.stranger").watcher
 local wait = require "ftplib.concurrency.wait"
 
 local S = fake.script
 local GREETING = { { send = "220 fake ready\r\n" } }
--- What login sends after its 230, as the fake server expects it (FEAT, when it does).
-local AFTER_230 = { table.unpack(fake.login_steps(), 6) }
 local LOGIN = fake.login_steps()
-local STILL_HERE = { { expect = "^NOOP$" }, { send = "200 still here\r\n" } }
+local STILL_HERE = fake.answer_steps("^NOOP$", "200 still here")
 -- The NOOP the library sends itself to be sure it is in step again, after a transfer
--- that failed after its 1xx or got a 2xx where a 1xx was due (spec/in_step_spec.lua).
-local IN_STEP = { { expect = "^NOOP$" }, { send = "200 NOOP ok\r\n" } }
-
-local function type_steps(kind)
-  return { { expect = "^TYPE " .. kind .. "$" }, { send = "200 type set\r\n" } }
-end
-
-local function epsv_steps()
-  return { { expect = "^EPSV$" }, { pasv = true },
-    { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" } }
-end
+-- that failed after its 1xx or got a 2xx where a 1xx was due (spec/protocol/in_step_spec.lua).
+local IN_STEP = fake.answer_steps("^NOOP$", "200 NOOP ok")
+local type_steps, epsv_steps = fake.type_steps, fake.epsv_steps
 
 -- RETR f after TYPE I and EPSV, up to the 150 and the accepted data connection.
 local function retr_open(extra_150)
@@ -52,32 +42,7 @@ local function sink() return function() end end
 local function retr(ftp) return ftp:retrbinary("RETR f", sink()) end
 
 -- FTPS: AUTH TLS, the handshake with the fake's certificate `cert`, and the login.
-local function tls_login(cert)
-  return S(GREETING, {
-    { expect = "^AUTH TLS$" }, { send = "234 go ahead\r\n" }, { tls = cert },
-    { expect = "^USER anonymous$" }, { send = "331 password\r\n" },
-    { expect = "^PASS " }, { send = "230 in\r\n" },
-    { expect = "^PBSZ 0$" }, { send = "200 PBSZ=0\r\n" },
-    { expect = "^PROT P$" }, { send = "200 protected\r\n" },
-  }, AFTER_230)
-end
-
--- A client of our own on 127.0.0.2 that connects to the port of the PORT command it
--- sees in the debug output (the library listens before it sends PORT).
-local function stranger_watcher()
-  local stranger = {}
-  function stranger.debugfunc(line)
-    local h1, h2, h3, h4, p1, p2 = line:match("PORT (%d+),(%d+),(%d+),(%d+),(%d+),(%d+)")
-    if not h1 or stranger.sock then return end
-    local sock = assert(socket.tcp4())
-    assert(sock:bind("127.0.0.2", 0))
-    sock:settimeout(5)
-    stranger.sock = sock
-    stranger.connected = sock:connect(table.concat({ h1, h2, h3, h4 }, "."),
-      tonumber(p1) * 256 + tonumber(p2))
-  end
-  return stranger
-end
+local tls_login = fake.tls_login_steps
 
 local long_reply = { "211-start\r\n" }
 for i = 1, 400 do long_reply[#long_reply + 1] = " line " .. i .. "\r\n" end
@@ -395,122 +360,4 @@ describe("fault matrix", function()
   it("has at least 30 rows", function()
     assert.is_true(#MATRIX >= 30, #MATRIX .. " rows")
   end)
-end)
-
--- Security: what a script or a hostile server can never make the library do.
-describe("security", function()
-  local function finished(srv)
-    assert.is_true(srv:wait(5), "the fake server did not finish")
-    return srv:commands()
-  end
-
-  it("never sends a command with CR, LF or NUL, whichever method builds it", function()
-    local srv = fake.start(S(GREETING, STILL_HERE), { timeout = 20 })
-    finally(function() srv:stop() end)
-    local ftp = assert(ftplib.FTP(srv.host, { port = srv.port, timeout = 2 }))
-    local bad = { "a\r\nDELE b", "a\nDELE b", "a\rDELE b", "a\0b" }
-    local calls = {
-      function(x) return ftp:sendcmd("NOOP " .. x) end,
-      function(x) return ftp:voidcmd(x) end,
-      function(x) return ftp:putcmd(x) end,
-      function(x) return ftp:cwd(x) end,
-      function(x) return ftp:mkd(x) end,
-      function(x) return ftp:rmd(x) end,
-      function(x) return ftp:delete(x) end,
-      function(x) return ftp:rename(x, "b") end,
-      function(x) return ftp:size(x) end,
-      function(x) return ftp:mdtm(x) end,
-      function(x) return ftp:nlst(x) end,
-      function(x) return ftp:dir(x, print) end,
-      function(x) return ftp:mlsd(x) end,
-      function(x) return ftp:retrbinary("RETR " .. x, print) end,
-      function(x) return ftp:storbinary("STOR " .. x, "data") end,
-      function(x) return ftp:login(x, "pw") end,
-      function(x) return ftp:login("bob", x) end, -- refused before USER goes out
-      function(x) return ftp:login("bob", "pw", x) end,
-      function(x) return ftp:transfercmd("RETR " .. x) end, -- before EPSV goes out
-      function(x) return ftp:ntransfercmd("RETR f", x) end, -- the REST argument
-      function(x) return ftp:_send(x) end, -- the C core refuses too, whatever Lua let by
-    }
-    for i, call in ipairs(calls) do
-      for _, text in ipairs(bad) do
-        local ok = pcall(call, text)
-        assert.is_false(ok, ("call %d with %q did not raise"):format(i, text))
-      end
-    end
-    assert.same({ "200 still here", 200 }, { ftp:noop() })
-    ftp:close()
-    assert.same({ "NOOP" }, finished(srv))
-  end)
-
-  it("never sends NUL, CR or LF even when the name encoding would make them", function()
-    local srv = fake.start(S(GREETING, STILL_HERE), { timeout = 20 })
-    finally(function() srv:stop() end)
-    local made, ftp = pcall(ftplib.FTP, srv.host, { port = srv.port, timeout = 2,
-      encoding = "UTF-16LE" })
-    if made and ftp then
-      -- UTF-16 gives a NUL beside every ASCII character of "caf\u{e9}"
-      assert.is_false((pcall(ftp.cwd, ftp, "caf\u{e9}")))
-      assert.same({ "200 still here", 200 }, { ftp:noop() })
-      ftp:close()
-    end
-    for _, line in ipairs(finished(srv)) do
-      assert.not_matches("[%z\r\n]", line)
-    end
-  end)
-
-  it("never shows PASS or ACCT arguments in debug output, at any level", function()
-    local srv = fake.start(S(GREETING, {
-      { expect = "^USER bob$" }, { send = "331 password\r\n" },
-      { expect = "^PASS pw%-secret$" }, { send = "332 account\r\n" },
-      { expect = "^ACCT acct%-secret$" }, { send = "230 in\r\n" },
-    }, AFTER_230, {
-      { expect = "^pass pw%-secret$" }, { send = "503 again?\r\n" },
-      { expect = "^  AcCt acct%-secret$" }, { send = "202 fine\r\n" },
-    }), { timeout = 20 })
-    finally(function() srv:stop() end)
-    local lines = {}
-    local ftp = assert(ftplib.FTP(srv.host, { port = srv.port, timeout = 2, debuglevel = 3,
-      debugfunc = function(line) lines[#lines + 1] = line end }))
-    assert(ftp:login("bob", "pw-secret", "acct-secret"))
-    ftp:sendcmd("pass pw-secret")
-    ftp:sendcmd("  AcCt acct-secret")
-    lines[#lines + 1] = tostring(ftp)
-    ftp:close()
-    finished(srv)
-    assert.same({}, srv:errors())
-    local all = table.concat(lines, "\n")
-    assert.not_matches("secret", all, 1, true)
-    assert.matches("*cmd* 'PASS ****'", all, 1, true)
-    assert.matches("*cmd* 'ACCT ****'", all, 1, true)
-    assert.matches("*cmd* 'USER bob'", all, 1, true)
-  end)
-
-  it("verifies TLS certificates by default (no tls options: the system's CAs)", function()
-    local srv = fake.start(S(GREETING, { { expect = "^AUTH TLS$" },
-      { send = "234 go ahead\r\n" }, { tls = "good" } }), { timeout = 20, certs = certs.get() })
-    finally(function() srv:stop() end)
-    local ftp, err, code = ftplib.FTP_TLS(srv.host, { port = srv.port, timeout = 2,
-      user = "bob", passwd = "pw-secret" })
-    assert.is_nil(ftp)
-    assert.equal("tls", code)
-    assert.matches("certificate verify failed", err, 1, true)
-    assert.same({ "AUTH TLS" }, finished(srv))
-  end)
-
-  it("never sends USER or PASS in clear when AUTH fails, however often login is called",
-    function()
-      local srv = fake.start(S(GREETING,
-        { { expect = "^AUTH TLS$" }, { send = "502 no TLS\r\n" } },
-        { { expect = "^AUTH TLS$" }, { send = "431 not now\r\n" } }, STILL_HERE),
-        { timeout = 20 })
-      finally(function() srv:stop() end)
-      local ftp = assert(ftplib.FTP_TLS(nil, { timeout = 2, tls = { cafile = certs.get().ca } }))
-      assert(ftp:connect(srv.host, srv.port))
-      assert.same({ nil, "502 no TLS", 502 }, { ftp:login("bob", "pw-secret") })
-      assert.same({ nil, "431 not now", 431 }, { ftp:login("bob", "pw-secret") })
-      assert.same({ "200 still here", 200 }, { ftp:noop() })
-      ftp:close()
-      assert.same({ "AUTH TLS", "AUTH TLS", "NOOP" }, finished(srv))
-    end)
 end)

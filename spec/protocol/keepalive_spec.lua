@@ -4,7 +4,7 @@
 -- wait.sleep. Each spec checks that NOOPs went out (debug output), that every one got
 -- its reply, that the data is whole, and that the next commands get their own replies.
 -- The fake-server cases (NOOP replies around the 226, a data connection that goes quiet)
--- are in spec/fault_matrix_spec.lua.
+-- are in spec/protocol/fault_matrix_spec.lua.
 local ftplib = require "ftplib"
 local wait = require "ftplib.concurrency.wait"
 local servers = require "spec.support.servers"

@@ -20,7 +20,7 @@ local asked = 0
 table.insert(package.searchers, 1, function(name)
   if name == "lfs" then
     asked = asked + 1
-    error("lfs hidden by spec/lfs_optional_spec.lua", 0)
+    error("lfs hidden by spec/package/lfs_optional_spec.lua", 0)
   end
 end)
 assert(not pcall(require, "lfs"), "the searcher trick did not hide lfs")
@@ -97,7 +97,7 @@ describe("without LuaFileSystem", function()
 
     -- A raised error naming what is missing, at the child script's line.
     assert.matches("^false\t[^\t]*child%.lua:%d+: ftplib: ftp:mirror and ftp:mirror_up need "
-      .. "LuaFileSystem %(lfs hidden by spec/lfs_optional_spec%.lua%)$", got.mirror)
+      .. "LuaFileSystem %(lfs hidden by spec/package/lfs_optional_spec%.lua%)$", got.mirror)
     assert.matches("^false\t[^\t]*child%.lua:%d+: ftplib: ftp:mirror and ftp:mirror_up need "
       .. "LuaFileSystem", got.mirror_up)
     assert.is_false(proc.exists(tmp .. "/mirror"), "mirror made its target without lfs")

@@ -1,7 +1,7 @@
 -- ftp:download and ftp:upload (lua/ftplib/ops/whole_files.lua) against real servers (vsftpd,
 -- pyftpdlib, and proftpd where it is unpacked) and, for what no real server does on
 -- demand (a transfer cut by the server, a SIZE that lies, REST refused), the scripted
--- fake server. Retries after a dropped session are in spec/retry_spec.lua.
+-- fake server. Retries after a dropped session are in spec/ops/retry_spec.lua.
 local ftplib = require "ftplib"
 local lfs = require "lfs"
 local servers = require "spec.support.servers"
@@ -291,15 +291,6 @@ end
 local N, CUT = 300000, 120000
 local Y2000 = 946684800 -- 20000101000000, the scripted MDTM answer
 
-local function epsv_steps()
-  return {
-    { expect = "^EPSV$" },
-    { pasv = true },
-    { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
-    { accept = true },
-  }
-end
-
 local function start_fake(...)
   local srv = fake.start(fake.script(fake.login_steps(), ...))
   local ftp = assert(ftplib.FTP(srv.host, { port = srv.port, user = "anonymous",
@@ -320,7 +311,7 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" },
         { send = "150 Opening BINARY mode data connection for f (" .. N .. " bytes)\r\n" },
         { data_send_size = CUT },
@@ -354,7 +345,7 @@ describe("against a scripted server", function()
         { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
         -- The remote file is the one the .part's origin record names.
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^REST " .. CUT .. "$" }, { send = "350 Restarting\r\n" },
         { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send = fake.pattern(N):sub(CUT + 1) },
@@ -371,7 +362,7 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 1000\r\n" },
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = 600 }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -390,7 +381,7 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 1000\r\n" },
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = 600 }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -405,7 +396,7 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "502 SIZE not implemented\r\n" },
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" },
         { send = "150 Opening BINARY mode data connection for f (" .. N .. " bytes)\r\n" },
         { data_send_size = N }, { data_close = true },
@@ -422,7 +413,7 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 5\r\n" },
         { expect = "^MDTM f$" }, { send = "502 MDTM not implemented\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send = "hello" }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -440,9 +431,9 @@ describe("against a scripted server", function()
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 " .. N .. "\r\n" },
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^REST " .. CUT .. "$" }, { send = "502 REST not implemented\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -456,9 +447,9 @@ describe("against a scripted server", function()
     local srv, ftp = start_fake(
       { { expect = "^TYPE I$" }, { send = "200 ok\r\n" },
         { expect = "^SIZE f$" }, { send = "213 " .. CUT .. "\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^REST " .. CUT .. "$" }, { send = "502 REST not implemented\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^APPE f$" }, { send = "150 go ahead\r\n" },
         { data_recv = true },
         { send = "226 done\r\n" } })
@@ -472,7 +463,7 @@ describe("against a scripted server", function()
     local srv, ftp = start_fake(
       { { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" },
         { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -486,7 +477,7 @@ describe("against a scripted server", function()
     local srv, ftp = start_fake(
       { { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" },
         { expect = "^TYPE I$" }, { send = "200 ok\r\n" } },
-      epsv_steps(),
+      fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },
         { send = "226 done\r\n" },
