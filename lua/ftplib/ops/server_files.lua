@@ -46,12 +46,17 @@ end
 
 -- Whether CWD enters path: true (and back in the folder PWD told), false
 -- (a 5xx refusal: not a folder one may enter), or nil, message, code when
--- it cannot tell: no way back (PWD refused), a 4xx, a lost connection.
+-- it cannot tell: "proto" when there is no way back (PWD refused), else a
+-- 4xx or the session's failure.
 function server_files.enters(self, path)
   local home, err, code = self:_pwd_cached()
-  if not home then
+  if not home and math.type(code) == "integer" then
+    -- PWD refused: no way back, but the session is fine ("proto": the callers
+    -- ask another way).
     return nil, "cannot probe " .. path .. " with CWD: the current folder is unknown ("
-      .. tostring(err) .. ")", code
+      .. tostring(err) .. ")", "proto"
+  elseif not home then
+    return nil, err, code
   end
   local ok
   ok, err, code = self:cwd(path)
