@@ -265,20 +265,28 @@ local function remove_tree(env, ftp, path, partial)
   return report, err, code
 end
 
-function commands.rm(env, args)
-  local status, partial = EXIT.ok, {}
-  for _, url in ipairs(args) do
-    local this, opened = with_session(env, "rm", url, function(ftp, path)
-      if env.opts.recursive then
-        return remove_tree(env, ftp, path, partial)
-      end
-      return ftp:delete(path)
-    end)
+-- work(ftp, path) for each URL of urls, a session each: the last failure's
+-- exit code, or at once the code of a session that could not be opened.
+local function each_url(env, verb, urls, work)
+  local status = EXIT.ok
+  for _, url in ipairs(urls) do
+    local this, opened = with_session(env, verb, url, work)
     if opened == false then
       return this
     end
     status = this ~= EXIT.ok and this or status
   end
+  return status
+end
+
+function commands.rm(env, args)
+  local partial = {}
+  local status = each_url(env, "rm", args, function(ftp, path)
+    if env.opts.recursive then
+      return remove_tree(env, ftp, path, partial)
+    end
+    return ftp:delete(path)
+  end)
   if status == EXIT.ok and partial.some then
     return EXIT.partial
   end
@@ -331,17 +339,9 @@ function commands.chmod(env, args)
     say(env, "ftplib: chmod: MODE must be 3 or 4 octal digits (644, 0755), got ", mode)
     return EXIT.usage
   end
-  local status = EXIT.ok
-  for i = 2, #args do
-    local this, opened = with_session(env, "chmod", args[i], function(ftp, path)
-      return ftp:chmod(path, mode)
-    end)
-    if opened == false then
-      return this
-    end
-    status = this ~= EXIT.ok and this or status
-  end
-  return status
+  return each_url(env, "chmod", { table.unpack(args, 2) }, function(ftp, path)
+    return ftp:chmod(path, mode)
+  end)
 end
 
 -- Ctrl-C: exit 130, as shells expect of a program stopped by SIGINT, naming
