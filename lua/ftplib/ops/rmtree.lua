@@ -173,7 +173,9 @@ end
 -- it; a name that cannot be used (`..`, a slash, control characters), a line no parser
 -- reads or a folder listed twice is not deleted; the folders above what stays are kept
 -- (in `kept`); a walk stopped by `max_entries` deletes nothing. Every path deleted lies
--- under `path`.
+-- under `path`. A server that lists a link as what it points to (Twisted, aioftp: they
+-- stat, not lstat) leaves no client a way to see the link: what it lists under `path`
+-- is what is deleted.
 -- @tparam string path a path ending in a name: not `""`, `"."`, `".."` or `"/"`
 -- @tparam[opt] table opts
 -- @tparam[opt=false] boolean opts.dry_run delete nothing: `deleted` lists what would be
