@@ -39,7 +39,8 @@ end
 
 local basename, parent_of = server_files.basename, server_files.parent_of
 
--- A refusal that says the path is not there (or not for us): RFC 959's 550.
+-- A refusal that says the path is not there: RFC 959's 550 ("file
+-- unavailable": not found, or no access, which a client cannot tell apart).
 local function says_absent(code)
   return code == 550
 end
@@ -62,6 +63,7 @@ function server_files.enters(self, path)
   ok, err, code = self:cwd(path)
   if not ok then
     if math.type(code) == "integer" and code >= 500 then
+      self._folder = home -- a refused CWD went nowhere: no need to ask PWD again
       return false, err, code
     end
     return nil, err, code
@@ -205,9 +207,10 @@ function FTP:stat(path)
 end
 
 --- Whether a path exists on the server, as a file, a folder or anything else
--- (@{FTP:stat}). `false` only when the server says so; when it cannot tell (a lost
--- connection, a 421 or 450, a listing that cannot be read) the answer is
--- `nil, message, code`, never a guess.
+-- (@{FTP:stat}). `false` only when the server says so: a 550 (RFC 959's "file
+-- unavailable", which covers "not for this login" too), or a readable listing of its
+-- folder without it. When it cannot tell (a lost connection, a 421 or 450, a listing
+-- that cannot be read) the answer is `nil, message, code`, never a guess.
 -- @tparam string path
 -- @treturn boolean `true` or `false`
 -- @return[2] `nil, message, code` when it cannot tell
