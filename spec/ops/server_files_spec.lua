@@ -215,3 +215,46 @@ describe("ftp:chmod and ftp:rmtree arguments", function()
     assert.has_error(function() ftp:rmtree("a", { dry = true }) end)
   end)
 end)
+
+-- Over FTPS (protected listings, the probes on the secured control connection): the
+-- first variant of each kind that has one.
+local function one_tls_variant_per_kind()
+  local list, seen = {}, {}
+  for _, variant in ipairs(servers.tls_kinds()) do
+    if not seen[variant.kind] then
+      seen[variant.kind], list[#list + 1] = true, variant
+    end
+  end
+  return list
+end
+
+for _, variant in ipairs(one_tls_variant_per_kind()) do
+  describe("files on the server over FTPS, on " .. variant.name, function()
+    local s
+
+    lazy_setup(function()
+      s = servers.start(variant.kind, { tls = variant.tls })
+    end)
+
+    lazy_teardown(function()
+      if s then s:stop() end
+    end)
+
+    it("stat, exists, makedirs, move and rmtree", function()
+      s:write("tls/a.txt", "hello")
+      local ftp = assert(ftplib.FTP_TLS(s.host, { port = s.port, user = s.user,
+        passwd = s.passwd, timeout = 20,
+        tls = { cafile = s.ca, implicit = s.tls.mode == "implicit" } }))
+      finally(function() ftp:close() end)
+      assert.are.same({ "file", 5 }, { assert(ftp:stat("tls/a.txt")).type,
+        assert(ftp:stat("tls/a.txt")).size })
+      assert.is_false(ftp:exists("tls/none"))
+      assert(ftp:makedirs("tls/x/y"))
+      assert.are.equal("tls/x/y/a.txt", ftp:move("tls/a.txt", "tls/x/y"))
+      local report = assert(ftp:rmtree("tls"))
+      assert.are.same({}, report.failed)
+      assert.are.same({ "tls/x/y/a.txt", "tls/x/y", "tls/x", "tls" }, report.deleted)
+      assert.is_nil(lfs.attributes(s:path("tls")))
+    end)
+  end)
+end
