@@ -1,6 +1,6 @@
 -- ftp:rmtree against a server whose listings are hostile (spec/support/hostftp.lua, which
 -- records every command and every DELE and RMD it carried out): names that climb out
--- ("../x"), names with a slash, a link, a folder that lists only itself, a folder that
+-- ("../x"), names with a slash or a CR, a link, a folder that lists only itself, a folder that
 -- lists itself as a child without end, lines no parser reads. Nothing outside the tree
 -- may be deleted, no name the server made up may reach a command, and what cannot be
 -- vouched for stays, reported.
@@ -55,6 +55,7 @@ describe("ftp:rmtree on a hostile server", function()
           ls("-", "a.txt", 1),
           ls("-", "../outside.txt", 3),
           ls("-", "sub/inner.txt", 3),
+          ls("-", "evil\rDELE outside.txt", 3),
           ls("d", "../up"),
           ls("l", "lnk", 7, nil, "/etc"),
           ls("d", ".."),
@@ -93,8 +94,8 @@ describe("ftp:rmtree on a hostile server", function()
       assert.is_nil(line:find("top/lnk/", 1, true), line)
       assert.is_falsy(line:find("^LIST.* top/lnk$"), line)
     end
-    assert.are.same({ "top/../outside.txt", "top/../up",
-      "top/all", "top/self", "top/sub/inner.txt" }, paths_of(report.failed))
+    assert.are.same({ "top/../outside.txt", "top/../up", "top/all",
+      "top/evil\\rDELE outside.txt", "top/self", "top/sub/inner.txt" }, paths_of(report.failed))
     assert.are.same({ "top" }, paths_of(report.kept))
     assert.are.same({}, srv:errors())
   end)
