@@ -179,7 +179,8 @@ function ftplib._option_types()
   add("FTP_TLS", session.option_types)
   add("tls", session.tls_option_types)
   for _, module in ipairs { "ftplib.ops.whole_files", "ftplib.ops.download_many",
-      "ftplib.ops.list", "ftplib.ops.mirror", "ftplib.ops.copy", "ftplib.ops.url" } do
+      "ftplib.ops.list", "ftplib.ops.mirror", "ftplib.ops.copy", "ftplib.ops.url",
+      "ftplib.ops.rmtree" } do
     for name, types in pairs(require(module).option_types) do
       add(name, types)
     end

@@ -31,6 +31,8 @@ class.MODULES = {
     "ftplib.protocol.listing",      -- nlst, dir, mlsd
     -- operations on files and trees, on top of the protocol
     "ftplib.ops.list",              -- list and walk (parsed listings, trees)
+    "ftplib.ops.server_files",      -- exists, stat, makedirs, move, chmod, site
+    "ftplib.ops.rmtree",            -- rmtree
     "ftplib.ops.retry",             -- bringing a session back for a helper's retry
     "ftplib.ops.whole_files",       -- download and upload of whole files
     "ftplib.ops.download_many",     -- download_many

@@ -267,6 +267,7 @@ describe("the reference", function()
     mirror = { "helpers", "mirror_options", "" },
     mirror_up = { "helpers", "mirror_options", "" },
     copy = { "helpers", "ftplib.copy", "opts." },
+    rmtree = { "helpers", "FTP:rmtree", "opts." },
     get = { "helpers", "url_options", "" },
     put = { "helpers", "url_options", "" },
     open = { "helpers", "url_options", "" },

@@ -14,7 +14,12 @@ implicit TLS; credentials from ~/.netrc when the URL has none):
   mirror URL LOCALDIR     make LOCALDIR a copy of the remote folder
   mirror -R LOCALDIR URL  make the remote folder a copy of LOCALDIR
   rm URL...               delete files
+  rm -r URL...            delete files, links, and folders with all they hold
+  rmdir URL               remove an empty folder
   mkdir URL               create a folder
+  mv URL NEWPATH          rename or move on the server (into NEWPATH when it is
+                          a folder or ends in /; NEWPATH: a path or a URL)
+  chmod MODE URL...       change permissions (SITE CHMOD; MODE: octal, as 644)
 
 Options:
   -q, --quiet             no progress bar and no report, errors only
@@ -22,7 +27,8 @@ Options:
   -c, --continue          resume a partial download or upload
   -R, --reverse           mirror: upload LOCALDIR to URL
       --delete            mirror: delete what the source no longer has
-      --dry-run           mirror: report what would be done, do nothing
+      --dry-run           mirror, rm -r: report what would be done, do nothing
+  -r, --recursive         rm: delete folders and everything under them
   -P, --parallel N        mirror: N sessions at once
       --retries N         reconnect and resume a dropped transfer N times
       --timeout SECONDS   give up on a silent server (default 60)
@@ -37,8 +43,8 @@ Options:
 
 A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
 2 network (refused, timeout, closed), 3 login refused, 4 the server refused
-(4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror finished
-with failures.
+(4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror or rm -r
+finished with failures.
 ]]
 
 -- Options: long name -> { short letter, kind } where kind is "flag",
@@ -49,7 +55,7 @@ local OPTIONS = {
   parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
-  help = { "h", "flag" }, version = { nil, "flag" },
+  help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
 }
 
 local BY_LETTER = {}

@@ -1,5 +1,5 @@
--- The command-line tool (bin/ftplib): ls, get, put, cat, mirror, rm and
--- mkdir on ftp:// and ftps:// URLs. bin/ftplib only calls cli.main; all of
+-- The command-line tool (bin/ftplib): ls, get, put, cat, mirror, rm, rmdir,
+-- mkdir, mv and chmod on ftp:// and ftps:// URLs. bin/ftplib only calls cli.main; all of
 -- the tool is here, on top of the library's helpers.
 local cliargs = require "ftplib.cli.args"
 local progressbar = require "ftplib.cli.progressbar"
@@ -237,12 +237,40 @@ function commands.mirror(env, args)
   return some_failed and EXIT.partial or status
 end
 
-function commands.rm(env, args)
+-- rm -r's report: failures and folders kept on stderr; in a dry run, or
+-- verbose on a terminal, what was (or would be) deleted and a summary.
+local function print_rmtree_report(env, report)
+  for _, failure in ipairs(report.failed) do
+    say(env, "ftplib: rm: ", failure.path, ": ", tostring(failure.err))
+  end
+  for _, kept in ipairs(report.kept) do
+    say(env, "ftplib: rm: ", kept.path, ": ", kept.reason)
+  end
+  if env.opts.dry_run or not env.opts.quiet and (env.interactive or env.opts.verbose) then
+    for _, p in ipairs(report.deleted) do
+      env.stdout:write(env.opts.dry_run and "would delete " or "deleted ", shown(env, p), "\n")
+    end
+    env.stdout:write(string.format("%d %s, %d failed, %d kept\n", #report.deleted,
+      env.opts.dry_run and "to delete" or "deleted", #report.failed, #report.kept))
+  end
+end
+
+-- rm -r of one path: the report printed; `partial` set when it is not whole.
+local function remove_tree(env, ftp, path, partial)
+  local report, err, code = ftp:rmtree(path, { dry_run = env.opts.dry_run })
+  if report then
+    print_rmtree_report(env, report)
+    partial.some = partial.some or #report.failed > 0
+  end
+  return report, err, code
+end
+
+-- work(ftp, path) for each URL of urls, a session each: the last failure's
+-- exit code, or at once the code of a session that could not be opened.
+local function each_url(env, verb, urls, work)
   local status = EXIT.ok
-  for _, url in ipairs(args) do
-    local this, opened = with_session(env, "rm", url, function(ftp, path)
-      return ftp:delete(path)
-    end)
+  for _, url in ipairs(urls) do
+    local this, opened = with_session(env, verb, url, work)
     if opened == false then
       return this
     end
@@ -251,31 +279,68 @@ function commands.rm(env, args)
   return status
 end
 
--- mkdir -p: every folder on the way; one that exists already (MKD refused,
--- CWD into it works) is no failure.
-local function make_parents(ftp, path)
-  local prefix = path:sub(1, 1) == "/" and "/" or ""
-  local start = ftp:pwd()
-  for segment in path:gmatch("[^/]+") do
-    prefix = prefix .. segment
-    local made, err, code = ftp:mkd(prefix)
-    if not made then
-      if not ftp:cwd(prefix) then
-        return nil, err, code
-      end
-      ftp:cwd(start or "/")
+function commands.rm(env, args)
+  local partial = {}
+  local status = each_url(env, "rm", args, function(ftp, path)
+    if env.opts.recursive then
+      return remove_tree(env, ftp, path, partial)
     end
-    prefix = prefix .. "/"
+    return ftp:delete(path)
+  end)
+  if status == EXIT.ok and partial.some then
+    return EXIT.partial
   end
-  return true
+  return status
+end
+
+function commands.rmdir(env, args)
+  return with_session(env, "rmdir", args[1], function(ftp, path)
+    return ftp:rmd(path)
+  end)
 end
 
 function commands.mkdir(env, args)
   return with_session(env, "mkdir", args[1], function(ftp, path)
     if env.opts.parents then
-      return make_parents(ftp, path)
+      return ftp:makedirs(path)
     end
     return ftp:mkd(path)
+  end)
+end
+
+-- mv's second word: a server path as it is, or a URL of the same server
+-- (its path taken).
+local function new_path(source_url, target)
+  if not target:find("^%a[%w+.-]*://") then
+    return target
+  end
+  local from, to = urlparse.parse(source_url), urlparse.parse(target)
+  if from.host ~= to.host or from.port ~= to.port then
+    return nil, "mv moves within one server: " .. urlparse.masked(target)
+      .. " is on another"
+  end
+  return to.path .. (to.dir_only and to.path ~= "" and to.path:sub(-1) ~= "/" and "/" or "")
+end
+
+function commands.mv(env, args)
+  local target, err = new_path(args[1], args[2])
+  if not target then
+    say(env, "ftplib: ", err)
+    return EXIT.usage
+  end
+  return with_session(env, "mv", args[1], function(ftp, path)
+    return ftp:move(path, target)
+  end)
+end
+
+function commands.chmod(env, args)
+  local mode = args[1]
+  if not mode:find("^[0-7][0-7][0-7][0-7]?$") then
+    say(env, "ftplib: chmod: MODE must be 3 or 4 octal digits (644, 0755), got ", mode)
+    return EXIT.usage
+  end
+  return each_url(env, "chmod", { table.unpack(args, 2) }, function(ftp, path)
+    return ftp:chmod(path, mode)
   end)
 end
 
@@ -297,7 +362,8 @@ end
 
 -- How many arguments each command takes: min, max (nil: any).
 local ARITY = { ls = { 1, 1 }, get = { 1, 2 }, cat = { 1, 1 }, put = { 2, 2 },
-  mirror = { 2, 2 }, rm = { 1 }, mkdir = { 1, 1 } }
+  mirror = { 2, 2 }, rm = { 1 }, mkdir = { 1, 1 }, rmdir = { 1, 1 }, mv = { 2, 2 },
+  chmod = { 2 } }
 
 -- cli.main(argv, env) --> exit code. env: stdout, stderr, interactive (stderr
 -- is a terminal), columns; the defaults are the process's.
