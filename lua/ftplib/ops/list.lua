@@ -11,6 +11,7 @@ local checks = require "ftplib.base.checks"
 local list_lines = require "ftplib.parsers.list_lines"
 local listing = require "ftplib.protocol.listing"
 local safename = require "ftplib.ops.safename"
+local filters = require "ftplib.ops.filters"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -338,20 +339,39 @@ local function push_children(state)
       local entry = last.dirs[i]
       state.stack[#state.stack + 1] = {
         path = list.join(last.path, entry.name), entry = entry, depth = last.depth + 1,
+        rel = filters.join(last.rel, entry.name),
       }
     end
     state.last = nil
   end
 end
 
+-- Whether the walk's filters (opts.include, exclude, filter) take the
+-- entry; a filter that raised is told to onerror (code "filter") and the
+-- entry left out.
+local function selected(state, folder, name, entry)
+  if not state.selector then
+    return true
+  end
+  local rel = filters.join(folder.rel, name)
+  local takes, err = state.selector:takes(rel, entry, entry.type == "dir")
+  if takes == nil and state.onerror then
+    state.onerror(list.join(folder.path, name), err, "filter")
+  end
+  return takes
+end
+
 -- Splits a trusted listing into folders to enter, other entries, and entries
--- whose names cannot be used ({entry =, name =, reason =}).
+-- whose names cannot be used ({entry =, name =, reason =}); entries the
+-- filters leave out are in none.
 local function split_entries(state, folder, entries)
   local dirs, files, rejected = {}, {}, {}
   for _, entry in ipairs(entries) do
     local name, reason = safename.check(entry.name)
     if not name then
       rejected[#rejected + 1] = { entry = entry, name = entry.name, reason = reason }
+    elseif not selected(state, folder, name, entry) then
+      -- left out: neither listed nor entered
     elseif entry.type == "dir" and not state.seen(entry)
         and not state.visited[list.join(folder.path, name)] then
       dirs[#dirs + 1] = entry
@@ -410,7 +430,7 @@ local function walk_step(self, state)
       return stop_walk(state, folder)
     elseif entries then
       local dirs, files, rejected = split_entries(state, folder, entries)
-      state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
+      state.last = { path = folder.path, dirs = dirs, depth = folder.depth, rel = folder.rel }
       return folder.path, dirs, files, rejected, listing_notes(code)
     elseif state.onerror then
       state.onerror(folder.path, err, code)
@@ -449,6 +469,9 @@ end
 local WALK_OPTIONS = {
   onerror = "function|nil", max_depth = "number", max_entries = "number", hidden = "boolean",
 }
+for key, types in pairs(filters.OPTION_TYPES) do
+  WALK_OPTIONS[key] = types
+end
 list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._option_types
 
 -- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
@@ -480,6 +503,12 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- that the walk ends, after `onerror(dirpath, message, "limit", true)` for the folder that
 -- passed it and for each folder not listed yet (a non-negative integer)
 -- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
+-- @tparam[opt] {string,...} opts.include globs of the files to take, as the
+-- @{filter_options} say; the others are in neither `dirs` nor `files`
+-- @tparam[opt] {string,...} opts.exclude globs of the entries to leave out (a folder left
+-- out is not entered)
+-- @tparam[opt] function opts.filter called as `filter(relpath, entry)`: a false answer
+-- leaves the entry out; one that raises too, after `onerror(path, message, "filter")`
 -- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
 -- below it, joined with `/`), `dirs` and `files` (@{entry} tables), `rejected`:
 -- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
@@ -502,9 +531,10 @@ function FTP:walk(path, opts)
   end
   path = path or ""
   local state = {
-    stack = { { path = path, depth = 0 } }, onerror = opts.onerror, max_depth = max_depth,
+    stack = { { path = path, depth = 0, rel = "" } }, onerror = opts.onerror, max_depth = max_depth,
     max_entries = max_entries, listed = 0,
     hidden = opts.hidden, visited = {}, seen = seen_tracker(unique_of(self, path)),
+    selector = filters.new("walk", opts),
   }
   return function()
     return walk_step(self, state)
