@@ -216,6 +216,9 @@ end
 
 local function list_parsed(self, path, hidden)
   local entries, text, facts = list_unix(self, path, hidden)
+  if entries then
+    self:_times_to_utc(path, entries) -- the server's local time (option timezone)
+  end
   if entries and #entries == 0 then
     return empty_answer(self, path, text, facts)
   elseif entries and facts.known == 0 and path and path ~= "" then
