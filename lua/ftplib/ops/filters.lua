@@ -108,8 +108,8 @@ local Selector = {}
 Selector.__index = Selector
 
 --- Whether the entry at rel (relative to the walked folder, "/" between
--- names) is taken: true or false, or nil and a message when opts.filter
--- raised. is_dir: the entry is a folder to enter.
+-- names) is taken: true or false, or nil and the error opts.filter raised.
+-- is_dir: the entry is a folder to enter.
 function Selector:takes(rel, entry, is_dir)
   if matches_here_or_above(self.exclude, rel, is_dir) then
     return false
@@ -117,7 +117,7 @@ function Selector:takes(rel, entry, is_dir)
   if self.filter then
     local ok, answer = pcall(self.filter, rel, entry)
     if not ok then
-      return nil, "the filter raised: " .. tostring(answer)
+      return nil, tostring(answer)
     elseif not answer then
       return false
     end

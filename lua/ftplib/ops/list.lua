@@ -359,7 +359,7 @@ local function selected(state, folder, name, entry)
   local rel = filters.join(folder.rel, name)
   local takes, err = state.selector:takes(rel, entry, entry.type == "dir")
   if takes == nil and state.onerror then
-    state.onerror(list.join(folder.path, name), err, "filter")
+    state.onerror(list.join(folder.path, name), "the filter raised: " .. err, "filter")
   end
   return takes
 end
@@ -373,14 +373,14 @@ local function split_entries(state, folder, entries)
     local name, reason = safename.check(entry.name)
     if not name then
       rejected[#rejected + 1] = { entry = entry, name = entry.name, reason = reason }
-    elseif not selected(state, folder, name, entry) then
-      -- left out: neither listed nor entered
-    elseif entry.type == "dir" and not state.seen(entry)
-        and not state.visited[list.join(folder.path, name)] then
-      dirs[#dirs + 1] = entry
-    else
-      -- Links (never descended), files, devices, unknown lines, folders met twice.
-      files[#files + 1] = entry
+    elseif selected(state, folder, name, entry) then -- else neither listed nor entered
+      if entry.type == "dir" and not state.seen(entry)
+          and not state.visited[list.join(folder.path, name)] then
+        dirs[#dirs + 1] = entry
+      else
+        -- Links (never descended), files, devices, unknown lines, folders met twice.
+        files[#files + 1] = entry
+      end
     end
   end
   return dirs, files, rejected
@@ -468,6 +468,35 @@ local function seen_tracker(root_unique)
     return was_seen
   end
 end
+
+--- How `include`, `exclude` and `filter` choose entries, for @{FTP:walk},
+-- @{FTP:mirror}, @{FTP:mirror_up} and @{FTP:download_many}. Not a field of the module.
+--
+-- A glob is matched against the path relative to the walked or mirrored folder (for
+-- `download_many`, the remote path as given), names joined with `/`. `*` matches any
+-- run of characters but `/`, `?` one character but `/`, `**` any run including `/`
+-- (`a/**/b` matches `a/b` too), and `\` makes the next character plain (`\*` matches a
+-- file named `*`); every other character stands for itself (no `[...]` classes, no Lua
+-- pattern: `[a]` matches a file named `[a]`). A glob with a `/` is matched against the
+-- whole relative path (`src/*.c`); one without, against the last name at any depth
+-- (`*.tmp`); a leading `/` anchors it at the top (`/build`), a trailing `/` matches
+-- folders only (`cache/`). Matching takes at most the glob's length per character
+-- of the path, whatever the glob (no backtracking).
+--
+-- The rule, in this order: an entry matching an `exclude` glob, or in a folder that
+-- does, is left out (a folder left out is not entered); then `filter(relpath, entry)`
+-- is asked, for files and folders, and a false answer leaves the entry out (a
+-- `filter` that raises leaves it out and is reported: `onerror` of @{FTP:walk},
+-- `failed` of the others, code `"filter"`); then, when `include` is given, a file is
+-- taken only if it, or a folder above it, matches an `include` glob, and a folder is
+-- entered when it matches or when something below it could (`src/**/*.c` enters `src`
+-- and its subfolders, not `doc`). Unlike lftp's `-I`/`-X`, where the first matching
+-- option decides, `exclude` always wins over `include`. What is left out is never
+-- sent, replaced or deleted.
+-- @table filter_options
+-- @tfield[opt] {string,...} include globs of the files to take (a string: one glob)
+-- @tfield[opt] {string,...} exclude globs of the entries to leave out (a string: one glob)
+-- @tfield[opt] function filter `filter(relpath, entry)`: false or nil leaves it out
 
 local WALK_OPTIONS = {
   onerror = "function|nil", max_depth = "number", max_entries = "number", hidden = "boolean",
