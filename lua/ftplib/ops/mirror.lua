@@ -91,10 +91,17 @@ local function failures(tree)
   return getmetatable(tree).failed
 end
 
--- A filter that raised for rel: reported failed, and rel left alone.
+-- A filter that raised for rel: reported failed (once, though both sides
+-- may raise for it), and rel left alone.
 local function note_undecided(tree, rel, err)
   note_left_out(tree, rel)
-  failures(tree)[#failures(tree) + 1] = { path = rel, err = err, code = "filter" }
+  local failed = failures(tree)
+  for _, failure in ipairs(failed) do
+    if failure.code == "filter" and failure.path == rel then
+      return
+    end
+  end
+  failed[#failed + 1] = { path = rel, err = err, code = "filter" }
 end
 
 local function remote_node(entry, walked_as_dir)
