@@ -663,7 +663,8 @@ function kinds.inetutils.command(s, opts)
   local zone = opts and opts.localtime and "TZ=" .. opts.localtime
   return {
     PYTHON, SUPPORT_DIR .. "/inetd_server.py", "--host", s.host, "--port", tostring(s.port),
-    "--", "/usr/bin/env", zone or "FTPLIB_FTPD_ZONE=", "LD_PRELOAD=" .. s.shim, "FTPLIB_FTPD_USER=" .. servers.USER,
+    "--", "/usr/bin/env", zone or "FTPLIB_FTPD_ZONE=", "LD_PRELOAD=" .. s.shim,
+    "FTPLIB_FTPD_USER=" .. servers.USER,
     "FTPLIB_FTPD_HOME=" .. s.root, INETUTILS_FTPD, "-l", "-q",
   }
 end

@@ -78,6 +78,9 @@ function FTP:_times_to_utc(path, entries)
   end
 end
 
+--- Helpers: the server's time zone.
+-- @module helpers
+
 --- Listings and walks.
 -- @section listings
 
