@@ -105,6 +105,24 @@ for _, kind in ipairs { "vsftpd", "pyftpdlib" } do
       assert.same({ "%d.txt", "keep.txt", "skip.tmp" }, files)
     end)
 
+    it("enters folders named like globs by name, and excludes them by name", function()
+      for _, rel in ipairs { "*/in-star", "[a]/in-bracket", "a/in-a", "%a/in-percent" } do
+        s:write("globdirs/" .. rel, rel)
+      end
+      local ftp <close> = login(s)
+      local dirs, files = walked(ftp, "globdirs", { exclude = { "\\*/" } })
+      assert.same({ "globdirs", "globdirs/%a", "globdirs/[a]", "globdirs/a" }, dirs)
+      assert.same({ "%a/in-percent", "[a]/in-bracket", "a/in-a" }, files)
+      _, files = walked(ftp, "globdirs", { include = { "/[a]/*", "\\*" } })
+      assert.same({ "*/in-star", "[a]/in-bracket" }, files)
+      local dest = tmp .. "/globdirs-" .. kind
+      local report = assert(ftp:mirror("globdirs", dest, { exclude = { "a/" } }))
+      assert.same({}, report.failed)
+      assert.equal("*/in-star", proc.read_file(dest .. "/*/in-star"))
+      assert.equal("[a]/in-bracket", proc.read_file(dest .. "/[a]/in-bracket"))
+      assert.is_nil(lfs.attributes(dest .. "/a"))
+    end)
+
     it("walk reports a filter that raises to onerror and goes on", function()
       local ftp <close> = login(s)
       local errors = {}

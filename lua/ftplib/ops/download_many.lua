@@ -145,7 +145,8 @@ end
 --- Downloads several files, each through @{FTP:download}. So `.part` files, resume,
 -- size checks and retries apply to each. With `opts.parallel` they go on several
 -- sessions at once: this one and clones of it (same server, login, options and
--- folder; see the @{scheduler}). A failed file does not stop the others, nor does a name that
+-- folder; see the @{scheduler}). A failed file does not stop the others (unless
+-- `on_error = "stop"`), nor does a name that
 -- cannot be sent (CR, LF, NUL) or saved (`..`, control characters): that file fails
 -- alone. Two files never share a temporary (`x` and `x.part` side by side), and a local
 -- path given twice (`a/x` and `b/x` saved in one `dir`) fails every file after the first

@@ -492,7 +492,8 @@ end
 -- entered when it matches or when something below it could (`src/**/*.c` enters `src`
 -- and its subfolders, not `doc`). Unlike lftp's `-I`/`-X`, where the first matching
 -- option decides, `exclude` always wins over `include`. What is left out is never
--- sent, replaced or deleted.
+-- sent, replaced or deleted; a folder entered for `include` is made on the target by
+-- a mirror even when nothing in it is taken (as lftp does).
 -- @table filter_options
 -- @tfield[opt] {string,...} include globs of the files to take (a string: one glob)
 -- @tfield[opt] {string,...} exclude globs of the entries to leave out (a string: one glob)
