@@ -105,6 +105,22 @@ for _, kind in ipairs { "vsftpd", "pyftpdlib" } do
       assert.is_nil(report.stopped)
     end)
 
+    it("mirror with parallel sessions starts no transfer after the failure", function()
+      for i = 1, 10 do s:write(("mpar/f%02d"):format(i), ("p"):rep(1000 * i)) end
+      unreadable(s, "mpar/f02")
+      local dest = tmp .. "/mpar-" .. kind
+      local ftp <close> = login(s)
+      local report = assert(ftp:mirror("mpar", dest, { on_error = "stop", parallel = 2 }))
+      assert.equal("f02", report.stopped.path)
+      assert.equal(1, #report.failed)
+      assert.equal(10, #report.created + #report.failed + #report.pending)
+      assert.is_true(#report.pending >= 7, #report.pending .. " pending")
+      for _, rel in ipairs(report.pending) do
+        assert.is_false(exists(dest .. "/" .. rel))
+      end
+      assert.is_false(exists(dest .. "/f02"))
+    end)
+
     it("mirror with stop does nothing when reading the trees failed", function()
       s:write("mt/a.txt", "a")
       s:write("mt/locked/x.txt", "x")
