@@ -92,6 +92,14 @@ end
 -- @tfield[opt=134217728] number maxlisting bytes of memory one listing
 -- (@{FTP:nlst}, @{FTP:mlsd}, @{helpers.list|FTP:list}) may hold (128 MiB): each line counts its
 -- bytes and 40, each entry of `list` 320 more; over it fails with `"limit"`
+-- @tfield[opt] number|string timezone the server's time zone, for the times of parsed
+-- `LIST` lines (its local time; MLSD and EPLF times are UTC and left alone): seconds
+-- east of UTC (`7200`), `"+0200"`, `"-05:30"`, or `"auto"`: found at the first `LIST`
+-- showing a file's time of day, by comparing that time with the file's MDTM (UTC),
+-- rounded to 15 minutes; an MDTM that fails, or a difference beyond 14 hours, gives no
+-- offset (no guess; @{helpers.server_timezone|FTP:server_timezone} says why). vsftpd
+-- with `use_localtime=YES` answers MDTM in local time too: "auto" finds 0 there, give
+-- the offset. Unset: LIST times are taken as UTC. Beyond 14 hours, or another form, raises
 
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.

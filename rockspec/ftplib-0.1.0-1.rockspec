@@ -2,7 +2,7 @@
 --   luarocks --lua-version=5.4 build rockspec/ftplib-0.1.0-1.rockspec
 -- or, from a checkout of that tag, without fetching:
 --   luarocks --lua-version=5.4 make rockspec/ftplib-0.1.0-1.rockspec
--- Beside rockspec/ftplib-scm-1.rockspec: spec/package/rockspec_spec.lua checks that both list every
+-- Beside rockspec/ftplib-scm-1.rockspec: spec/rockspec_spec.lua checks that both list every
 -- src/*.c, lua/ftplib/**.lua and bin/ file and otherwise agree, and that ftplib._VERSION
 -- names this version; `make rockspec` rewrites the lists of both.
 rockspec_format = "3.0"
@@ -57,6 +57,7 @@ build = {
       ["ftplib.concurrency.wait"] = "lua/ftplib/concurrency/wait.lua",
       ["ftplib.ops.copy"] = "lua/ftplib/ops/copy.lua",
       ["ftplib.ops.download_many"] = "lua/ftplib/ops/download_many.lua",
+      ["ftplib.ops.filters"] = "lua/ftplib/ops/filters.lua",
       ["ftplib.ops.list"] = "lua/ftplib/ops/list.lua",
       ["ftplib.ops.mirror"] = "lua/ftplib/ops/mirror.lua",
       ["ftplib.ops.parallel"] = "lua/ftplib/ops/parallel.lua",
@@ -64,9 +65,11 @@ build = {
       ["ftplib.ops.rmtree"] = "lua/ftplib/ops/rmtree.lua",
       ["ftplib.ops.safename"] = "lua/ftplib/ops/safename.lua",
       ["ftplib.ops.server_files"] = "lua/ftplib/ops/server_files.lua",
+      ["ftplib.ops.timezone"] = "lua/ftplib/ops/timezone.lua",
       ["ftplib.ops.url"] = "lua/ftplib/ops/url.lua",
       ["ftplib.ops.url_transfers"] = "lua/ftplib/ops/url_transfers.lua",
       ["ftplib.ops.whole_files"] = "lua/ftplib/ops/whole_files.lua",
+      ["ftplib.parsers.glob"] = "lua/ftplib/parsers/glob.lua",
       ["ftplib.parsers.list_lines"] = "lua/ftplib/parsers/list_lines.lua",
       ["ftplib.parsers.netrc"] = "lua/ftplib/parsers/netrc.lua",
       ["ftplib.parsers.url"] = "lua/ftplib/parsers/url.lua",

@@ -1,6 +1,6 @@
 -- The development rockspec: builds and installs from a checkout (run in the repository root):
 --   luarocks --lua-version=5.4 make rockspec/ftplib-scm-1.rockspec
--- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/package/rockspec_spec.lua checks that both
+-- rockspec/ftplib-0.1.0-1.rockspec is the release. spec/rockspec_spec.lua checks that both
 -- list every src/*.c, lua/ftplib/**.lua and bin/ file and otherwise agree; `make rockspec`
 -- rewrites the lists of both (between the "files:" markers).
 rockspec_format = "3.0"
@@ -55,6 +55,7 @@ build = {
       ["ftplib.concurrency.wait"] = "lua/ftplib/concurrency/wait.lua",
       ["ftplib.ops.copy"] = "lua/ftplib/ops/copy.lua",
       ["ftplib.ops.download_many"] = "lua/ftplib/ops/download_many.lua",
+      ["ftplib.ops.filters"] = "lua/ftplib/ops/filters.lua",
       ["ftplib.ops.list"] = "lua/ftplib/ops/list.lua",
       ["ftplib.ops.mirror"] = "lua/ftplib/ops/mirror.lua",
       ["ftplib.ops.parallel"] = "lua/ftplib/ops/parallel.lua",
@@ -62,9 +63,11 @@ build = {
       ["ftplib.ops.rmtree"] = "lua/ftplib/ops/rmtree.lua",
       ["ftplib.ops.safename"] = "lua/ftplib/ops/safename.lua",
       ["ftplib.ops.server_files"] = "lua/ftplib/ops/server_files.lua",
+      ["ftplib.ops.timezone"] = "lua/ftplib/ops/timezone.lua",
       ["ftplib.ops.url"] = "lua/ftplib/ops/url.lua",
       ["ftplib.ops.url_transfers"] = "lua/ftplib/ops/url_transfers.lua",
       ["ftplib.ops.whole_files"] = "lua/ftplib/ops/whole_files.lua",
+      ["ftplib.parsers.glob"] = "lua/ftplib/parsers/glob.lua",
       ["ftplib.parsers.list_lines"] = "lua/ftplib/parsers/list_lines.lua",
       ["ftplib.parsers.netrc"] = "lua/ftplib/parsers/netrc.lua",
       ["ftplib.parsers.url"] = "lua/ftplib/parsers/url.lua",

@@ -30,6 +30,7 @@ class.MODULES = {
     "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
     "ftplib.protocol.listing",      -- nlst, dir, mlsd
     -- operations on files and trees, on top of the protocol
+    "ftplib.ops.timezone",          -- the server's time zone, for LIST times
     "ftplib.ops.list",              -- list and walk (parsed listings, trees)
     "ftplib.ops.server_files",      -- exists, stat, makedirs, move, chmod, site
     "ftplib.ops.rmtree",            -- rmtree
@@ -91,6 +92,7 @@ class.FTP_FIELDS = {
   port_range = "the local ports active mode may listen on (option)",
   keepalive = "seconds between NOOPs during a transfer, or nil (option)",
   maxlisting = "bytes of memory one listing may hold (option)",
+  timezone = "the server's time zone for LIST times: seconds, \"+HHMM\" or \"auto\" (option)",
   -- what the server told (public: Python's ftplib has them too)
   welcome = "the greeting's text (connect)",
   features = "FEAT's answer, once per connection (protocol/commands.lua)",
@@ -110,6 +112,8 @@ class.FTP_FIELDS = {
   _listing_unverified = "a listing ended without TLS close_notify (protocol/tls.lua)",
   _list_a = "LIST -a: true or false once learnt (ops/list.lua)",
   _mlsd_refused = "the server refused MLSD: LIST for the rest of the session",
+  _tz_offset = "seconds east of UTC of LIST times; false: auto found none (ops/timezone.lua)",
+  _tz_note = "why timezone = \"auto\" found no offset (ops/timezone.lua)",
   _encoder = "iconv converter from UTF-8 to the server's encoding",
   _decoder = "iconv converter from the server's encoding to UTF-8",
   _raw_names = "names listed as the server's bytes, sent back as they came",

@@ -16,6 +16,10 @@
 --   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
 --   -- address: clients still connect from 127.0.0.1)
 --   -- opts.max_rate = bytes per second (vsftpd only): each session's transfers slowed
+--   -- opts.localtime = "XYZ+5" (vsftpd only): the server runs with that TZ (a POSIX zone:
+--   -- "XYZ+5" is five hours behind UTC) and use_localtime=YES, so that LIST shows its
+--   -- local time (and, vsftpd being vsftpd, MDTM too); inetutils too: its LIST in that
+--   -- zone, its MDTM in UTC
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -242,7 +246,7 @@ local ODD_KINDS = { "inetutils", "twisted", "aioftp" }
 kinds.vsftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
-    tls_reuse_required = true, max_rate = true,
+    tls_reuse_required = true, max_rate = true, localtime = true,
   },
   lacks = { mlsd = true },
   owner = servers.USER,
@@ -364,14 +368,22 @@ function kinds.vsftpd.configure(s, opts)
   if opts.max_rate then -- bytes per second and session, for transfers that overlap
     append(lines, { "local_max_rate=" .. opts.max_rate, "anon_max_rate=" .. opts.max_rate })
   end
+  if opts.localtime then -- LIST in the local time of the zone command() sets
+    append(lines, { "use_localtime=YES" })
+  end
   append(listen, lines)
   append(listen, vsftpd_tls_lines(s))
   s.config = s.dir .. "/vsftpd.conf"
   write_lines(s.config, listen)
 end
 
-function kinds.vsftpd.command(s)
-  return prepend(openssl_version_env(s), { VSFTPD, s.config })
+function kinds.vsftpd.command(s, opts)
+  local prefix = openssl_version_env(s)
+  if opts and opts.localtime then
+    if #prefix == 0 then prefix = { "env" } end
+    append(prefix, { "TZ=" .. opts.localtime })
+  end
+  return prepend(prefix, { VSFTPD, s.config })
 end
 
 kinds.pyftpdlib = {
@@ -614,7 +626,7 @@ local INETUTILS_FTPD = (os.getenv("FTPLIB_INETUTILS_DIR") or "/var/cache/ftplib-
 local CC = os.getenv("CC") or "cc"
 
 kinds.inetutils = {
-  features = {},
+  features = { localtime = true },
   lacks = { mlsd = true, anonymous = true, ipv6 = true },
   owner = servers.USER,
   failure_files = {},
@@ -646,10 +658,13 @@ function kinds.inetutils.configure(s)
   end
 end
 
-function kinds.inetutils.command(s)
+function kinds.inetutils.command(s, opts)
+  -- opts.localtime: ftpd's LIST (ls) in that zone; its MDTM stays UTC, as RFC 3659 says.
+  local zone = opts and opts.localtime and "TZ=" .. opts.localtime
   return {
     PYTHON, SUPPORT_DIR .. "/inetd_server.py", "--host", s.host, "--port", tostring(s.port),
-    "--", "/usr/bin/env", "LD_PRELOAD=" .. s.shim, "FTPLIB_FTPD_USER=" .. servers.USER,
+    "--", "/usr/bin/env", zone or "FTPLIB_FTPD_ZONE=", "LD_PRELOAD=" .. s.shim,
+    "FTPLIB_FTPD_USER=" .. servers.USER,
     "FTPLIB_FTPD_HOME=" .. s.root, INETUTILS_FTPD, "-l", "-q",
   }
 end
@@ -1126,7 +1141,7 @@ local function check_options(kind, opts)
   if not definition.available() then
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
-  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate" }) do
+  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate", "localtime" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end

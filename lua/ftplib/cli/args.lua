@@ -1,5 +1,7 @@
 -- The command line of bin/ftplib: options anywhere, a command, its
 -- arguments. A pure function of argv, tested on tables.
+local utc = require "ftplib.base.utc"
+
 local cliargs = {}
 
 cliargs.USAGE = [[
@@ -30,6 +32,12 @@ Options:
       --dry-run           mirror, rm -r: report what would be done, do nothing
   -r, --recursive         rm: delete folders and everything under them
   -P, --parallel N        mirror: N sessions at once
+  -I, --include GLOB      mirror: only files matching GLOB (repeatable; * ? **,
+                          a GLOB without / matches names at any depth)
+  -X, --exclude GLOB      mirror: leave GLOB alone, never sent nor deleted
+                          (repeatable; GLOB/ matches folders only)
+      --timezone TZ       the server's LIST times are in TZ: +0200, -05:30
+                          or auto (found with MDTM)
       --retries N         reconnect and resume a dropped transfer N times
       --timeout SECONDS   give up on a silent server (default 60)
       --active            active mode (PORT/EPRT) instead of passive
@@ -48,7 +56,7 @@ finished with failures.
 ]]
 
 -- Options: long name -> { short letter, kind } where kind is "flag",
--- "number" or "string".
+-- "number", "string" or "list" (a string, repeatable: the values in order).
 local OPTIONS = {
   quiet = { "q", "flag" }, verbose = { "v", "flag" }, continue = { "c", "flag" },
   reverse = { "R", "flag" }, delete = { nil, "flag" }, ["dry-run"] = { nil, "flag" },
@@ -56,6 +64,7 @@ local OPTIONS = {
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
+  include = { "I", "list" }, exclude = { "X", "list" }, timezone = { nil, "string" },
 }
 
 local BY_LETTER = {}
@@ -99,8 +108,12 @@ local function take(opts, long, inline, argv, i)
   local value, err = option_value(long, text)
   if value == nil then
     return nil, err
+  elseif OPTIONS[long][2] == "list" then
+    opts[key] = opts[key] or {}
+    table.insert(opts[key], value)
+  else
+    opts[key] = value
   end
-  opts[key] = value
   return i
 end
 
@@ -152,6 +165,9 @@ function cliargs.parse(argv)
   end
   if opts.parallel and (opts.parallel < 1 or opts.parallel % 1 ~= 0) then
     return nil, "--parallel needs a whole number of sessions, 1 or more"
+  end
+  if opts.timezone and opts.timezone ~= "auto" and not utc.parse_offset(opts.timezone) then
+    return nil, "--timezone needs an offset like +0200 or -05:30, or auto"
   end
   if not words[1] and not opts.help and not opts.version then
     return nil, "no command given"

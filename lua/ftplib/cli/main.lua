@@ -54,7 +54,7 @@ end
 -- Options of the library taken from the command line.
 local function session_options(opts)
   local session = { timeout = opts.timeout, passive = not opts.active,
-    encoding = opts.encoding }
+    encoding = opts.encoding, timezone = opts.timezone }
   if opts.verbose then
     session.debuglevel = 1
   end
@@ -215,7 +215,8 @@ function commands.mirror(env, args)
     url, local_dir = args[2], args[1]
   end
   local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
-    parallel = env.opts.parallel, retries = env.opts.retries }
+    parallel = env.opts.parallel, retries = env.opts.retries,
+    include = env.opts.include, exclude = env.opts.exclude }
   if not env.opts.reverse then
     env.partial_dir = local_dir -- what a Ctrl-C would leave .part files in
   end

@@ -5,6 +5,7 @@
 local checks = require "ftplib.base.checks"
 local parallel = require "ftplib.ops.parallel"
 local safename = require "ftplib.ops.safename"
+local filters = require "ftplib.ops.filters"
 local part_path = require("ftplib.ops.whole_files").part_path
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
@@ -14,7 +15,11 @@ local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_d
 local OPTION_TYPES = {
   parallel = "number", dir = "string", progress = "function", resume = "boolean",
   verify = "boolean", preserve_time = "boolean", retries = "number", retry_delay = "number",
+  on_error = "string",
 }
+for key, types in pairs(filters.OPTION_TYPES) do
+  OPTION_TYPES[key] = types
+end
 
 --- Helpers: several downloads in one call.
 -- @module helpers
@@ -96,13 +101,52 @@ local function download_options(opts, job)
   return each
 end
 
+-- Marks the jobs the filters leave out (job.left_out) or whose filter
+-- raised (refused, code "filter"), by the remote path without its leading "/".
+local function apply_filters(jobs, selector)
+  if not selector then
+    return
+  end
+  for _, job in ipairs(jobs) do
+    if not job.refused then
+      local takes, err = selector:takes((job.remote:gsub("^/+", "")), nil, false)
+      if takes == nil then
+        job.refused, job.refused_code, job.localpath = "the filter raised: " .. err, "filter", nil
+      elseif not takes then
+        job.left_out, job.localpath = true, nil
+      end
+    end
+  end
+end
+
+-- The report of the jobs, in their order.
+local function report_of(jobs, stopped)
+  local report = { done = {}, failed = {}, skipped = {}, pending = {}, bytes = 0,
+    stopped = stopped }
+  for _, job in ipairs(jobs) do
+    if job.left_out then
+      report.skipped[#report.skipped + 1] = job.remote
+    elseif job.pending then
+      report.pending[#report.pending + 1] = job.remote
+    elseif job.bytes then
+      report.done[#report.done + 1] = job.remote
+      report.bytes = report.bytes + job.bytes
+    else
+      report.failed[#report.failed + 1] = { path = safename.shown(job.remote),
+        err = job.err or "not attempted: every session was lost", code = job.code or "closed" }
+    end
+  end
+  return report
+end
+
 -- --> report {done = {remote paths}, failed = { {path=, err=, code=} },
--- bytes = total}, in the order of files.
+-- skipped, pending, stopped, bytes = total}, in the order of files.
 
 --- Downloads several files, each through @{FTP:download}. So `.part` files, resume,
 -- size checks and retries apply to each. With `opts.parallel` they go on several
 -- sessions at once: this one and clones of it (same server, login, options and
--- folder; see the @{scheduler}). A failed file does not stop the others, nor does a name that
+-- folder; see the @{scheduler}). A failed file does not stop the others (unless
+-- `on_error = "stop"`), nor does a name that
 -- cannot be sent (CR, LF, NUL) or saved (`..`, control characters): that file fails
 -- alone. Two files never share a temporary (`x` and `x.part` side by side), and a local
 -- path given twice (`a/x` and `b/x` saved in one `dir`) fails every file after the first
@@ -118,28 +162,55 @@ end
 -- @tparam[opt=false] boolean opts.preserve_time as for @{FTP:download}
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
+-- @tparam[opt] {string,...} opts.include globs of the files to download, matched against
+-- each remote path (its leading `/` left out), as the @{filter_options} say; the others
+-- go to `skipped`
+-- @tparam[opt] {string,...} opts.exclude globs of the files to leave out (to `skipped`)
+-- @tparam[opt] function opts.filter called as `filter(remote, nil)`: a false answer
+-- leaves the file out (to `skipped`); one that raises fails it alone (code `"filter"`)
+-- @tparam[opt="continue"] string opts.on_error `"stop"`: after the first failure no other
+-- download starts (with `parallel`, those under way finish); the others go to
+-- `pending`, and `stopped` is that failure. A failed download leaves its `.part`, never
+-- a half file under the final name
 -- @treturn table the report, in the order of `files`: `done` (the remote paths
--- downloaded), `failed` (a list of `{path =, err =, code =}`) and `bytes` (the total
+-- downloaded), `failed` (a list of `{path =, err =, code =}`), `skipped` (the remote
+-- paths the filters left out), `pending` (those not tried after `on_error = "stop"`),
+-- `stopped` (the failure that stopped the run, or nil) and `bytes` (the total
 -- transferred)
 -- @raise for an element of `files` of another form, an unknown or mistyped option, a
--- `parallel` that is not a positive integer
+-- `parallel` that is not a positive integer, an `on_error` other than `"continue"` or
+-- `"stop"`, a glob that is not a string or is longer than 4096 bytes
 function FTP:download_many(files, opts)
   checks.check("download_many", 1, files, "table")
   opts = checks.check_options("download_many", 2, opts, OPTION_TYPES)
+  if opts.on_error ~= nil and opts.on_error ~= "continue" and opts.on_error ~= "stop" then
+    checks.raise("'download_many' option on_error must be \"continue\" or \"stop\"")
+  end
   local n = parallel.sessions(opts.parallel)
+  local selector = filters.new("download_many", opts)
   local jobs = {}
   for i, file in ipairs(files) do
     jobs[i] = job_for(file, opts.dir, i)
   end
+  apply_filters(jobs, selector)
   choose_parts(jobs)
+  local stopped
   local function run_job(session, i)
     local job = jobs[i]
-    if job.refused then
-      job.err, job.code = "not downloaded: " .. job.refused, job.refused_code or "proto"
+    if job.left_out then
       return
+    elseif stopped then
+      job.pending = true
+      return
+    elseif job.refused then
+      job.err, job.code = "not downloaded: " .. job.refused, job.refused_code or "proto"
+    else
+      job.bytes, job.err, job.code = session:download(job.remote, job.localpath,
+        download_options(opts, job))
     end
-    job.bytes, job.err, job.code = session:download(job.remote, job.localpath,
-      download_options(opts, job))
+    if not job.bytes and opts.on_error == "stop" then
+      stopped = stopped or { path = safename.shown(job.remote), err = job.err, code = job.code }
+    end
   end
   local err
   if n == 1 then
@@ -150,17 +221,7 @@ function FTP:download_many(files, opts)
   if err ~= nil then
     error(err, 0)
   end
-  local report = { done = {}, failed = {}, bytes = 0 }
-  for _, job in ipairs(jobs) do
-    if job.bytes then
-      report.done[#report.done + 1] = job.remote
-      report.bytes = report.bytes + job.bytes
-    else
-      report.failed[#report.failed + 1] = { path = safename.shown(job.remote),
-        err = job.err or "not attempted: every session was lost", code = job.code or "closed" }
-    end
-  end
-  return report
+  return report_of(jobs, stopped)
 end
 
 return { FTP = FTP, option_types = { download_many = OPTION_TYPES } } -- for ftplib._option_types

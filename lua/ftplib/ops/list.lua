@@ -11,6 +11,7 @@ local checks = require "ftplib.base.checks"
 local list_lines = require "ftplib.parsers.list_lines"
 local listing = require "ftplib.protocol.listing"
 local safename = require "ftplib.ops.safename"
+local filters = require "ftplib.ops.filters"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -215,6 +216,9 @@ end
 
 local function list_parsed(self, path, hidden)
   local entries, text, facts = list_unix(self, path, hidden)
+  if entries then
+    self:_times_to_utc(path, entries) -- the server's local time (option timezone)
+  end
   if entries and #entries == 0 then
     return empty_answer(self, path, text, facts)
   elseif entries and facts.known == 0 and path and path ~= "" then
@@ -338,26 +342,45 @@ local function push_children(state)
       local entry = last.dirs[i]
       state.stack[#state.stack + 1] = {
         path = list.join(last.path, entry.name), entry = entry, depth = last.depth + 1,
+        rel = filters.join(last.rel, entry.name),
       }
     end
     state.last = nil
   end
 end
 
+-- Whether the walk's filters (opts.include, exclude, filter) take the
+-- entry; a filter that raised is told to onerror (code "filter") and the
+-- entry left out.
+local function selected(state, folder, name, entry)
+  if not state.selector then
+    return true
+  end
+  local rel = filters.join(folder.rel, name)
+  local takes, err = state.selector:takes(rel, entry, entry.type == "dir")
+  if takes == nil and state.onerror then
+    state.onerror(list.join(folder.path, name), "the filter raised: " .. err, "filter")
+  end
+  return takes
+end
+
 -- Splits a trusted listing into folders to enter, other entries, and entries
--- whose names cannot be used ({entry =, name =, reason =}).
+-- whose names cannot be used ({entry =, name =, reason =}); entries the
+-- filters leave out are in none.
 local function split_entries(state, folder, entries)
   local dirs, files, rejected = {}, {}, {}
   for _, entry in ipairs(entries) do
     local name, reason = safename.check(entry.name)
     if not name then
       rejected[#rejected + 1] = { entry = entry, name = entry.name, reason = reason }
-    elseif entry.type == "dir" and not state.seen(entry)
-        and not state.visited[list.join(folder.path, name)] then
-      dirs[#dirs + 1] = entry
-    else
-      -- Links (never descended), files, devices, unknown lines, folders met twice.
-      files[#files + 1] = entry
+    elseif selected(state, folder, name, entry) then -- else neither listed nor entered
+      if entry.type == "dir" and not state.seen(entry)
+          and not state.visited[list.join(folder.path, name)] then
+        dirs[#dirs + 1] = entry
+      else
+        -- Links (never descended), files, devices, unknown lines, folders met twice.
+        files[#files + 1] = entry
+      end
     end
   end
   return dirs, files, rejected
@@ -410,7 +433,7 @@ local function walk_step(self, state)
       return stop_walk(state, folder)
     elseif entries then
       local dirs, files, rejected = split_entries(state, folder, entries)
-      state.last = { path = folder.path, dirs = dirs, depth = folder.depth }
+      state.last = { path = folder.path, dirs = dirs, depth = folder.depth, rel = folder.rel }
       return folder.path, dirs, files, rejected, listing_notes(code)
     elseif state.onerror then
       state.onerror(folder.path, err, code)
@@ -446,9 +469,42 @@ local function seen_tracker(root_unique)
   end
 end
 
+--- How `include`, `exclude` and `filter` choose entries, for @{FTP:walk},
+-- @{FTP:mirror}, @{FTP:mirror_up} and @{FTP:download_many}. Not a field of the module.
+--
+-- A glob is matched against the path relative to the walked or mirrored folder (for
+-- `download_many`, the remote path as given), names joined with `/`. `*` matches any
+-- run of characters but `/`, `?` one character but `/`, `**` any run including `/`
+-- (`a/**/b` matches `a/b` too), and `\` makes the next character plain (`\*` matches a
+-- file named `*`); every other character stands for itself (no `[...]` classes, no Lua
+-- pattern: `[a]` matches a file named `[a]`). A glob with a `/` is matched against the
+-- whole relative path (`src/*.c`); one without, against the last name at any depth
+-- (`*.tmp`); a leading `/` anchors it at the top (`/build`), a trailing `/` matches
+-- folders only (`cache/`). Matching takes at most the glob's length per character
+-- of the path, whatever the glob (no backtracking).
+--
+-- The rule, in this order: an entry matching an `exclude` glob, or in a folder that
+-- does, is left out (a folder left out is not entered); then `filter(relpath, entry)`
+-- is asked, for files and folders, and a false answer leaves the entry out (a
+-- `filter` that raises leaves it out and is reported: `onerror` of @{FTP:walk},
+-- `failed` of the others, code `"filter"`); then, when `include` is given, a file is
+-- taken only if it, or a folder above it, matches an `include` glob, and a folder is
+-- entered when it matches or when something below it could (`src/**/*.c` enters `src`
+-- and its subfolders, not `doc`). Unlike lftp's `-I`/`-X`, where the first matching
+-- option decides, `exclude` always wins over `include`. What is left out is never
+-- sent, replaced or deleted; a folder entered for `include` is made on the target by
+-- a mirror even when nothing in it is taken (as lftp does).
+-- @table filter_options
+-- @tfield[opt] {string,...} include globs of the files to take (a string: one glob)
+-- @tfield[opt] {string,...} exclude globs of the entries to leave out (a string: one glob)
+-- @tfield[opt] function filter `filter(relpath, entry)`: false or nil leaves it out
+
 local WALK_OPTIONS = {
   onerror = "function|nil", max_depth = "number", max_entries = "number", hidden = "boolean",
 }
+for key, types in pairs(filters.OPTION_TYPES) do
+  WALK_OPTIONS[key] = types
+end
 list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._option_types
 
 -- for dirpath, dirs, files, rejected in ftp:walk(path, opts) do ... end
@@ -480,6 +536,12 @@ list.option_types = { list = LIST_OPTIONS, walk = WALK_OPTIONS } -- for ftplib._
 -- that the walk ends, after `onerror(dirpath, message, "limit", true)` for the folder that
 -- passed it and for each folder not listed yet (a non-negative integer)
 -- @tparam[opt=true] boolean opts.hidden `false` leaves out names starting with a dot
+-- @tparam[opt] {string,...} opts.include globs of the files to take, as the
+-- @{filter_options} say; the others are in neither `dirs` nor `files`
+-- @tparam[opt] {string,...} opts.exclude globs of the entries to leave out (a folder left
+-- out is not entered)
+-- @tparam[opt] function opts.filter called as `filter(relpath, entry)`: a false answer
+-- leaves the entry out; one that raises too, after `onerror(path, message, "filter")`
 -- @treturn function the iterator; each step gives `dirpath` (`path`, then the folders
 -- below it, joined with `/`), `dirs` and `files` (@{entry} tables), `rejected`:
 -- the entries whose names cannot be a path (empty, `.`, `..`, a slash or backslash,
@@ -502,9 +564,10 @@ function FTP:walk(path, opts)
   end
   path = path or ""
   local state = {
-    stack = { { path = path, depth = 0 } }, onerror = opts.onerror, max_depth = max_depth,
+    stack = { { path = path, depth = 0, rel = "" } }, onerror = opts.onerror, max_depth = max_depth,
     max_entries = max_entries, listed = 0,
     hidden = opts.hidden, visited = {}, seen = seen_tracker(unique_of(self, path)),
+    selector = filters.new("walk", opts),
   }
   return function()
     return walk_step(self, state)

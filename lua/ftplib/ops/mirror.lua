@@ -23,6 +23,7 @@ local list = require "ftplib.ops.list"
 local part_path = require("ftplib.ops.whole_files").part_path
 local safename = require "ftplib.ops.safename"
 local parallel = require "ftplib.ops.parallel"
+local filters = require "ftplib.ops.filters"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -47,9 +48,35 @@ end
 -- A new tree: nodes by relative path; in its metatable, out of the way of
 -- any path, the folders whose listings were incomplete ("" the root; the
 -- value says why), those whose listings may have left dotfiles out
--- (hidden_unseen) and the list of failures met.
+-- (hidden_unseen), the entries the filters left out (left_out), the folders
+-- holding some (holds_left_out; a filter that raised leaves its entry out
+-- too) and the list of failures met.
 local function new_tree(failed)
-  return setmetatable({}, { incomplete = {}, hidden_unseen = {}, failed = failed })
+  return setmetatable({}, { incomplete = {}, hidden_unseen = {}, failed = failed,
+    left_out = {}, holds_left_out = {} })
+end
+
+local function left_out(tree)
+  return getmetatable(tree).left_out
+end
+
+-- rel is not in the tree though it is there: it, and the folders above it,
+-- are never deleted nor replaced.
+local function note_left_out(tree, rel)
+  left_out(tree)[rel] = true
+  local dir = parent_of(rel)
+  while dir ~= "" do
+    getmetatable(tree).holds_left_out[dir] = true
+    dir = parent_of(dir)
+  end
+end
+
+-- The path of walked below root, relative to it.
+local function relative(root, walked)
+  if root == "" then
+    return walked
+  end
+  return walked:sub(#list.join(root, "") + 1)
 end
 
 local function incomplete(tree)
@@ -62,6 +89,19 @@ end
 
 local function failures(tree)
   return getmetatable(tree).failed
+end
+
+-- A filter that raised for rel: reported failed (once, though both sides
+-- may raise for it), and rel left alone.
+local function note_undecided(tree, rel, err)
+  note_left_out(tree, rel)
+  local failed = failures(tree)
+  for _, failure in ipairs(failed) do
+    if failure.code == "filter" and failure.path == rel then
+      return
+    end
+  end
+  failed[#failed + 1] = { path = rel, err = err, code = "filter" }
 end
 
 local function remote_node(entry, walked_as_dir)
@@ -100,13 +140,33 @@ local function add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, list
   hidden_unseen(tree)[rel] = listing.hidden_unseen
 end
 
+-- The walk's filter for a mirror's selector: what it leaves out is noted in
+-- the tree; an error it raised goes on to walk (then to onerror).
+local function walk_filter(tree, selector)
+  if not selector then
+    return nil
+  end
+  return function(rel, entry)
+    local takes, err = selector:takes(rel, entry, entry.type == "dir")
+    if takes == nil then
+      error(err, 0)
+    elseif not takes then
+      note_left_out(tree, rel)
+    end
+    return takes
+  end
+end
+
 -- The tree under a remote folder; folders below it that cannot be listed
 -- or read are marked unreadable and reported as failed. nil, msg, code when
--- the root itself cannot be listed or read.
-function mirror.remote_tree(ftp, root, failed, opts)
+-- the root itself cannot be listed or read. selector: the filters, or nil.
+function mirror.remote_tree(ftp, root, failed, opts, selector)
   local tree, rel_of = new_tree(failed), { [root] = "" }
   local root_error
   local function onerror(dirpath, err, code, stopped)
+    if code == "filter" then
+      return note_undecided(tree, relative(root, dirpath), err)
+    end
     local rel = rel_of[dirpath]
     if stopped then
       getmetatable(tree).truncated = err -- past max_entries: the tree is not whole
@@ -119,7 +179,7 @@ function mirror.remote_tree(ftp, root, failed, opts)
     end
   end
   local walk_opts = { onerror = onerror, hidden = opts.hidden, max_depth = opts.max_depth,
-    max_entries = opts.max_entries }
+    max_entries = opts.max_entries, filter = walk_filter(tree, selector) }
   for dirpath, dirs, files, rejected, listing in ftp:walk(root, walk_opts) do
     add_remote_dir(tree, rel_of, dirpath, dirs, files, rejected, listing)
   end
@@ -151,6 +211,22 @@ local function local_node(tree, rel, name, attributes, role)
   }
 end
 
+-- node, when the filters take the local entry at rel; nil when they leave
+-- it out (noted in the tree).
+local function selected(tree, selector, rel, name, node)
+  if not selector then
+    return node
+  end
+  local entry = { name = name, type = node.type, size = node.size, modify = node.modify }
+  local takes, err = selector:takes(rel, entry, node.type == "dir")
+  if takes == nil then
+    note_undecided(tree, rel, "the filter raised: " .. err)
+  elseif not takes then
+    note_left_out(tree, rel)
+  end
+  return takes and node or nil
+end
+
 local function read_local_dir(tree, root, rel, opts)
   local path = rel == "" and root or root .. "/" .. rel
   local ok, iterator, dir_object = pcall(lfs.dir, path)
@@ -162,6 +238,7 @@ local function read_local_dir(tree, root, rel, opts)
       local child = join(rel, name)
       local node = local_node(tree, rel, name, lfs.symlinkattributes(root .. "/" .. child),
         opts.role)
+      node = node and selected(tree, opts.selector, child, name, node)
       tree[child] = node
       if node and node.type == "dir" then
         local read, err = read_local_dir(tree, root, child, opts)
@@ -176,7 +253,7 @@ local function read_local_dir(tree, root, rel, opts)
 end
 
 -- The tree under a local folder (symbolic links are "other": not followed).
--- opts.role: "source" or "target".
+-- opts.role: "source" or "target"; opts.selector: the filters, or nil.
 function mirror.local_tree(root, failed, opts)
   local tree, err = read_local_dir(new_tree(failed), root, "", opts or {})
   if not tree then
@@ -380,6 +457,15 @@ local function gone_entries(src, dst, room, sent)
         and not under_unreadable(src, rel) and not under_unreadable(dst, rel) then
       local why, about_rel = not_shown_gone(src, rel)
       local same = why == nil and sent[fold(rel)]
+      if left_out(src)[rel] or has_ancestor(rel, function(dir) return left_out(src)[dir] end)
+      then
+        why, about_rel = false, false -- left out of the source (or its filter raised): kept
+      elseif getmetatable(dst).holds_left_out[rel] then
+        why, about_rel = "it holds entries the filters leave out", true
+      end
+      if why ~= nil then
+        same = nil
+      end
       if same then
         kept[#kept + 1] = { path = rel, reason = "its name differs only in case from "
           .. safename.shown(same) .. ", sent in this run (one file where names ignore case)" }
@@ -403,9 +489,14 @@ function mirror.plan(src, dst, opts, times_kept)
   local function blocked(dir)
     return plan.blocked[dir]
   end
+  local function left_out_of_dst(dir)
+    return left_out(dst)[dir]
+  end
   for _, rel in ipairs(sorted_keys(src)) do
+    -- Nothing replaces, or goes into, what the filters leave out of the target.
     if not (under_unreadable(dst, rel) or under_unreadable(src, rel)
-        or has_ancestor(rel, blocked)) then
+        or has_ancestor(rel, blocked) or left_out_of_dst(rel)
+        or has_ancestor(rel, left_out_of_dst)) then
       plan_entry(plan, src, dst, rel, opts, times_kept)
     end
   end
@@ -506,9 +597,12 @@ end
 function up.transfer(ftp, item, opts)
   local bytes, err, code = ftp:upload(item.source, item.target, {
     retries = opts.retries, retry_delay = opts.retry_delay, preserve_time = true,
-    progress = progress_for(opts, item.path),
+    progress = progress_for(opts, item.path), atomic = item.atomic,
   })
   if not bytes then
+    if opts.on_error == "stop" and item.atomic == false and item.report == "created" then
+      ftp:delete(item.target) -- what a cut upload left; nothing was there before it
+    end
     return nil, err, code
   end
   return true
@@ -542,28 +636,49 @@ local function failed_parent(broken, rel)
   return cause
 end
 
+-- What the calls running parts of one plan share (parallel.lua): broken,
+-- the folders not made (path -> failure); stopped, under on_error = "stop",
+-- the failure that stopped the run.
+function mirror.run_state()
+  return { broken = {}, stopped = nil }
+end
+
+-- Runs one item into report; a failure is returned.
+local function execute_item(ftp, item, opts, report, broken)
+  local cause = item.op ~= "delete" and failed_parent(broken, item.path)
+  local ok, err, code
+  if cause then
+    ok, err, code = nil, "folder " .. cause.path .. " was not made: " .. cause.err, cause.code
+  elseif opts.dry_run then
+    ok = true
+  else
+    ok, err, code = run_item(ftp, item, opts)
+  end
+  if ok then
+    report_item(report, item)
+    return nil
+  end
+  local failure = { path = item.path, err = err, code = code }
+  report.failed[#report.failed + 1] = failure
+  if item.op == "mkdir" then
+    broken[item.path] = failure
+  end
+  return failure
+end
+
 -- Runs the plan's items in order on one session. A failed action is
--- reported and the others go on. broken (folders not made: path -> failure)
+-- reported and the others go on, unless opts.on_error is "stop": then the
+-- items after it are only listed in report.pending. state (mirror.run_state)
 -- may be shared by several calls that run parts of one plan.
-function mirror.execute(ftp, plan, opts, report, broken)
-  broken = broken or {}
+function mirror.execute(ftp, plan, opts, report, state)
+  state = state or mirror.run_state()
   for _, item in ipairs(plan.items) do
-    local cause = item.op ~= "delete" and failed_parent(broken, item.path)
-    local ok, err, code
-    if cause then
-      ok, err, code = nil, "folder " .. cause.path .. " was not made: " .. cause.err, cause.code
-    elseif opts.dry_run then
-      ok = true
+    if state.stopped then
+      report.pending[#report.pending + 1] = item.path
     else
-      ok, err, code = run_item(ftp, item, opts)
-    end
-    if ok then
-      report_item(report, item)
-    else
-      local failure = { path = item.path, err = err, code = code }
-      report.failed[#report.failed + 1] = failure
-      if item.op == "mkdir" then
-        broken[item.path] = failure
+      local failure = execute_item(ftp, item, opts, report, state.broken)
+      if failure and opts.on_error == "stop" then
+        state.stopped = failure
       end
     end
   end
@@ -601,16 +716,36 @@ end
 -- @tfield[opt=1000000] number max_entries how many remote entries to list in all, as for
 -- @{FTP:walk}: past that, the folders not listed are reported in `failed` (`"limit"`) and
 -- nothing is deleted
+-- @tfield[opt] {string,...} include globs of the files to mirror, as the
+-- @{filter_options} say (a string: one glob); the others are left alone
+-- @tfield[opt] {string,...} exclude globs of the entries to leave alone, on both sides: an
+-- excluded folder is not entered, and nothing excluded is ever sent, replaced or deleted
+-- (with `delete = true`, a target file the source lacks but an exclude matches stays, as
+-- with lftp)
+-- @tfield[opt] function filter called as `filter(relpath, entry)` for each entry of both
+-- sides (`entry`: the remote @{entry}, or `{name =, type =, size =, modify =}` for a local
+-- one): a false answer leaves it alone as an exclude would. One that raises leaves it
+-- alone too and is reported in `failed` (code `"filter"`); the run goes on
+-- @tfield[opt="continue"] string on_error `"continue"`: a failed action is reported and
+-- the others go on. `"stop"`: the first failure (reading the trees included) ends the
+-- run; the report's `stopped` is that failure and `pending` lists the actions not done.
+-- Nothing half-made is left under a final name: downloads go through their `.part`
+-- (kept for a resume), uploads through `remote .. ".part"` renamed once whole (where
+-- no file of either side has that name; else a new file cut short is deleted). With
+-- `parallel`, transfers under way finish
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
-  max_depth = "number", max_entries = "number",
+  max_depth = "number", max_entries = "number", on_error = "string",
 }
+for key, types in pairs(filters.OPTION_TYPES) do
+  OPTION_TYPES[key] = types
+end
 -- For ftplib._option_types (spec/package/reference_spec.lua).
 mirror.option_types = { mirror = OPTION_TYPES, mirror_up = OPTION_TYPES }
 
 -- The local root, made when missing (not in a dry run): its tree.
-local function local_target_tree(_, local_dir, failed, opts)
+local function local_target_tree(_, local_dir, failed, opts, selector)
   if lfs.attributes(local_dir, "mode") == nil then
     if opts.dry_run then
       return new_tree(failed)
@@ -620,12 +755,13 @@ local function local_target_tree(_, local_dir, failed, opts)
       return nil, err, "io"
     end
   end
-  return mirror.local_tree(local_dir, failed, { role = "target", hidden = opts.hidden })
+  return mirror.local_tree(local_dir, failed, { role = "target", hidden = opts.hidden,
+    selector = selector })
 end
 
 -- The remote root, made when missing (not in a dry run): its tree.
-local function remote_target_tree(ftp, remote_dir, failed, opts)
-  local tree, err, code = mirror.remote_tree(ftp, remote_dir, failed, opts)
+local function remote_target_tree(ftp, remote_dir, failed, opts, selector)
+  local tree, err, code = mirror.remote_tree(ftp, remote_dir, failed, opts, selector)
   if tree or opts.dry_run then
     return tree or new_tree(failed)
   end
@@ -664,8 +800,9 @@ function down.roots_exist(ftp, source_root, target_root)
   return ok, err, code
 end
 
-up.source_tree = function(_, local_dir, failed, opts)
-  return mirror.local_tree(local_dir, failed, { role = "source", hidden = opts.hidden })
+up.source_tree = function(_, local_dir, failed, opts, selector)
+  return mirror.local_tree(local_dir, failed, { role = "source", hidden = opts.hidden,
+    selector = selector })
 end
 up.target_tree = remote_target_tree
 up.source_path, up.target_path = safename.join, safename.join
@@ -702,7 +839,7 @@ end
 -- A report with nothing in it yet (skipped: the plan's list, if given).
 function mirror.empty_report(skipped)
   return { created = {}, updated = {}, skipped = skipped or {}, deleted = {}, failed = {},
-    kept = {} }
+    kept = {}, pending = {} }
 end
 
 local function new_report(plan, failed)
@@ -715,16 +852,25 @@ end
 
 -- With opts.parallel the transfers run on several sessions (parallel.lua),
 -- under the same contract as mirror.execute.
+-- Under on_error = "stop", a failure met reading the trees or planning stops
+-- the run before its first action.
 local function execute(ftp, plan, opts, report)
-  if opts.parallel then
-    return parallel.execute_plan(mirror, ftp, plan, opts, report)
+  local state = mirror.run_state()
+  if opts.on_error == "stop" then
+    state.stopped = report.failed[1]
   end
-  return mirror.execute(ftp, plan, opts, report)
+  if opts.parallel then
+    parallel.execute_plan(mirror, ftp, plan, opts, report, state)
+  else
+    mirror.execute(ftp, plan, opts, report, state)
+  end
+  report.stopped = state.stopped
+  return report
 end
 
 -- Gives each item its paths and side; an item whose path cannot be made
 -- fails (walk and the local trees refuse such names: this is the last word).
-local function bind_items(plan, side, source_root, target_root, src, dst)
+local function bind_items(plan, side, source_root, target_root, src, dst, opts)
   local items, parts = {}, {}
   for _, item in ipairs(plan.items) do
     item.side = side
@@ -733,6 +879,11 @@ local function bind_items(plan, side, source_root, target_root, src, dst)
     item.target, why = side.target_path(target_root, item.path)
     if item.target and item.op == "transfer" and side == down then
       item.part = part_for(src, dst, target_root, item.path, parts)
+    elseif item.op == "transfer" and opts.on_error == "stop" then
+      -- An upload cut short leaves nothing under its final name: through
+      -- rel .. ".part", unless a file of either side has that name.
+      local part = item.path .. ".part"
+      item.atomic = not (src[part] or dst[part])
     end
     if item.source and item.target then
       items[#items + 1] = item
@@ -771,19 +922,19 @@ local function check_deletes(ftp, side, plan, source_root, target_root)
 end
 
 -- Both directions: read, plan, give each item its paths and side, execute.
-local function run(ftp, side, source_root, target_root, opts)
+local function run(ftp, side, source_root, target_root, opts, selector)
   local failed = {}
-  local src, err, code = side.source_tree(ftp, source_root, failed, opts)
+  local src, err, code = side.source_tree(ftp, source_root, failed, opts, selector)
   if not src then
     return nil, err, code
   end
   local dst
-  dst, err, code = side.target_tree(ftp, target_root, failed, opts)
+  dst, err, code = side.target_tree(ftp, target_root, failed, opts, selector)
   if not dst then
     return nil, err, code
   end
   local plan = mirror.plan(src, dst, opts, side.times_kept(ftp))
-  bind_items(plan, side, source_root, target_root, src, dst)
+  bind_items(plan, side, source_root, target_root, src, dst, opts)
   if not opts.dry_run then
     check_deletes(ftp, side, plan, source_root, target_root)
   end
@@ -792,6 +943,9 @@ end
 
 local function check_mirror_options(fname, opts)
   opts = checks.check_options(fname, 3, opts, OPTION_TYPES)
+  if opts.on_error ~= nil and opts.on_error ~= "continue" and opts.on_error ~= "stop" then
+    checks.raise("'" .. fname .. "' option on_error must be \"continue\" or \"stop\"")
+  end
   for _, name in ipairs { "max_depth", "max_entries" } do
     local value = opts[name]
     if value ~= nil and (math.type(value) ~= "integer" or value < 0) then
@@ -815,11 +969,14 @@ end
 -- @tparam string local_dir the target
 -- @tparam[opt] table opts the @{mirror_options}
 -- @treturn table the report: lists `created`, `updated`, `skipped`, `deleted` of paths,
--- and `failed` of `{path =, err =, code =}`; paths relative to the
--- mirrored folder with `/` between names. A failed file does not stop the others.
+-- `failed` of `{path =, err =, code =}`, `kept` of `{path =, reason =}` (what `delete`
+-- left standing, and why) and `pending` (the paths not done after `on_error = "stop"`
+-- stopped the run), and `stopped`: the failure that stopped it, or nil; paths relative
+-- to the mirrored folder with `/` between names. A failed file does not stop the
+-- others, unless `on_error = "stop"`.
 -- @return[2] `nil, message, code` only when a root folder cannot be read at all
--- @raise for an unknown or mistyped option, a bad `max_depth`, `max_entries`, `retries` or
--- `parallel`,
+-- @raise for an unknown or mistyped option, a bad `max_depth`, `max_entries`, `retries`,
+-- `parallel` or `on_error`, a glob that is not a string or is longer than 4096 bytes,
 -- LuaFileSystem missing
 -- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
 -- print(#report.created, #report.updated, #report.deleted, #report.failed)
@@ -827,7 +984,7 @@ function FTP:mirror(remote_dir, local_dir, opts)
   checks.check("mirror", 1, remote_dir, "string")
   checks.check("mirror", 2, local_dir, "string")
   opts = check_mirror_options("mirror", opts)
-  return run(self, down, remote_dir, local_dir, opts)
+  return run(self, down, remote_dir, local_dir, opts, filters.new("mirror", opts))
 end
 
 --- Makes a remote folder like a local one, creating it when missing: as
@@ -843,7 +1000,7 @@ function FTP:mirror_up(local_dir, remote_dir, opts)
   checks.check("mirror_up", 1, local_dir, "string")
   checks.check("mirror_up", 2, remote_dir, "string")
   opts = check_mirror_options("mirror_up", opts)
-  return run(self, up, local_dir, remote_dir, opts)
+  return run(self, up, local_dir, remote_dir, opts, filters.new("mirror_up", opts))
 end
 
 mirror.FTP = FTP

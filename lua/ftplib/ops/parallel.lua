@@ -16,7 +16,7 @@ local parallel = {}
 local CLONED_OPTIONS = {
   "timeout", "passive", "use_epsv", "trust_server_pasv_ipv4_address", "maxline",
   "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
-  "keepalive", "maxlisting",
+  "keepalive", "maxlisting", "timezone",
 }
 
 local function clone_options(ftp)
@@ -97,11 +97,11 @@ local function run_workers(ftp, count, n, run_item)
 end
 parallel.run_workers = run_workers
 
-local function transfers_run(mirror, ftp, items, opts, report, broken, n)
+local function transfers_run(mirror, ftp, items, opts, report, state, n)
   local outcomes = {}
   local err = run_workers(ftp, #items, n, function(session, i)
     outcomes[i] = mirror.empty_report()
-    mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], broken)
+    mirror.execute(session, { items = { items[i] } }, opts, outcomes[i], state)
   end)
   if err ~= nil then
     error(err, 0)
@@ -109,7 +109,7 @@ local function transfers_run(mirror, ftp, items, opts, report, broken, n)
   for i, item in ipairs(items) do
     if not outcomes[i] then -- every session was lost: the first one reports it
       outcomes[i] = mirror.empty_report()
-      mirror.execute(ftp, { items = { item } }, opts, outcomes[i], broken)
+      mirror.execute(ftp, { items = { item } }, opts, outcomes[i], state)
     end
     merge(report, outcomes[i])
   end
@@ -118,23 +118,22 @@ end
 -- mirror.execute's contract, with the transfers on opts.parallel sessions.
 -- `mirror` is the module whose plan this is (mirror.lua passes itself: it
 -- requires this module, not the other way round): its execute and
--- empty_report are all used of it.
-function parallel.execute_plan(mirror, ftp, plan, opts, report)
+-- empty_report are all used of it. state: mirror.run_state(), shared.
+function parallel.execute_plan(mirror, ftp, plan, opts, report, state)
   local n = parallel.sessions(opts.parallel)
   if n == 1 or opts.dry_run then
-    return mirror.execute(ftp, plan, opts, report)
+    return mirror.execute(ftp, plan, opts, report, state)
   end
   local before, transfers, after = {}, {}, {}
   for _, item in ipairs(plan.items) do
     local phase = item.phase < 3 and before or item.phase == 3 and transfers or after
     phase[#phase + 1] = item
   end
-  local broken = {}
-  mirror.execute(ftp, { items = before }, opts, report, broken)
+  mirror.execute(ftp, { items = before }, opts, report, state)
   if #transfers > 0 then
-    transfers_run(mirror, ftp, transfers, opts, report, broken, n)
+    transfers_run(mirror, ftp, transfers, opts, report, state, n)
   end
-  return mirror.execute(ftp, { items = after }, opts, report, broken)
+  return mirror.execute(ftp, { items = after }, opts, report, state)
 end
 
 -- A positive integer number of sessions from opts.parallel (nil: 1).

@@ -6,6 +6,7 @@
 -- them here.
 local core = require "ftplib.core"
 local checks = require "ftplib.base.checks"
+local utc = require "ftplib.base.utc"
 
 local session = {}
 
@@ -19,11 +20,25 @@ local option_types = {
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
   port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
+  timezone = "number|string",
 }
 
 -- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
 -- in clear text a script believes protected.
 local TLS_ONLY = { tls = true, implicit = true }
+
+-- The timezone option: an offset now, or "auto" (found by ops/timezone.lua
+-- at the first LIST that shows a file's time of day).
+function session.set_timezone(self, value)
+  self.timezone, self._tz_offset, self._tz_note = value, nil, nil
+  if value ~= nil and value ~= "auto" then
+    local offset, why = utc.parse_offset(value)
+    if not offset then
+      checks.raise("option timezone: " .. why .. " (or \"auto\")")
+    end
+    self._tz_offset = offset
+  end
+end
 
 local function apply_options(self, opts)
   self.timeout = opts.timeout or 60
@@ -45,6 +60,7 @@ local function apply_options(self, opts)
   self.port_range = opts.port_range
   self.keepalive = opts.keepalive -- seconds between NOOPs during a transfer; nil: none
   self.maxlisting = opts.maxlisting
+  session.set_timezone(self, opts.timezone)
 end
 
 -- The TLS options (lua/ftplib.lua: @table tls_options).
