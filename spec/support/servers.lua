@@ -16,6 +16,8 @@
 --   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
 --   -- address: clients still connect from 127.0.0.1)
 --   -- opts.max_rate = bytes per second (vsftpd only): each session's transfers slowed
+--   -- opts.digest = true (proftpd only): mod_digest loaded, FEAT offers HASH, XCRC, XMD5,
+--   -- XSHA, XSHA1, XSHA256 and XSHA512
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -437,7 +439,7 @@ end
 kinds.proftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
-    tls_reuse_required = true,
+    tls_reuse_required = true, digest = true,
   },
   owner = servers.USER,
   failure_files = { "proftpd.log", "tls.log", "proftpd.conf" },
@@ -512,7 +514,6 @@ local function proftpd_tls_lines(s)
   if not s.tls then return {} end
   local cert, key = server_keypair(s)
   local lines = {
-    "ModulePath " .. PROFTPD_MODULES,
     "LoadModule mod_tls.c",
     "TLSEngine on",
     "TLSLog " .. s.dir .. "/tls.log",
@@ -534,11 +535,24 @@ local function proftpd_tls_lines(s)
   return lines
 end
 
-function kinds.proftpd.configure(s)
+-- mod_digest: the hash commands (HASH, XCRC, XMD5, XSHA1, XSHA256, ...), for any size
+-- of file, no cache (a spec rewrites a file and asks again at once).
+local function proftpd_digest_lines(opts)
+  if not opts.digest then return {} end
+  return {
+    "LoadModule mod_digest.c",
+    "DigestEngine on",
+    "DigestAlgorithms all",
+    "DigestCache off",
+  }
+end
+
+function kinds.proftpd.configure(s, opts)
   chown(s.root, servers.USER)
   write_proftpd_accounts(s)
   local lines = {
     "ServerName \"ftplib test proftpd\"",
+    "ModulePath " .. PROFTPD_MODULES,
     "ServerType standalone",
     "Port " .. s.port,
     -- Listen on that address only.
@@ -578,6 +592,7 @@ function kinds.proftpd.configure(s)
     "</Anonymous>",
   }
   append(lines, proftpd_tls_lines(s))
+  append(lines, proftpd_digest_lines(opts))
   s.config = s.dir .. "/proftpd.conf"
   write_lines(s.config, lines)
 end
@@ -1126,7 +1141,7 @@ local function check_options(kind, opts)
   if not definition.available() then
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
-  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate" }) do
+  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate", "digest" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end
