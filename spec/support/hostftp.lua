@@ -184,7 +184,12 @@ function commands.PASS(c) c:reply("230 Login successful.") end
 function commands.SYST(c) c:reply("215 UNIX Type: L8") end
 function commands.NOOP(c) c:reply("200 NOOP ok.") end
 function commands.TYPE(c) c:reply("200 Type set.") end
-function commands.OPTS(c) c:reply("200 OK") end
+function commands.OPTS(c, argument)
+  if scenario.opts_hash and (argument or ""):upper():find("^HASH") then
+    return c:reply(scenario.opts_hash)
+  end
+  c:reply("200 OK")
+end
 function commands.ABOR(c) c:reply("226 ABOR ok.") end
 
 function commands.FEAT(c)

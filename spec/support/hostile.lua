@@ -18,6 +18,7 @@
 --     -- the nth HASH (XCRC, XMD5, XSHA, XSHA1, XSHA256, XSHA512) received, any client
 --     -- and path, gets the nth reply, the last one again after that; a verb without
 --     -- replies: 502 (list HASH and the X commands in `features` for FEAT)
+--     opts_hash = "501 no",      -- the reply to OPTS HASH (default: 200 OK, as any OPTS)
 --     default_file = "EVIL",     -- RETR of any path not in files sends this
 --     cwd = { ["sub"] = true },  -- CWD answers (default: a path with a listing is a folder)
 --     hide_dotfiles = true,      -- LIST without -a leaves out dotfiles (vsftpd)
