@@ -3,7 +3,6 @@
 -- algorithm, huge, over the line limit), data corrupted on the way. Each time the
 -- transfer is done again as many times as verify_retries allow, a download that still
 -- fails leaves nothing under its name, and nothing raises.
-local ftplib = require "ftplib"
 local core = require "ftplib.core"
 local lfs = require "lfs"
 local hostile = require "spec.support.hostile"
