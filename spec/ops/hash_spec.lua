@@ -238,6 +238,43 @@ else
     end)
   end)
 
+  describe("verify = \"hash\" in tasks of the scheduler", function()
+    local s
+    setup(function() s = servers.start("proftpd", { digest = true }) end)
+    teardown(function() if s then s:stop() end end)
+
+    it("verifies two downloads at once, a third task running beside them", function()
+      local big = string.rep(CONTENT, 30) -- 9 MB: the local digest takes several slices
+      s:write("one.bin", big)
+      s:write("two.bin", big:reverse())
+      local function fetch(name)
+        return ftplib.spawn(function()
+          local ftp <close> = session(s)
+          return ftp:download(name, tmp .. "/" .. name, { verify = "hash" })
+        end)
+      end
+      local one, two = fetch("one.bin"), fetch("two.bin")
+      local ticks, done = 0, false
+      ftplib.spawn(function()
+        while not done do
+          ticks = ticks + 1
+          ftplib.sleep(0.001)
+        end
+      end)
+      ftplib.spawn(function()
+        one:result()
+        two:result()
+        done = true
+      end)
+      assert.is_true(ftplib.run())
+      assert.equal(#big, one:result())
+      assert.equal(#big, two:result())
+      assert.equal("sha512", select(2, one:result()).verified)
+      assert.equal(big:reverse(), proc.read_file(tmp .. "/two.bin"))
+      assert.is_true(ticks > 2, "the third task ran meanwhile")
+    end)
+  end)
+
   describe("upload with verify = \"hash\" on proftpd", function()
     local s
     setup(function() s = servers.start("proftpd", { digest = true }) end)
