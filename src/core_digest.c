@@ -11,6 +11,7 @@
  * library picks it); hex is lower case. code is "io" for a file that cannot be
  * opened or read (or is not a regular file: EINVAL, EISDIR), "unsupported" for
  * an algorithm this OpenSSL does not give (MD5 in a FIPS build). */
+#include "bind.h"
 #include "core.h"
 #include "digest.h"
 
@@ -30,16 +31,6 @@ struct digester {
     int fd;          /* -1 once closed */
     int started;     /* digest holds an OpenSSL state to free */
 };
-
-static int push_failure(lua_State *L, const char *path, int err)
-{
-    char msg[256];
-    lua_pushnil(L);
-    lua_pushfstring(L, "%s: %s", path, strerror_r(err, msg, sizeof msg));
-    lua_pushliteral(L, "io");
-    lua_pushinteger(L, err);
-    return 4;
-}
 
 static void close_digester(struct digester *d)
 {
@@ -88,7 +79,7 @@ static int new_digester(lua_State *L)
     lua_pushvalue(L, 1);
     lua_setiuservalue(L, -2, 1);
     if (strlen(path) != len)
-        return push_failure(L, "path with a NUL byte", EINVAL);
+        return ftp_push_file_error(L, "path with a NUL byte", EINVAL);
     if (ftp_digest_init(&d->digest, (enum ftp_digest_algo)algo) != 0) {
         lua_pushnil(L);
         lua_pushfstring(L, "%s: not available in this OpenSSL", ftp_digest_names[algo]);
@@ -100,7 +91,7 @@ static int new_digester(lua_State *L)
     if (d->fd < 0) {
         int err = errno;
         close_digester(d);
-        return push_failure(L, path, err);
+        return ftp_push_file_error(L, path, err);
     }
     return 1;
 }
@@ -146,7 +137,7 @@ static int l_step(lua_State *L)
     if (state < 0) {
         int err = errno;
         close_digester(d);
-        return push_failure(L, path, err);
+        return ftp_push_file_error(L, path, err);
     }
     if (state == 0) {
         lua_pushboolean(L, 0);
@@ -156,7 +147,7 @@ static int l_step(lua_State *L)
     size_t len = ftp_digest_final(&d->digest, hex);
     close_digester(d);
     if (len == 0)
-        return push_failure(L, path, ENOMEM); /* OpenSSL fails only for want of it */
+        return ftp_push_file_error(L, path, ENOMEM); /* OpenSSL fails only for want of it */
     lua_pushlstring(L, hex, len);
     return 1;
 }

@@ -49,6 +49,17 @@ local function exists(path)
   return lfs.symlinkattributes(path) ~= nil
 end
 
+-- A progress function calling change() once, when the transfer's last byte has gone.
+local function once_at_end(change)
+  local changed = false
+  return function(done, total)
+    if done == total and not changed then
+      changed = true
+      change()
+    end
+  end
+end
+
 if not servers.available("proftpd") then
   describe("ftp:hash on proftpd", function()
     pending("proftpd is not unpacked here: run `make test-env` (scripts/setup-test-env.sh)")
@@ -177,15 +188,12 @@ else
     it("downloads again when the file changed between the transfer and the digest", function()
       s:write("data.bin", CONTENT)
       local target = tmp .. "/data.bin"
-      local sent, changed = {}, false
+      local sent = {}
       local ftp <close> = session(s, sent)
       local bytes, info = ftp:download("data.bin", target, { verify = "hash",
-        progress = function(done, total)
-          if done == total and not changed then
-            changed = true
-            s:write("data.bin", OTHER) -- the same size: only the digest tells
-          end
-        end })
+        progress = once_at_end(function()
+          s:write("data.bin", OTHER) -- the same size: only the digest tells
+        end) })
       assert.equal(#OTHER, bytes, info)
       assert.equal(1, info.verify_retries)
       assert.equal(OTHER, proc.read_file(target))
@@ -197,14 +205,10 @@ else
       s:write("data.bin", CONTENT)
       local target = local_file("data.bin", "the old file")
       local ftp <close> = session(s)
-      local changed = false
       local ok, err, code = ftp:download("data.bin", target, { verify = "hash",
-        verify_retries = 0, progress = function(done, total)
-          if done == total and not changed then
-            changed = true
-            s:write("data.bin", OTHER)
-          end
-        end })
+        verify_retries = 0, progress = once_at_end(function()
+          s:write("data.bin", OTHER)
+        end) })
       assert.is_nil(ok)
       assert.equal("verify", code)
       assert.truthy(err:find("differs", 1, true), err)
@@ -294,15 +298,12 @@ else
 
     it("sends the whole file again when the copy differs", function()
       local source = local_file("up.bin", CONTENT)
-      local sent, changed = {}, false
+      local sent = {}
       local ftp <close> = session(s, sent)
       local bytes, info = ftp:upload(source, "again.bin", { verify = "hash", resume = true,
-        progress = function(done, total)
-          if done == total and not changed then
-            changed = true
-            proc.write_file(source, OTHER) -- after the bytes went: the copy is the old one
-          end
-        end })
+        progress = once_at_end(function()
+          proc.write_file(source, OTHER) -- after the bytes went: the copy is the old one
+        end) })
       assert.equal(#OTHER, bytes, info)
       assert.equal(1, info.verify_retries)
       assert.equal(OTHER, s:read("again.bin"))
@@ -314,14 +315,10 @@ else
       s:write("kept.bin", "the old file")
       local source = local_file("up.bin", CONTENT)
       local ftp <close> = session(s)
-      local changed = false
       local ok, err, code = ftp:upload(source, "kept.bin", { verify = "hash", atomic = true,
-        verify_retries = 0, progress = function(done, total)
-          if done == total and not changed then
-            changed = true
-            proc.write_file(source, OTHER)
-          end
-        end })
+        verify_retries = 0, progress = once_at_end(function()
+          proc.write_file(source, OTHER)
+        end) })
       assert.is_nil(ok)
       assert.equal("verify", code, err)
       assert.equal("the old file", s:read("kept.bin"))

@@ -56,6 +56,30 @@ end
 
 -- Shared by both directions -------------------------------------------------
 
+-- Runs try(self, job) until it succeeds or fails for good: tried again
+-- after a dropped session (retry.run, opts.retries), and with verify =
+-- "hash" done again from the start after a digest mismatch, again(job)
+-- first (verify.run, opts.verify_retries). The server must offer a digest
+-- command before anything is transferred.
+local function run_job(self, job, try, again)
+  local opts = job.opts
+  local algo, err, code = verify.prepare(self, opts)
+  job.hash_algo = algo
+  if err then
+    return nil, err, code
+  end
+  local result, redone
+  result, err, code, redone = verify.run(self, opts, function()
+    return retry.run(self, opts, function()
+      return try(self, job)
+    end)
+  end, function()
+    again(job)
+  end)
+  job.info.verify_retries = job.hash_algo and redone or nil
+  return result, err, code
+end
+
 -- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
 -- name is UTF-8.
 local function cut_name(name, room)
@@ -572,20 +596,7 @@ function FTP:download(remote, localpath, opts)
     remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
     opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
-  local err, code
-  job.hash_algo, err, code = verify.prepare(self, opts)
-  if err then
-    return nil, err, code
-  end
-  local bytes, redone
-  bytes, err, code, redone = verify.run(self, opts, function()
-    return retry.run(self, opts, function()
-      return download_try(self, job)
-    end)
-  end, function()
-    download_again(job)
-  end)
-  job.info.verify_retries = job.hash_algo and redone or nil
+  local bytes, err, code = run_job(self, job, download_try, download_again)
   if not bytes and job.opened and (local_size(job.part) or 0) == 0 then
     os.remove(job.part)
   end
@@ -751,6 +762,11 @@ local function verify_sent(self, job)
   return ok, err, code
 end
 
+-- An upload done again after a digest mismatch: the whole file.
+local function upload_again(job)
+  job.from_start = true
+end
+
 -- One try: SIZE of the target when resuming, the missing bytes, the digest
 -- (verify = "hash"), the rename of a temporary, MFMT. Answers the bytes this
 -- call added to the file. After a digest mismatch (job.from_start) the whole
@@ -851,20 +867,7 @@ function FTP:upload(localpath, remote, opts)
     size = attributes.size, info = {},
     target = opts.atomic and remote .. PART or remote,
   }
-  local err, code
-  job.hash_algo, err, code = verify.prepare(self, opts)
-  if err then
-    return nil, err, code
-  end
-  local bytes, redone
-  bytes, err, code, redone = verify.run(self, opts, function()
-    return retry.run(self, opts, function()
-      return upload_try(self, job)
-    end)
-  end, function()
-    job.from_start = true
-  end)
-  job.info.verify_retries = job.hash_algo and redone or nil
+  local bytes, err, code = run_job(self, job, upload_try, upload_again)
   if not bytes and opts.atomic and not opts.resume and job.sent and not job.keep_target
       and self:_isopen() then
     self:delete(job.target)
