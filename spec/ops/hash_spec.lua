@@ -242,6 +242,24 @@ else
     end)
   end)
 
+  describe("verify = \"hash\" over FTPS (proftpd, explicit TLS)", function()
+    local s
+    setup(function() s = servers.start("proftpd", { digest = true, tls = {} }) end)
+    teardown(function() if s then s:stop() end end)
+
+    it("verifies a download and an upload on a protected session", function()
+      s:write("data.bin", CONTENT)
+      local ftps <close> = assert(ftplib.FTP_TLS(s.host, { port = s.port, user = s.user,
+        passwd = s.passwd, timeout = 10, tls = { cafile = s.ca } }))
+      local target = tmp .. "/data.bin"
+      local _, info = assert(ftps:download("data.bin", target, { verify = "hash" }))
+      assert.equal("sha512", info.verified)
+      _, info = assert(ftps:upload(target, "back.bin", { verify = "hash", atomic = true }))
+      assert.equal("sha512", info.verified)
+      assert.equal(CONTENT, s:read("back.bin"))
+    end)
+  end)
+
   describe("verify = \"hash\" in tasks of the scheduler", function()
     local s
     setup(function() s = servers.start("proftpd", { digest = true }) end)
