@@ -868,8 +868,9 @@ function FTP:upload(localpath, remote, opts)
     target = opts.atomic and remote .. PART or remote,
   }
   local bytes, err, code = run_job(self, job, upload_try, upload_again)
+  -- A temporary that failed verify was deleted then (verify_sent).
   if not bytes and opts.atomic and not opts.resume and job.sent and not job.keep_target
-      and self:_isopen() then
+      and code ~= "verify" and self:_isopen() then
     self:delete(job.target)
   end
   return bytes, err, code

@@ -106,7 +106,7 @@ local function reply_2xx(self, line)
 end
 
 -- OPTS HASH, unless the server has `algorithm` selected already.
-local function select(self, state, algorithm)
+local function select_algorithm(self, state, algorithm)
   if state.selected == algorithm.name then
     return true
   end
@@ -124,7 +124,7 @@ end
 -- OPTS HASH and HASH.
 local function by_hash(self, state, algorithm, path)
   for _ = 1, 2 do
-    local ok, err, code = select(self, state, algorithm)
+    local ok, err, code = select_algorithm(self, state, algorithm)
     if not ok then
       return nil, err, code, math.type(code) == "integer"
     end
