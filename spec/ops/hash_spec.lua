@@ -297,6 +297,26 @@ else
     end)
   end)
 
+  describe("download_many with verify = \"hash\" on proftpd", function()
+    local s
+    setup(function() s = servers.start("proftpd", { digest = true }) end)
+    teardown(function() if s then s:stop() end end)
+
+    it("verifies each file, on parallel sessions", function()
+      s:write("one.bin", CONTENT)
+      s:write("two.bin", OTHER)
+      local ftp <close> = session(s)
+      local report = ftp:download_many({ "one.bin", "two.bin" }, { dir = tmp, parallel = 2,
+        verify = "hash", verify_algo = "sha256" })
+      assert.same({}, report.failed)
+      assert.same({ "one.bin", "two.bin" }, report.done)
+      assert.equal(CONTENT, proc.read_file(tmp .. "/one.bin"))
+      assert.equal(OTHER, proc.read_file(tmp .. "/two.bin"))
+      assert.has_error(function() ftp:download_many({ "one.bin" }, { verify = "md5" }) end,
+        "ftplib: 'download_many' option verify must be true, false or \"hash\", got 'md5'")
+    end)
+  end)
+
   describe("upload with verify = \"hash\" on proftpd", function()
     local s
     setup(function() s = servers.start("proftpd", { digest = true }) end)
@@ -376,6 +396,9 @@ describe("verify = \"hash\" on a server without digest commands (pyftpdlib)", fu
     assert.equal("unsupported", code, err)
     assert.is_nil(s:read("up.bin"))
     assert.equal(0, count(sent, "^RETR") + count(sent, "^STOR") + count(sent, "^[EP][PA]SV"))
+    local report = ftp:download_many({ "a.txt" }, { dir = tmp, verify = "hash" })
+    assert.equal("unsupported", report.failed[1] and report.failed[1].code)
+    assert.equal(0, count(sent, "^RETR"))
     assert(ftp:download("a.txt", target), "without verify the download works")
   end)
 end)

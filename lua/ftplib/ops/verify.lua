@@ -26,7 +26,7 @@ function verify.check_options(fname, opts)
   local mode = opts.verify
   if type(mode) == "string" and mode ~= "hash" then
     checks.raise(string.format("'%s' option verify must be %s\"hash\", got '%s'", fname,
-      fname == "download" and "true, false or " or "", mode))
+      fname ~= "upload" and "true, false or " or "", mode))
   end
   for key in pairs(verify.OPTIONS) do
     if opts[key] ~= nil and mode ~= "hash" then
