@@ -59,6 +59,13 @@ describe("digest_reply.parse_hash", function()
     end
   end)
 
+  it("names the other algorithm a digest is of, when it knows it", function()
+    local text = "213 MD5 0-12 6f5902ac237024bdd0c176cb93063dc4 a.txt"
+    assert.same({ nil, "a digest of another algorithm than SHA-256", "md5" },
+      { digest_reply.parse_hash(text, SHA256) })
+    assert.is_nil(select(3, digest_reply.parse_hash("213 TIGER 0-1 ab a", SHA256)))
+  end)
+
   it("answers a huge line with a reason, quickly", function()
     local digest, why = digest_reply.parse_hash("213 SHA-256 0-1 " .. string.rep("a", 1e6), SHA256)
     assert.is_nil(digest)

@@ -68,15 +68,18 @@ local function checked_hex(hex, algorithm)
 end
 
 -- A HASH reply's last line, "213 SHA-256 0-1024 <hex> <name>": the digest in
--- lower case and the range's end, or nil and why the reply is unusable. Only a
--- digest of `algorithm` from byte 0 is the whole file's.
+-- lower case and the range's end, or nil and why the reply is unusable (and,
+-- for a digest of another algorithm the library knows, that one's name). Only
+-- a digest of `algorithm` from byte 0 is the whole file's.
 function digest_reply.parse_hash(text, algorithm)
   local hash_name, first, last, hex = last_line(text):match(
     "^213 +(%S+) +(%d+)%-(%d+) +(%S+)")
   if not hash_name then
     return nil, "not a HASH reply (213 algorithm start-end digest name)"
-  elseif digest_reply.from_hash_name(hash_name) ~= algorithm.name then
-    return nil, "a digest of another algorithm than " .. algorithm.hash
+  end
+  local named = digest_reply.from_hash_name(hash_name)
+  if named ~= algorithm.name then
+    return nil, "a digest of another algorithm than " .. algorithm.hash, named
   elseif first:find("[^0]") then
     return nil, "a digest of part of the file (from byte " .. first .. ")"
   end

@@ -80,14 +80,18 @@ function FTP:_hash_algorithm(algo)
     .. "XMD5 or XCRC)", "unsupported"
 end
 
--- A failure for a reply that holds no usable digest.
-local function malformed(command, why, text)
+-- A reply's last line for a message: printable, at most QUOTE_MAX bytes.
+local function quote(text)
   local line = text:match("([^\n]*)\n?$") or text
   if #line > QUOTE_MAX then
     line = line:sub(1, QUOTE_MAX) .. "..."
   end
-  return nil, string.format("malformed %s reply: %s: %s", command, why, checks.escape(line)),
-    "proto"
+  return checks.escape(line)
+end
+
+-- A failure for a reply that holds no usable digest.
+local function malformed(command, why, text)
+  return nil, string.format("malformed %s reply: %s: %s", command, why, quote(text)), "proto"
 end
 
 -- Sends `line` and answers its 2xx text, or nil, text, code (4xx, 5xx), or
@@ -99,8 +103,7 @@ local function reply_2xx(self, line)
   elseif code >= 400 then
     return nil, text, code
   elseif code < 200 or code >= 300 then
-    return nil, "unexpected reply to " .. line:match("^%S+") .. ": " .. checks.escape(text),
-      "proto"
+    return nil, "unexpected reply to " .. line:match("^%S+") .. ": " .. quote(text), "proto"
   end
   return text
 end
@@ -133,15 +136,13 @@ local function by_hash(self, state, algorithm, path)
     if not text then
       return nil, err, code, UNKNOWN_COMMAND[code] ~= nil
     end
-    local digest, why = digest_reply.parse_hash(text, algorithm)
+    local digest, why, other = digest_reply.parse_hash(text, algorithm)
     if digest then
       return digest
-    end
-    local named = text:match("213 +(%S+) +%d+%-%d+ +%S+[^\n]*\n?$")
-    if not (named and digest_reply.from_hash_name(named) ~= algorithm.name) then
+    elseif not other then
       return malformed("HASH", why, text)
     end
-    state.selected = nil -- the server has another selected: select again
+    state.selected = other -- the server has another selected: select again
   end
   return nil, "HASH answered with another algorithm than " .. algorithm.hash
     .. " after OPTS HASH " .. algorithm.hash, "proto"
