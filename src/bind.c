@@ -13,6 +13,17 @@ int ftp_push_error(lua_State *L, const char *message, const char *code)
     return 3;
 }
 
+int ftp_push_file_error(lua_State *L, const char *path, int err)
+{
+    char msg[256];
+    lua_pushnil(L);
+    /* The GNU strerror_r: thread-safe, returns the text to use. */
+    lua_pushfstring(L, "%s: %s", path, strerror_r(err, msg, sizeof msg));
+    lua_pushliteral(L, "io");
+    lua_pushinteger(L, err);
+    return 4;
+}
+
 static const char *sys_code(int err)
 {
     switch (err) {

@@ -23,6 +23,8 @@ int ftp_push_status(lua_State *L, int status, int sys_err);
 int ftp_push_conn_status(lua_State *L, int status, const ftp_conn *c);
 /* nil, message, code */
 int ftp_push_error(lua_State *L, const char *message, const char *code);
+/* A local file's failure: nil, "path: strerror(err)", "io", err. */
+int ftp_push_file_error(lua_State *L, const char *path, int err);
 /* Reads a binary sockaddr made by core.resolve. */
 void ftp_check_addr(lua_State *L, int arg, ftp_addr *a);
 void ftp_push_addr(lua_State *L, const ftp_addr *a);

@@ -15,5 +15,6 @@ int luaopen_ftplib_core(lua_State *L)
     ftp_open_tls(L);
     ftp_open_iconv(L);
     ftp_open_file(L);
+    ftp_open_digest(L);
     return 1;
 }

@@ -22,5 +22,8 @@ void ftp_open_iconv(lua_State *L);
 /* core.open_file, core.file_origin, core.errno, core.sha256: local files made
  * without following links (core_file.c). */
 void ftp_open_file(lua_State *L);
+/* core.file_digest, core.file_digester: digests of local files, read in slices
+ * (core_digest.c). */
+void ftp_open_digest(lua_State *L);
 
 #endif

@@ -21,6 +21,7 @@
  *
  * Paths and origin texts are made from what a server listed: a path with a NUL
  * or a text over ORIGIN_MAX is a failure returned (EINVAL, E2BIG), never raised. */
+#include "bind.h"
 #include "core.h"
 
 #include <lauxlib.h>
@@ -39,17 +40,6 @@
 #define ORIGIN_ATTR "user.ftplib.origin"
 #define ORIGIN_MAX 4096
 
-static int push_errno(lua_State *L, const char *path, int err)
-{
-    char msg[256];
-    lua_pushnil(L);
-    /* The GNU strerror_r: thread-safe, returns the text to use. */
-    lua_pushfstring(L, "%s: %s", path, strerror_r(err, msg, sizeof msg));
-    lua_pushliteral(L, "io");
-    lua_pushinteger(L, err);
-    return 4;
-}
-
 /* A path as a C string, or NULL when it holds a NUL (it would name another
  * file): the caller answers EINVAL. */
 static const char *check_path(lua_State *L, int arg)
@@ -61,7 +51,7 @@ static const char *check_path(lua_State *L, int arg)
 
 static int bad_path(lua_State *L)
 {
-    return push_errno(L, "path with a NUL byte", EINVAL);
+    return ftp_push_file_error(L, "path with a NUL byte", EINVAL);
 }
 
 static int close_file(lua_State *L)
@@ -104,7 +94,7 @@ static int l_open_file(lua_State *L)
     flags |= existing ? (O_RDWR | O_NONBLOCK) : (O_WRONLY | O_CREAT | O_EXCL);
     int fd = open(path, flags, 0666);
     if (fd < 0)
-        return push_errno(L, path, errno);
+        return ftp_push_file_error(L, path, errno);
     int err = existing ? check_existing(fd) : 0;
     if (err == 0) {
         stream->f = fdopen(fd, existing ? "r+b" : "wb");
@@ -113,7 +103,7 @@ static int l_open_file(lua_State *L)
     }
     if (err != 0) {
         close(fd);
-        return push_errno(L, path, err);
+        return ftp_push_file_error(L, path, err);
     }
     stream->closef = close_file;
     return 1;
@@ -130,7 +120,7 @@ static int l_file_origin(lua_State *L)
         if (n < 0 && (errno == ENODATA || errno == ENOENT))
             return 0; /* no record (or no file): nil */
         if (n < 0)
-            return push_errno(L, path, errno); /* ENOTSUP: no xattrs here, ERANGE, ... */
+            return ftp_push_file_error(L, path, errno); /* ENOTSUP: no xattrs here, ERANGE, ... */
         lua_pushlstring(L, text, (size_t)n);
         return 1;
     }
@@ -151,7 +141,7 @@ static int l_file_origin(lua_State *L)
         ok = lsetxattr(path, ORIGIN_ATTR, text, len, 0) == 0;
     }
     if (!ok)
-        return push_errno(L, path, errno);
+        return ftp_push_file_error(L, path, errno);
     lua_pushboolean(L, 1);
     return 1;
 }

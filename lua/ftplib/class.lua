@@ -29,6 +29,7 @@ class.MODULES = {
     "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
     "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
     "ftplib.protocol.listing",      -- nlst, dir, mlsd
+    "ftplib.protocol.hash",         -- hash: a remote file's digest (HASH, XSHA256, ...)
     -- operations on files and trees, on top of the protocol
     "ftplib.ops.timezone",          -- the server's time zone, for LIST times
     "ftplib.ops.list",              -- list and walk (parsed listings, trees)
@@ -114,6 +115,7 @@ class.FTP_FIELDS = {
   _mlsd_refused = "the server refused MLSD: LIST for the rest of the session",
   _tz_offset = "seconds east of UTC of LIST times; false: auto found none (ops/timezone.lua)",
   _tz_note = "why timezone = \"auto\" found no offset (ops/timezone.lua)",
+  _hash_state = "the digest commands FEAT offers, HASH's selected algorithm (protocol/hash.lua)",
   _encoder = "iconv converter from UTF-8 to the server's encoding",
   _decoder = "iconv converter from the server's encoding to UTF-8",
   _raw_names = "names listed as the server's bytes, sent back as they came",

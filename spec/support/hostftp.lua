@@ -185,7 +185,12 @@ function commands.PASS(c) c:reply("230 Login successful.") end
 function commands.SYST(c) c:reply("215 UNIX Type: L8") end
 function commands.NOOP(c) c:reply("200 NOOP ok.") end
 function commands.TYPE(c) c:reply("200 Type set.") end
-function commands.OPTS(c) c:reply("200 OK") end
+function commands.OPTS(c, argument)
+  if scenario.opts_hash and (argument or ""):upper():find("^HASH") then
+    return c:reply(scenario.opts_hash)
+  end
+  c:reply("200 OK")
+end
 function commands.ABOR(c) c:reply("226 ABOR ok.") end
 
 function commands.FEAT(c)
@@ -277,12 +282,20 @@ function commands.REST(c, argument)
   c:reply("350 Restart position accepted (" .. c.rest .. ").")
 end
 
+-- The bytes the nth RETR of a file sends: file.sends[n] (the last one again after
+-- that), else file.send, else its data.
+local function bytes_to_send(file)
+  file.retrieved = (file.retrieved or 0) + 1
+  local sends = file.sends
+  return sends and sends[math.min(file.retrieved, #sends)] or file.send or file.data
+end
+
 function commands.RETR(c, argument)
   local file = file_for(c:path(argument))
   local offset = c.rest or 0
   c.rest = nil
   if not file then return c:reply("550 Failed to open file.") end
-  local sent = (file.send or file.data):sub(offset + 1)
+  local sent = bytes_to_send(file):sub(offset + 1)
   local announce = file.announce or #file.data
   c:reply(("150 Opening BINARY mode data connection for %s (%d bytes)."):format(argument,
     announce))
@@ -314,6 +327,22 @@ function commands.STOR(c, argument) store(c, argument, false) end
 function commands.APPE(c, argument)
   if scenario.refuse_appe then return c:reply("502 Command 'APPE' not implemented") end
   store(c, argument, true)
+end
+
+-- HASH and the X digest commands answer what scenario.hash_replies[VERB] lists: the
+-- nth such command (any client, any path) the nth reply, the last one again after
+-- that. A verb the scenario gives no replies is not implemented.
+local hash_counts = {}
+local function hash_command(verb)
+  return function(c)
+    local replies = scenario.hash_replies and scenario.hash_replies[verb]
+    if not replies then return c:reply("502 Command not implemented.") end
+    hash_counts[verb] = (hash_counts[verb] or 0) + 1
+    c:reply(replies[math.min(hash_counts[verb], #replies)])
+  end
+end
+for _, verb in ipairs { "HASH", "XCRC", "XMD5", "XSHA", "XSHA1", "XSHA256", "XSHA512" } do
+  commands[verb] = hash_command(verb)
 end
 
 function commands.DELE(c, argument)

@@ -13,7 +13,13 @@
 --     files = { ["a.txt"] = { data = "hello", mdtm = "20200101000000", size = false,
 --                             announce = 1000, send = "short" } },
 --     -- size = false: SIZE refused; announce: the 150's byte count; send: the bytes
---     -- actually sent (default data); chunk, pause: send in chunks with pauses
+--     -- actually sent (default data); sends = {...}: the nth RETR sends sends[n] (the
+--     -- last one again after that); chunk, pause: send in chunks with pauses
+--     hash_replies = { HASH = { "213 SHA-256 0-5 <hex> a.txt", ... }, XCRC = {...} },
+--     -- the nth HASH (XCRC, XMD5, XSHA, XSHA1, XSHA256, XSHA512) received, any client
+--     -- and path, gets the nth reply, the last one again after that; a verb without
+--     -- replies: 502 (list HASH and the X commands in `features` for FEAT)
+--     opts_hash = "501 no",      -- the reply to OPTS HASH (default: 200 OK, as any OPTS)
 --     default_file = "EVIL",     -- RETR of any path not in files sends this
 --     cwd = { ["sub"] = true },  -- CWD answers (default: a path with a listing is a folder)
 --     hide_dotfiles = true,      -- LIST without -a leaves out dotfiles (vsftpd)

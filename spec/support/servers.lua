@@ -20,6 +20,8 @@
 --   -- "XYZ+5" is five hours behind UTC) and use_localtime=YES, so that LIST shows its
 --   -- local time (and, vsftpd being vsftpd, MDTM too); inetutils too: its LIST in that
 --   -- zone, its MDTM in UTC
+--   -- opts.digest = true (proftpd only): mod_digest loaded, FEAT offers HASH, XCRC, XMD5,
+--   -- XSHA, XSHA1, XSHA256 and XSHA512
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -449,7 +451,7 @@ end
 kinds.proftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
-    tls_reuse_required = true,
+    tls_reuse_required = true, digest = true,
   },
   owner = servers.USER,
   failure_files = { "proftpd.log", "tls.log", "proftpd.conf" },
@@ -524,7 +526,6 @@ local function proftpd_tls_lines(s)
   if not s.tls then return {} end
   local cert, key = server_keypair(s)
   local lines = {
-    "ModulePath " .. PROFTPD_MODULES,
     "LoadModule mod_tls.c",
     "TLSEngine on",
     "TLSLog " .. s.dir .. "/tls.log",
@@ -546,11 +547,24 @@ local function proftpd_tls_lines(s)
   return lines
 end
 
-function kinds.proftpd.configure(s)
+-- mod_digest: the hash commands (HASH, XCRC, XMD5, XSHA1, XSHA256, ...), for any size
+-- of file, no cache (a spec rewrites a file and asks again at once).
+local function proftpd_digest_lines(opts)
+  if not opts.digest then return {} end
+  return {
+    "LoadModule mod_digest.c",
+    "DigestEngine on",
+    "DigestAlgorithms all",
+    "DigestCache off",
+  }
+end
+
+function kinds.proftpd.configure(s, opts)
   chown(s.root, servers.USER)
   write_proftpd_accounts(s)
   local lines = {
     "ServerName \"ftplib test proftpd\"",
+    "ModulePath " .. PROFTPD_MODULES,
     "ServerType standalone",
     "Port " .. s.port,
     -- Listen on that address only.
@@ -590,6 +604,7 @@ function kinds.proftpd.configure(s)
     "</Anonymous>",
   }
   append(lines, proftpd_tls_lines(s))
+  append(lines, proftpd_digest_lines(opts))
   s.config = s.dir .. "/proftpd.conf"
   write_lines(s.config, lines)
 end
@@ -1141,7 +1156,8 @@ local function check_options(kind, opts)
   if not definition.available() then
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
-  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate", "localtime" }) do
+  for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate", "localtime",
+    "digest" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end

@@ -7,14 +7,17 @@ local parallel = require "ftplib.ops.parallel"
 local safename = require "ftplib.ops.safename"
 local filters = require "ftplib.ops.filters"
 local part_path = require("ftplib.ops.whole_files").part_path
+local verify = require "ftplib.ops.verify"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
-local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay" }
+local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay",
+  "verify_retries", "verify_algo" }
 
 local OPTION_TYPES = {
   parallel = "number", dir = "string", progress = "function", resume = "boolean",
-  verify = "boolean", preserve_time = "boolean", retries = "number", retry_delay = "number",
+  verify = "boolean|string", preserve_time = "boolean", retries = "number",
+  retry_delay = "number", verify_retries = "number", verify_algo = "string",
   on_error = "string",
 }
 for key, types in pairs(filters.OPTION_TYPES) do
@@ -158,7 +161,11 @@ end
 -- @tparam[opt=1] number opts.parallel how many sessions at once (a positive integer)
 -- @tparam[opt] function opts.progress called as `progress(done, total, remote)`
 -- @tparam[opt=false] boolean opts.resume as for @{FTP:download}
--- @tparam[opt=true] boolean opts.verify as for @{FTP:download}
+-- @tparam[opt=true] boolean|string opts.verify as for @{FTP:download} (`"hash"`: each
+-- file against the server's digest; a server without digest commands fails every file
+-- with `"unsupported"`, none transferred)
+-- @tparam[opt=1] number opts.verify_retries as for @{FTP:download}
+-- @tparam[opt] string opts.verify_algo as for @{FTP:download}
 -- @tparam[opt=false] boolean opts.preserve_time as for @{FTP:download}
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
@@ -179,13 +186,15 @@ end
 -- transferred)
 -- @raise for an element of `files` of another form, an unknown or mistyped option, a
 -- `parallel` that is not a positive integer, an `on_error` other than `"continue"` or
--- `"stop"`, a glob that is not a string or is longer than 4096 bytes
+-- `"stop"`, a glob that is not a string or is longer than 4096 bytes, `verify` options
+-- @{FTP:download} would raise for
 function FTP:download_many(files, opts)
   checks.check("download_many", 1, files, "table")
   opts = checks.check_options("download_many", 2, opts, OPTION_TYPES)
   if opts.on_error ~= nil and opts.on_error ~= "continue" and opts.on_error ~= "stop" then
     checks.raise("'download_many' option on_error must be \"continue\" or \"stop\"")
   end
+  verify.check_options("download_many", opts)
   local n = parallel.sessions(opts.parallel)
   local selector = filters.new("download_many", opts)
   local jobs = {}

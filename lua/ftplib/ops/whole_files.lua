@@ -9,6 +9,7 @@ local checks = require "ftplib.base.checks"
 -- FTP methods do not need it installed.
 local lfs = checks.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
 local retry = require "ftplib.ops.retry"
+local verify = require "ftplib.ops.verify"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -25,14 +26,18 @@ local PROGRESS_BLOCK = 256 * 1024
 local UNKNOWN_COMMAND = { [500] = true, [501] = true, [502] = true, [504] = true }
 
 local DOWNLOAD_OPTIONS = {
-  size = "number", resume = "boolean", progress = "function", verify = "boolean",
+  size = "number", resume = "boolean", progress = "function", verify = "boolean|string",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
   modify = "number", precision = "number", part = "string",
 }
 local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
+  verify = "string",
 }
+for key, types in pairs(verify.OPTIONS) do -- verify_retries, verify_algo
+  DOWNLOAD_OPTIONS[key], UPLOAD_OPTIONS[key] = types, types
+end
 -- For ftplib._option_types (spec/package/reference_spec.lua).
 local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
 
@@ -45,10 +50,35 @@ local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
 local function check_options(fname, opts, types)
   opts = checks.check_options(fname, 3, opts, types)
   retry.check_options(fname, opts)
+  verify.check_options(fname, opts)
   return opts
 end
 
 -- Shared by both directions -------------------------------------------------
+
+-- Runs try(self, job) until it succeeds or fails for good: tried again
+-- after a dropped session (retry.run, opts.retries), and with verify =
+-- "hash" done again from the start after a digest mismatch, again(job)
+-- first (verify.run, opts.verify_retries). The server must offer a digest
+-- command before anything is transferred.
+local function run_job(self, job, try, again)
+  local opts = job.opts
+  local algo, err, code = verify.prepare(self, opts)
+  job.hash_algo = algo
+  if err then
+    return nil, err, code
+  end
+  local result, redone
+  result, err, code, redone = verify.run(self, opts, function()
+    return retry.run(self, opts, function()
+      return try(self, job)
+    end)
+  end, function()
+    again(job)
+  end)
+  job.info.verify_retries = job.hash_algo and redone or nil
+  return result, err, code
+end
 
 -- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
 -- name is UTF-8.
@@ -432,9 +462,27 @@ local function expected_size(self, job)
   return total, err, code
 end
 
+-- With verify = "hash": the whole .part against the server's digest. One
+-- that differs is removed (known bad, it is neither renamed nor resumed) and
+-- the failure is "verify": verify.run downloads again from the start.
+local function verify_part(self, job, size)
+  local ok, err, code = verify.compare(self, job.remote, job.part, size, job.hash_algo)
+  if ok then
+    job.info.verified = job.hash_algo
+  elseif code == "verify" then
+    os.remove(job.part)
+  end
+  return ok, err, code
+end
+
+-- A download done again after a digest mismatch: from byte 0, into a fresh .part.
+local function download_again(job)
+  job.opened, job.start, job.origin = nil, nil, nil
+end
+
 -- One try: SIZE (unless opts.size saves the round trip), RETR (resumed
--- when asked or when an earlier try of this call left data), checks, time,
--- rename. Answers the bytes this call added.
+-- when asked or when an earlier try of this call left data), checks, the
+-- digest (verify = "hash"), time, rename. Answers the bytes this call added.
 local function download_try(self, job)
   local total, err, code = expected_size(self, job)
   if err then
@@ -452,6 +500,12 @@ local function download_try(self, job)
     return nil, err, code
   end
   report_end(job, size, total)
+  if job.hash_algo then
+    ok, err, code = verify_part(self, job, size)
+    if not ok then
+      return nil, err, code
+    end
+  end
   if job.opts.preserve_time then
     ok, err, code = set_local_time(self, job)
     if not ok then
@@ -494,7 +548,19 @@ end
 -- saying why in `restarted`
 -- @tparam[opt] number opts.size the size the caller knows (from a listing): spares the
 -- SIZE round trip; when the file differs, SIZE is asked and has the last word
--- @tparam[opt=true] boolean opts.verify `false` turns the size checks off
+-- @tparam[opt=true] boolean|string opts.verify `false` turns the size checks off;
+-- `"hash"` also compares the server's digest of the file (@{FTP:hash}) with the
+-- `.part`'s before it takes the final name. FEAT is asked first: a server offering no
+-- digest command fails with `"unsupported"` before any byte is transferred. A `.part`
+-- that differs is removed and the file downloaded again from the start
+-- (`verify_retries` times); still differing, the download fails with `"verify"` and
+-- leaves nothing under `localpath` (an old file there stays as it was). A reply
+-- holding no digest (malformed, of the wrong length, over a limit) counts as one that
+-- differs
+-- @tparam[opt=1] number opts.verify_retries with `verify = "hash"`: how many more
+-- transfers after a digest mismatch
+-- @tparam[opt] string opts.verify_algo with `verify = "hash"`: `"sha512"`,
+-- `"sha256"`, `"sha1"`, `"md5"` or `"crc32"` (default: the strongest the server offers)
 -- @tparam[opt] function opts.progress called as `progress(done, total)` as data comes
 -- (`total` nil when unknown); returning `false` stops the download (`"aborted"`)
 -- @tparam[opt=false] boolean opts.preserve_time set the local file's time from MDTM
@@ -507,14 +573,20 @@ end
 -- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
 -- already there (5xx replies and local file errors are not retried)
 -- @tparam[opt=1] number opts.retry_delay seconds before the first retry, doubling up to 30
--- @treturn integer the bytes this call transferred
+-- @treturn integer the bytes this call transferred (after a digest mismatch: those of
+-- the transfer done again)
 -- @treturn table `resumed`: the bytes kept from an earlier `.part`; `restarted`: why a
--- `.part` there was not continued (`nil` when it was, or when there was none)
+-- `.part` there was not continued (`nil` when it was, or when there was none);
+-- `verified`: the algorithm the digests agreed in (`verify = "hash"`); `verify_retries`:
+-- how many transfers were done again after a mismatch
 -- @return[2] `nil, message, code`: a file shorter than a known size fails with
 -- `"closed"` (worth resuming), a longer one with `"proto"`, a local file error with
--- `"io"`
--- @raise for an unknown or mistyped option, `retries` not a non-negative integer, a
--- negative `retry_delay`, LuaFileSystem missing
+-- `"io"`; with `verify = "hash"`, `"unsupported"` (no digest command, nothing
+-- transferred) or `"verify"` (the digests still differ)
+-- @raise for an unknown or mistyped option, `retries` or `verify_retries` not a
+-- non-negative integer, a negative `retry_delay`, a `verify` string other than `"hash"`,
+-- an unknown `verify_algo`, `verify_retries` or `verify_algo` without `verify = "hash"`,
+-- LuaFileSystem missing
 -- @usage assert(ftp:download("pub/big.iso", "big.iso", { resume = true, retries = 3 }))
 function FTP:download(remote, localpath, opts)
   checks.check("download", 1, remote, "string")
@@ -524,9 +596,7 @@ function FTP:download(remote, localpath, opts)
     remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
     opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
-  local bytes, err, code = retry.run(self, opts, function()
-    return download_try(self, job)
-  end)
+  local bytes, err, code = run_job(self, job, download_try, download_again)
   if not bytes and job.opened and (local_size(job.part) or 0) == 0 then
     os.remove(job.part)
   end
@@ -678,17 +748,39 @@ local function replace_remote(self, job)
   return nil, err, rcode
 end
 
--- One try: SIZE of the target when resuming, the missing bytes, the rename
--- of a temporary, MFMT. Answers the bytes this call added to the file.
+-- With verify = "hash": the uploaded file (the temporary of an atomic
+-- upload, before it takes the final name) against the local file's digest.
+-- A temporary that differs is deleted (the old file keeps its name); a
+-- non-atomic upload's file stays, under the remote name.
+local function verify_sent(self, job)
+  local ok, err, code = verify.compare(self, job.target, job.localpath, job.size, job.hash_algo)
+  if ok then
+    job.info.verified = job.hash_algo
+  elseif code == "verify" and job.target ~= job.remote and self:_isopen() then
+    self:delete(job.target)
+  end
+  return ok, err, code
+end
+
+-- An upload done again after a digest mismatch: the whole file.
+local function upload_again(job)
+  job.from_start = true
+end
+
+-- One try: SIZE of the target when resuming, the missing bytes, the digest
+-- (verify = "hash"), the rename of a temporary, MFMT. Answers the bytes this
+-- call added to the file. After a digest mismatch (job.from_start) the whole
+-- file goes again, whatever the server kept.
 local function upload_try(self, job)
   local offset, err, code = 0, nil, nil
-  if job.opts.resume or job.sent then
+  if (job.opts.resume or job.sent) and not job.from_start then
     offset, err, code = remote_size(self, job.target)
     if err then
       return nil, err, code
     end
     offset = (offset and offset <= job.size) and offset or 0
   end
+  job.from_start = nil
   job.start = math.min(job.start or offset, offset)
   if not (offset > 0 and offset == job.size) then
     local ok
@@ -699,7 +791,10 @@ local function upload_try(self, job)
   end
   report_end(job, job.size, job.size)
   local ok = true
-  if job.target ~= job.remote then
+  if job.hash_algo then
+    ok, err, code = verify_sent(self, job)
+  end
+  if ok and job.target ~= job.remote then
     ok, err, code = replace_remote(self, job)
   end
   if ok and job.opts.preserve_time then
@@ -740,12 +835,23 @@ end
 -- one's with MFMT, when FEAT offers it
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
--- @treturn integer the bytes this call transferred
+-- @tparam[opt] string opts.verify `"hash"`: compare the server's digest of the uploaded
+-- file (@{FTP:hash}) with the local file's; with `atomic`, of the temporary, before it
+-- takes the final name. FEAT is asked first (`"unsupported"` before any byte is sent,
+-- when the server offers no digest command). On a mismatch the whole file is sent
+-- again (`verify_retries` times); still differing, the upload fails with `"verify"`:
+-- an atomic upload's temporary is deleted and the old file keeps its name, a
+-- non-atomic upload's file stays under `remote`
+-- @tparam[opt=1] number opts.verify_retries as for @{FTP:download}
+-- @tparam[opt] string opts.verify_algo as for @{FTP:download}
+-- @treturn integer the bytes this call transferred (after a digest mismatch: those of
+-- the transfer done again)
 -- @treturn table `resumed`: the bytes the remote file kept; `restarted`: why a resume
 -- was sent from the start; `replaced`: how an atomic upload replaced the old file when
--- the server would not rename onto it
+-- the server would not rename onto it; `verified` and `verify_retries` as for
+-- @{FTP:download}
 -- @return[2] `nil, message, code`; `"io"` when `localpath` is not a regular file or
--- cannot be read
+-- cannot be read; `"unsupported"` and `"verify"` as for @{FTP:download}
 -- @raise as @{FTP:download}
 -- @usage assert(ftp:upload("report.pdf", "in/report.pdf", { atomic = true }))
 function FTP:upload(localpath, remote, opts)
@@ -761,11 +867,10 @@ function FTP:upload(localpath, remote, opts)
     size = attributes.size, info = {},
     target = opts.atomic and remote .. PART or remote,
   }
-  local bytes, err, code = retry.run(self, opts, function()
-    return upload_try(self, job)
-  end)
+  local bytes, err, code = run_job(self, job, upload_try, upload_again)
+  -- A temporary that failed verify was deleted then (verify_sent).
   if not bytes and opts.atomic and not opts.resume and job.sent and not job.keep_target
-      and self:_isopen() then
+      and code ~= "verify" and self:_isopen() then
     self:delete(job.target)
   end
   return bytes, err, code
