@@ -258,10 +258,16 @@ local function file_for(path)
   return file
 end
 
+-- file.sizes: the k-th SIZE of the file (any session) answers sizes[k], the last one after.
 function commands.SIZE(c, argument)
   local file = file_for(c:path(argument))
   if not file or file.size == false then return c:reply("550 Could not get file size.") end
-  c:reply("213 " .. (file.size or #file.data))
+  local size = file.size
+  if file.sizes then
+    file.size_asked = (file.size_asked or 0) + 1
+    size = file.sizes[math.min(file.size_asked, #file.sizes)]
+  end
+  c:reply("213 " .. (size or #file.data))
 end
 
 function commands.MDTM(c, argument)

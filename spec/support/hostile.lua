@@ -11,7 +11,8 @@
 --     rules = { { pattern = "^deep", lines = { hostile.ls("d", "x") } } }, -- any path matching
 --     files = { ["a.txt"] = { data = "hello", mdtm = "20200101000000", size = false,
 --                             announce = 1000, send = "short" } },
---     -- size = false: SIZE refused; announce: the 150's byte count; send: the bytes
+--     -- size = false: SIZE refused; sizes = {a, b}: the 1st SIZE answers a, later ones b;
+    -- announce: the 150's byte count; send: the bytes
 --     -- actually sent (default data); chunk, pause: send in chunks with pauses
 --     default_file = "EVIL",     -- RETR of any path not in files sends this
 --     cwd = { ["sub"] = true },  -- CWD answers (default: a path with a listing is a folder)

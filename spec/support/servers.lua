@@ -16,6 +16,7 @@
 --   -- opts.host = "127.0.0.2": listen on another IPv4 loopback address (a "foreign"
 --   -- address: clients still connect from 127.0.0.1)
 --   -- opts.max_rate = bytes per second (vsftpd only): each session's transfers slowed
+--   -- opts.max_per_ip = n (vsftpd only): at most n sessions from one address (421 beyond)
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -363,6 +364,9 @@ function kinds.vsftpd.configure(s, opts)
   }
   if opts.max_rate then -- bytes per second and session, for transfers that overlap
     append(lines, { "local_max_rate=" .. opts.max_rate, "anon_max_rate=" .. opts.max_rate })
+  end
+  if opts.max_per_ip then -- sessions one address may have at once (421 beyond)
+    append(lines, { "max_per_ip=" .. opts.max_per_ip })
   end
   append(listen, lines)
   append(listen, vsftpd_tls_lines(s))

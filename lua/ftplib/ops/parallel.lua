@@ -54,6 +54,7 @@ local function clone(ftp, folder)
   end
   return copy
 end
+parallel.clone = clone -- for segments.lua: the extra sessions of a segmented download
 
 local function merge(report, part)
   for key, list in pairs(part) do
