@@ -166,7 +166,9 @@ describe("segmented download", function()
     end)
 
     it("is faster on 4 rate-limited sessions than on one", function()
-      local small = content:sub(1, 3 * MiB)
+      -- 1 s a range, then the ABOR of each range but the last: vsftpd reads no
+      -- command while it sends, so each waits about a second (abort.lua).
+      local small = content:sub(1, 4 * MiB)
       s:write("three.bin", small)
       local ftp = login(s)
       local t0 = ftplib.now()
@@ -177,7 +179,7 @@ describe("segmented download", function()
       local four = ftplib.now() - t0
       ftp:quit()
       assert_same_file(small, tmp .. "/four.bin")
-      assert.is_true(four < one / 2, ("4 sessions %.2f s, one %.2f s"):format(four, one))
+      assert.is_true(four < one / 1.5, ("4 sessions %.2f s, one %.2f s"):format(four, one))
     end)
   end)
 

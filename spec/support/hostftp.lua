@@ -293,6 +293,15 @@ function commands.RETR(c, argument)
     announce))
   local conn = c:open_data()
   if not conn then return c:reply("425 no data connection") end
+  -- file.drop_after = n: the first RETR of the file (any session) sends n bytes, then
+  -- the server drops both connections of that session (a session process that died).
+  if file.drop_after and not file.dropped then
+    file.dropped = true
+    send_data(conn, sent:sub(1, file.drop_after), file.chunk, file.pause)
+    record("note", "dropped a session")
+    conn:close()
+    return "quit"
+  end
   send_data(conn, sent, file.chunk, file.pause)
   conn:close()
   c:reply("226 Transfer complete.")

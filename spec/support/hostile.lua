@@ -12,7 +12,8 @@
 --     files = { ["a.txt"] = { data = "hello", mdtm = "20200101000000", size = false,
 --                             announce = 1000, send = "short" } },
 --     -- size = false: SIZE refused; sizes = {a, b}: the 1st SIZE answers a, later ones b;
-    -- announce: the 150's byte count; send: the bytes
+    -- drop_after = n: the first RETR (any session) sends n bytes, then both of that
+    -- session's connections are dropped; announce: the 150's byte count; send: the bytes
 --     -- actually sent (default data); chunk, pause: send in chunks with pauses
 --     default_file = "EVIL",     -- RETR of any path not in files sends this
 --     cwd = { ["sub"] = true },  -- CWD answers (default: a path with a listing is a folder)

@@ -254,8 +254,12 @@ local function fetch_range(session, state, range)
   file:seek("set", start)
   local outcome = {}
   session._announced_size = nil
+  -- What one session learned about stopping this server's transfers (abort.lua)
+  -- holds for the others: same server, same kind of transfer.
+  session._abort_learned = session._abort_learned or state.abort_learned
   local ok, rerr, rcode = session:retrbinary("RETR " .. state.job.remote,
     range_sink(state, range, file, outcome), BLOCK, start > 0 and start or nil)
+  state.abort_learned = state.abort_learned or session._abort_learned
   if start == 0 and session._announced_size and session._announced_size ~= state.plan.total then
     return nil, ("%s: the 150 reply announced %d bytes, SIZE gave %d"):format(state.job.remote,
       session._announced_size, state.plan.total), "changed"
@@ -480,6 +484,7 @@ local function prepare(ftp, job, n)
   end
   local state = { job = job, plan = plan, origin = origin, queue = {}, refused = {},
     sessions = 1, unrecorded = 0, kept = kept, folder = ftp:_pwd_cached(),
+    abort_learned = ftp._abort_learned,
     retries = job.opts.retries or DEFAULT_RETRIES, delay = job.opts.retry_delay or 1 }
   for _, range in ipairs(plan.ranges) do
     if range.from + range.done < range.to then
