@@ -159,15 +159,16 @@ function M.targets(ws, size)
   for _, w in ipairs(ws) do by_id[w.id] = w end
   local rows = { "| target | ratio (median of pairs) | limit | met |", "|---|---:|---:|---|" }
   local all_met = true
-  local function add(what, value, limit, unit)
+  local function add(what, value, limit, unit, limit_digits)
     local met = value ~= nil and value <= limit
     all_met = all_met and met
     rows[#rows + 1] = ("| %s | %s%s | %s%s | %s |"):format(what,
-      value and fmt(value, 3) or "not run", value and unit or "", fmt(limit, 1), unit,
+      value and fmt(value, 3) or "not run", value and unit or "", fmt(limit, limit_digits or 1),
+      unit,
       value == nil and "—" or met and "yes" or "**no**")
   end
-  local function ratio_target(id, peer, key, limit, what)
-    add(what, (peer_ratio(by_id[id], peer, key)), limit, "x")
+  local function ratio_target(id, peer, key, limit, what, limit_digits)
+    add(what, (peer_ratio(by_id[id], peer, key)), limit, "x", limit_digits)
   end
   ratio_target("get_func", "curl", "wall_ratio", 1.0,
     size .. " into a function: wall vs `curl -o /dev/null`")
@@ -182,6 +183,10 @@ function M.targets(ws, size)
     size .. " TLS into a function: wall vs `curl --ssl-reqd -o /dev/null`")
   ratio_target("tls_file", "curl", "wall_ratio", 1.0,
     size .. " TLS into a file: wall vs `curl --ssl-reqd -o file`")
+  local seg = by_id.segments and by_id.segments.short or "segments"
+  ratio_target("segments", "one_session", "wall_ratio", 1 / 3.5,
+    seg .. ", rate-limited sessions: wall vs one session (3.5x faster)", 3)
+  ratio_target("segments", "lftp", "wall_ratio", 1.0, seg .. ": wall vs `lftp pget`")
   -- Memory: our worst run of the plain transfers over the idle interpreter's worst.
   local worst
   for _, id in ipairs({ "get_func", "get_file", "put_file" }) do

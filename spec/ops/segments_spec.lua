@@ -67,8 +67,16 @@ describe("segmented download", function()
         local before = kind == "vsftpd" and vsftpd_connects(s)
         local ftp = login(s)
         local target = tmp .. "/" .. kind .. ".bin"
-        local bytes, info = ftp:download("pub/big.bin", target, { segments = 4 })
+        local reports, backwards = {}, false
+        local bytes, info = ftp:download("pub/big.bin", target, { segments = 4,
+          progress = function(done, total)
+            backwards = backwards or (reports[#reports] or -1) > done
+            reports[#reports + 1] = done
+            assert.equal(#content, total)
+          end })
         assert.equal(#content, bytes, info)
+        assert.equal(#content, reports[#reports])
+        assert.is_false(backwards)
         assert.equal(4, info.segments)
         assert.equal(4, info.sessions)
         assert.is_nil(info.fallback)

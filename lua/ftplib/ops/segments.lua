@@ -196,34 +196,78 @@ local function progressed(state, bytes)
   end
 end
 
--- The sink of one range: writes what falls inside it, stops once it is full
--- (the last range reads on, to see the data end where SIZE said). The file
--- is unbuffered, so that the record never claims bytes not yet written.
-local function range_sink(state, range, file, outcome)
-  local last = range.to == state.plan.total
-  local function write(_, chunk)
+-- The range after `range` when no session has begun it: taken from the
+-- queue, so that a session reaching the end of its range goes straight on
+-- into the next one instead of stopping (one session with all the ranges
+-- stops once, not at every range's end).
+local function claim_next(state, range)
+  local following = state.plan.ranges[range.index + 1]
+  if not following or following.done > 0 then
+    return nil
+  end
+  for i, queued in ipairs(state.queue) do
+    if queued == following then
+      table.remove(state.queue, i)
+      return following
+    end
+  end
+end
+
+-- Writes chunk from byte `at` into the ranges from at.range on, going on
+-- into the next ones while claim_next gives them: true, or false with
+-- outcome.over when the data goes past SIZE (outcome.io: a write failed).
+local function write_pieces(state, at, chunk, outcome)
+  local first = 1
+  while first <= #chunk do
+    local range = at.range
     local room = range.to - range.from - range.done
-    local piece = #chunk > room and chunk:sub(1, room) or chunk
-    if #piece > 0 then
-      local ok, err = file:write(piece)
-      if not ok then
-        outcome.io = err
+    if room == 0 then
+      local following = range.to < state.plan.total and claim_next(state, range)
+      if not following then
+        outcome.over = range.to == state.plan.total
         return false
       end
-      range.done = range.done + #piece
-      progressed(state, #piece)
+      at.range, range, room = following, following, following.to - following.from
     end
-    if last and #chunk > room then
-      outcome.over = true
+    local piece = (first == 1 and #chunk <= room) and chunk or chunk:sub(first, first + room - 1)
+    local ok, err = at.file:write(piece)
+    if not ok then
+      outcome.io = err
       return false
     end
-    local full = range.from + range.done == range.to
-    return not (state.stopped or state.failure or (full and not last))
+    range.done, first = range.done + #piece, first + #piece
+    progressed(state, #piece)
+  end
+  return true
+end
+
+-- The sink of a session's ranges: writes what falls inside them, stops once
+-- the range is full and the next is taken (the last range reads on, to see
+-- the data end where SIZE said). A clone stopping with no range left in
+-- the queue closes instead of ABOR (protocol/transfer.lua's _close_on_stop).
+-- The file is unbuffered, so that the record never claims bytes not yet
+-- written.
+local function range_sink(state, session, at, outcome)
+  local function write(_, chunk)
+    if not write_pieces(state, at, chunk, outcome) or state.stopped or state.failure then
+      return false
+    end
+    local range = at.range
+    if range.to == state.plan.total or range.from + range.done < range.to then
+      return true
+    end
+    local following = claim_next(state, range)
+    if following then
+      at.range = following
+      return true
+    end
+    session._close_on_stop = session ~= state.ftp and #state.queue == 0
+    return false
   end
   return { write = write }
 end
 
--- What one RETR of a range came to: true, or nil, msg, code.
+-- What one RETR of a session's ranges came to: true, or nil, msg, code.
 local function range_outcome(state, range, outcome, ok, err, code)
   local full = range.from + range.done == range.to
   local remote, total = state.job.remote, state.plan.total
@@ -235,7 +279,7 @@ local function range_outcome(state, range, outcome, ok, err, code)
   elseif state.stopped then
     return nil, "download stopped by progress", "aborted"
   elseif full then
-    return true -- stopped by us (ABOR) once full, or at the data's end
+    return true -- stopped by us once full (ABOR, or the clone closed), or at the data's end
   elseif ok then
     return nil, ("%s: the data ended at byte %d, SIZE gave %d"):format(remote,
       range.from + range.done, total), "closed"
@@ -243,28 +287,30 @@ local function range_outcome(state, range, outcome, ok, err, code)
   return nil, err, code
 end
 
--- RETR from where the range stands, into its place in the .part.
+-- RETR from where the range stands, into its place in the .part. Answers
+-- the range it ended in (ranges it went through on the way are full) and
+-- true, or nil, msg, code.
 local function fetch_range(session, state, range)
   local file <close>, err, code = core.open_file(state.job.part, "existing")
   if not file then
-    return nil, err, code
+    return range, nil, err, code
   end
   file:setvbuf("no")
   local start = range.from + range.done
   file:seek("set", start)
-  local outcome = {}
+  local outcome, at = {}, { range = range, file = file }
   session._announced_size = nil
   -- What one session learned about stopping this server's transfers (abort.lua)
   -- holds for the others: same server, same kind of transfer.
   session._abort_learned = session._abort_learned or state.abort_learned
   local ok, rerr, rcode = session:retrbinary("RETR " .. state.job.remote,
-    range_sink(state, range, file, outcome), BLOCK, start > 0 and start or nil)
+    range_sink(state, session, at, outcome), BLOCK, start > 0 and start or nil)
   state.abort_learned = state.abort_learned or session._abort_learned
   if start == 0 and session._announced_size and session._announced_size ~= state.plan.total then
-    return nil, ("%s: the 150 reply announced %d bytes, SIZE gave %d"):format(state.job.remote,
-      session._announced_size, state.plan.total), "changed"
+    return at.range, nil, ("%s: the 150 reply announced %d bytes, SIZE gave %d"):format(
+      state.job.remote, session._announced_size, state.plan.total), "changed"
   end
-  return range_outcome(state, range, outcome, ok, rerr, rcode)
+  return at.range, range_outcome(state, at.range, outcome, ok, rerr, rcode)
 end
 
 -- The sessions -------------------------------------------------------------
@@ -291,7 +337,9 @@ end
 -- A lost session back: the call's own through retry.lua's _restore, a clone
 -- made again. nil when it cannot be.
 local function bring_back(ftp, session, state)
-  wait.sleep(state.delay)
+  if not session._close_on_stop then -- lost, not closed by us: give the server time
+    wait.sleep(state.delay)
+  end
   if session == ftp then
     return ftp:_restore(state.folder) and ftp or nil
   end
@@ -325,8 +373,7 @@ local function work(ftp, session, state)
         return nil
       end
     end
-    local range = table.remove(state.queue, 1)
-    local ok, err, code = fetch_range(session, state, range)
+    local range, ok, err, code = fetch_range(session, state, table.remove(state.queue, 1))
     if not ok then
       range_failed(state, range, err, code)
     end
@@ -343,8 +390,10 @@ local function clone_worker(ftp, state)
   end
   state.sessions = state.sessions + 1
   copy = work(ftp, copy, state)
-  if copy then
+  if copy and copy:_isopen() then
     copy:quit()
+  end
+  if copy then
     copy:close()
   end
 end
@@ -482,14 +531,20 @@ local function prepare(ftp, job, n)
       return segments.FALLBACK, "REST refused (" .. refusal .. "): one session"
     end
   end
-  local state = { job = job, plan = plan, origin = origin, queue = {}, refused = {},
+  local state = { ftp = ftp, job = job, plan = plan, origin = origin, queue = {}, refused = {},
     sessions = 1, unrecorded = 0, kept = kept, folder = ftp:_pwd_cached(),
     abort_learned = ftp._abort_learned,
     retries = job.opts.retries or DEFAULT_RETRIES, delay = job.opts.retry_delay or 1 }
-  for _, range in ipairs(plan.ranges) do
+  -- The last range first, for this session: read to the data's end, it
+  -- needs no ABOR, and this session must stay in step for the caller.
+  for i, range in ipairs(plan.ranges) do
+    range.index = i
     if range.from + range.done < range.to then
       state.queue[#state.queue + 1] = range
     end
+  end
+  if state.queue[#state.queue] == plan.ranges[#plan.ranges] then
+    table.insert(state.queue, 1, table.remove(state.queue))
   end
   return state
 end
