@@ -100,9 +100,7 @@ end
 
 -- The .part ---------------------------------------------------------------
 
-local function same_time(a, a_precision, b, b_precision)
-  return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
-end
+local same_time = require("ftplib.base.utc").same_time
 
 -- Why a recorded origin is not the remote file now, or nil when it is.
 local function origin_differs(recorded, origin, remote)
@@ -413,11 +411,7 @@ local function run_sessions(ftp, state, n)
   for _ = 2, state.folder and math.min(n, #state.queue) or 1 do
     tasks[#tasks + 1] = spawn(guarded, clone_worker, ftp, state)
   end
-  local first_error
-  for _, task in ipairs(tasks) do
-    local ok, err = pcall(task.result, task)
-    first_error = first_error or (not ok and err) or nil
-  end
+  local first_error = parallel.join(tasks)
   write_record(state)
   if first_error ~= nil then
     error(first_error, 0)

@@ -222,9 +222,7 @@ local function remote_modify(self, job)
 end
 
 -- Times from two sources agree to the coarser one's precision.
-local function same_time(a, a_precision, b, b_precision)
-  return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
-end
+local same_time = require("ftplib.base.utc").same_time
 
 -- Whether the .part (of `have` bytes) may be continued: true, or false and
 -- why not, or nil, msg, code. Only with its origin record, and only while the
