@@ -247,7 +247,10 @@ end
 -- written.
 local function range_sink(state, session, at, outcome)
   local function write(_, chunk)
-    if not write_pieces(state, at, chunk, outcome) or state.stopped or state.failure then
+    if not write_pieces(state, at, chunk, outcome) then
+      return false
+    elseif state.stopped or state.failure then -- the download ends: a clone is of no more use
+      session._close_on_stop = session ~= state.ftp
       return false
     end
     local range = at.range
@@ -345,16 +348,18 @@ local function bring_back(ftp, session, state)
   return clone_session(ftp, state)
 end
 
-local function worth_again(code)
-  return retry.transient(code) and code ~= "changed"
+-- A transient failure, or a 5xx after which the session is gone (vsftpd's
+-- "500 OOPS" when its session process dies): as retry.lua judges them.
+local function worth_again(session, code)
+  return retry.transient(code) or (math.type(code) == "integer" and not session:_isopen())
 end
 
 -- A failed range: back in the queue for any session while tries are left,
 -- else the download fails.
-local function range_failed(state, range, err, code)
+local function range_failed(state, session, range, err, code)
   range.tries = (range.tries or 0) + 1
   state.last_failure = { err, code }
-  if worth_again(code) and range.tries <= state.retries then
+  if worth_again(session, code) and range.tries <= state.retries then
     table.insert(state.queue, range)
   else
     state.failure = state.failure or { err, code }
@@ -373,7 +378,7 @@ local function work(ftp, session, state)
     end
     local range, ok, err, code = fetch_range(session, state, table.remove(state.queue, 1))
     if not ok then
-      range_failed(state, range, err, code)
+      range_failed(state, session, range, err, code)
     end
   end
   return session
@@ -552,6 +557,9 @@ function segments.download(ftp, job, n)
     return state, err, code
   end
   run_sessions(ftp, state, n)
+  if #state.queue > 0 and not (state.failure or state.stopped) and ftp:_isopen() then
+    work(ftp, ftp, state) -- ranges put back after this session's worker ended
+  end
   local failure = state.failure or (#state.queue > 0 and state.last_failure)
     or (state.stopped and { "download stopped by progress", "aborted" })
   local ok
