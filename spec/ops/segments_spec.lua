@@ -91,6 +91,43 @@ describe("segmented download", function()
     end)
   end
 
+  describe("memory", function()
+    -- The interpreter itself, not a wrapper that may preload a sanitizer runtime (whose
+    -- shadow memory would be counted), as spec/memory_spec.lua does.
+    local LUA = io.popen("command -v lua5.4"):read("l")
+    local REAL_LUA = (LUA and LUA:find("asan%-lua")) and "/usr/bin/lua5.4" or (LUA or "lua5.4")
+    local ROOT = lfs.currentdir()
+    local s
+    lazy_setup(function()
+      s = servers.start("vsftpd")
+      s:write("m.bin", content:rep(4)) -- 24 MiB
+    end)
+    lazy_teardown(function() if s then s:stop() end end)
+
+    -- The peak RSS (KiB) of a lua5.4 of its own downloading m.bin with `segments`.
+    local function peak_kib(segments)
+      local script = ([[
+        local ftplib = require "ftplib"
+        local ftp = assert(ftplib.FTP("127.0.0.1", { port = %d, user = %q, passwd = %q }))
+        assert(ftp:download("m.bin", %q, { segments = %d }))
+        ftp:quit()
+        print(io.open("/proc/self/status"):read("a"):match("VmHWM:%%s*(%%d+)"))
+      ]]):format(s.port, s.user, s.passwd, tmp .. "/m.out", segments)
+      local output = proc.run(("env -u LD_PRELOAD LUA_PATH_5_4=%s LUA_CPATH_5_4=%s %s -e %s")
+        :format(proc.shell_quote(ROOT .. "/lua/?.lua;;"),
+          proc.shell_quote(ROOT .. "/build/?.so;;"), REAL_LUA, proc.shell_quote(script)))
+      return assert(tonumber(output:match("(%d+)")), output)
+    end
+
+    it("4 segments add no more than their sessions' buffers to a plain download", function()
+      local plain, four = peak_kib(1), peak_kib(4)
+      -- 3 more receive buffers of 256 KiB, 4 chunks of 256 KiB, the chunks the
+      -- collector has not reclaimed yet: well under 4 MiB; the file is 24 MiB.
+      assert.is_true(four - plain < 4096, ("plain %d KiB, 4 segments %d KiB"):format(plain,
+        four))
+    end)
+  end)
+
   describe("over FTPS on vsftpd", function()
     local s
     lazy_setup(function()
