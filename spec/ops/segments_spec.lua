@@ -210,6 +210,22 @@ describe("segmented download", function()
       assert_same_file(content, target)
     end)
 
+    it("is not continued by a plain download, which would keep its holes", function()
+      local target = tmp .. "/plain-after.bin"
+      proc.write_file(target .. ".part", ("x"):rep(4096))
+      local text = ("ftplib-seg1 %d - - %s 0:4096,%d:0"):format(#content,
+        core.sha256("slow.bin"), #content // 2)
+      assert(core.file_origin(target .. ".part", text))
+      local small = content:sub(1, 64 * 1024)
+      s:write("small.bin", small)
+      local ftp = login(s)
+      local bytes, info = ftp:download("small.bin", target, { resume = true })
+      ftp:quit()
+      assert.equal(#small, bytes, info)
+      assert.matches("started by a segmented download", info.restarted)
+      assert_same_file(small, target)
+    end)
+
     it("is faster on 4 rate-limited sessions than on one", function()
       -- 1 s a range, then the ABOR of each range but the last: vsftpd reads no
       -- command while it sends, so each waits about a second (abort.lua).
