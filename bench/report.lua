@@ -66,19 +66,20 @@ function M.load_average()
   return (proc.read_file("/proc/loadavg") or ""):match("^(%S+ %S+ %S+)") or "?"
 end
 
--- info: date, elapsed, load_before, load_after, pairs, tls_pairs, warmup, python,
+-- info: date, elapsed, load_before, load_after, pairs, tls_pairs, seg_pairs, warmup, python,
 -- only, peers (the subset run, or nil), random (true: the big file is random bytes).
 function M.conditions(info)
   local lines = {}
   lines[#lines + 1] = ("Taken %s on %s, with %s."):format(info.date, machine(),
     versions(info.python))
   lines[#lines + 1] = ("Each peer ran in pairs with ours, %d pairs per workload (TLS rows: "
-    .. "%d) after %d warm-up pair(s), ours first in odd pairs, the peer first in even ones. "
+    .. "%d%s) after %d warm-up pair(s), ours first in odd pairs, the peer first in even ones. "
     .. "Ratios are ours over the peer (below 1: ours is better), taken per pair; the "
     .. "table gives their median and their spread (min–max) over the pairs. The big file "
     .. "is %s. The run took %.0f s; load averages (1, 5, 15 min) were %s before it and "
     .. "%s after; the \"load\" column is the 1-minute load average at the start of the "
-    .. "pairs (min–max)."):format(info.pairs, info.tls_pairs, info.warmup,
+    .. "pairs (min–max)."):format(info.pairs, info.tls_pairs,
+    info.seg_pairs and ("; segments: " .. info.seg_pairs) or "", info.warmup,
     info.random and "random bytes (from /dev/urandom)" or "zeros", info.elapsed,
     info.load_before, info.load_after)
   if info.only or info.peers then

@@ -388,6 +388,7 @@ local function main()
     local text = report.conditions({ date = os.date("!%Y-%m-%d %H:%M UTC", started),
       elapsed = socket.gettime() - t0, load_before = load_before,
       load_after = report.load_average(), pairs = PAIRS, tls_pairs = TLS_PAIRS,
+      seg_pairs = seg_server and segments.PAIRS,
       warmup = WARMUP, python = PYTHON, only = ONLY, peers = PEERS, random = true })
       .. "\n\n" .. targets .. "\n\n" .. report.table(ws) .. "\n"
     local written = write_results(ws, text, work)
