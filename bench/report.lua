@@ -66,19 +66,20 @@ function M.load_average()
   return (proc.read_file("/proc/loadavg") or ""):match("^(%S+ %S+ %S+)") or "?"
 end
 
--- info: date, elapsed, load_before, load_after, pairs, tls_pairs, warmup, python,
+-- info: date, elapsed, load_before, load_after, pairs, tls_pairs, seg_pairs, warmup, python,
 -- only, peers (the subset run, or nil), random (true: the big file is random bytes).
 function M.conditions(info)
   local lines = {}
   lines[#lines + 1] = ("Taken %s on %s, with %s."):format(info.date, machine(),
     versions(info.python))
   lines[#lines + 1] = ("Each peer ran in pairs with ours, %d pairs per workload (TLS rows: "
-    .. "%d) after %d warm-up pair(s), ours first in odd pairs, the peer first in even ones. "
+    .. "%d%s) after %d warm-up pair(s), ours first in odd pairs, the peer first in even ones. "
     .. "Ratios are ours over the peer (below 1: ours is better), taken per pair; the "
     .. "table gives their median and their spread (min–max) over the pairs. The big file "
     .. "is %s. The run took %.0f s; load averages (1, 5, 15 min) were %s before it and "
     .. "%s after; the \"load\" column is the 1-minute load average at the start of the "
-    .. "pairs (min–max)."):format(info.pairs, info.tls_pairs, info.warmup,
+    .. "pairs (min–max)."):format(info.pairs, info.tls_pairs,
+    info.seg_pairs and ("; segments: " .. info.seg_pairs) or "", info.warmup,
     info.random and "random bytes (from /dev/urandom)" or "zeros", info.elapsed,
     info.load_before, info.load_after)
   if info.only or info.peers then
@@ -159,15 +160,16 @@ function M.targets(ws, size)
   for _, w in ipairs(ws) do by_id[w.id] = w end
   local rows = { "| target | ratio (median of pairs) | limit | met |", "|---|---:|---:|---|" }
   local all_met = true
-  local function add(what, value, limit, unit)
+  local function add(what, value, limit, unit, limit_digits)
     local met = value ~= nil and value <= limit
     all_met = all_met and met
     rows[#rows + 1] = ("| %s | %s%s | %s%s | %s |"):format(what,
-      value and fmt(value, 3) or "not run", value and unit or "", fmt(limit, 1), unit,
+      value and fmt(value, 3) or "not run", value and unit or "", fmt(limit, limit_digits or 1),
+      unit,
       value == nil and "—" or met and "yes" or "**no**")
   end
-  local function ratio_target(id, peer, key, limit, what)
-    add(what, (peer_ratio(by_id[id], peer, key)), limit, "x")
+  local function ratio_target(id, peer, key, limit, what, limit_digits)
+    add(what, (peer_ratio(by_id[id], peer, key)), limit, "x", limit_digits)
   end
   ratio_target("get_func", "curl", "wall_ratio", 1.0,
     size .. " into a function: wall vs `curl -o /dev/null`")
@@ -182,6 +184,10 @@ function M.targets(ws, size)
     size .. " TLS into a function: wall vs `curl --ssl-reqd -o /dev/null`")
   ratio_target("tls_file", "curl", "wall_ratio", 1.0,
     size .. " TLS into a file: wall vs `curl --ssl-reqd -o file`")
+  local seg = by_id.segments and by_id.segments.short or "segments"
+  ratio_target("segments", "one_session", "wall_ratio", 1 / 3.5,
+    seg .. ", rate-limited sessions: wall vs one session (3.5x faster)", 3)
+  ratio_target("segments", "lftp", "wall_ratio", 1.0, seg .. ": wall vs `lftp pget`")
   -- Memory: our worst run of the plain transfers over the idle interpreter's worst.
   local worst
   for _, id in ipairs({ "get_func", "get_file", "put_file" }) do

@@ -17,8 +17,12 @@
 --   BENCH_SIZE_MIB=1024 size of the big file (random bytes)
 --   BENCH_FILES=1000    number of 1 KiB files
 --   BENCH_ONLY=get_func,tls_func  only these workloads (ids: get_func get_file put_file
---                       many_mem many_file tls_func tls_file)
---   BENCH_PEERS=curl,python       only these peers (curl python luasocket lftp)
+--                       many_mem many_file tls_func tls_file segments)
+--   BENCH_PEERS=curl,python       only these peers (curl python luasocket lftp
+--                       one_session: the segments workload's download on one session)
+--   BENCH_SEG_MIB=256, BENCH_SEG_RATE=8 (MiB/s per session), BENCH_SEG_PAIRS=3,
+--   BENCH_SEG_N=4       the segments workload (bench/segments.lua): its own vsftpd
+--                       with a per-session rate limit
 --   BENCH_OUT=bench     where results.md, results.dat and results.png go; a partial run
 --                       (BENCH_ONLY or BENCH_PEERS) writes results-partial.md only, so
 --                       that results.md always holds the latest full run
@@ -38,6 +42,7 @@ local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 local pairs_ = require "bench.pairs"
 local report = require "bench.report"
+local segments = require "bench.segments"
 
 local function env_number(name, default)
   return tonumber(os.getenv(name) or "") or default
@@ -363,7 +368,7 @@ local function main()
   local started = os.time()
   local t0 = socket.gettime()
   local server = servers.start("vsftpd")
-  local tls_server
+  local tls_server, seg_server
   local work = proc.tempdir("bench")
   local ok, err = pcall(function()
     tls_server = servers.start("vsftpd", { tls = { mode = "explicit" } })
@@ -372,6 +377,10 @@ local function main()
       load_before))
     share_big(make_data(server), tls_server)
     local ws = workloads(server, tls_server, work)
+    if wanted({ id = "segments" }) then
+      seg_server = segments.start()
+      table.insert(ws, #ws, segments.workload(seg_server, work)) -- before "idle"
+    end
     for _, w in ipairs(ws) do
       if w.id == "idle" then run_idle(w, work) elseif wanted(w) then run_workload(w, work) end
     end
@@ -379,6 +388,7 @@ local function main()
     local text = report.conditions({ date = os.date("!%Y-%m-%d %H:%M UTC", started),
       elapsed = socket.gettime() - t0, load_before = load_before,
       load_after = report.load_average(), pairs = PAIRS, tls_pairs = TLS_PAIRS,
+      seg_pairs = seg_server and segments.PAIRS,
       warmup = WARMUP, python = PYTHON, only = ONLY, peers = PEERS, random = true })
       .. "\n\n" .. targets .. "\n\n" .. report.table(ws) .. "\n"
     local written = write_results(ws, text, work)
@@ -386,6 +396,7 @@ local function main()
   end)
   server:stop()
   if tls_server then tls_server:stop() end
+  if seg_server then seg_server:stop() end
   proc.rmtree(work)
   if not ok then error(err, 0) end
 end

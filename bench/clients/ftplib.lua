@@ -8,6 +8,8 @@
 --       many-mem DIR COUNT         the same, each into a string (chunks gathered by a function)
 --       mirror DIR LOCALDIR [N]    ftp:mirror(DIR, LOCALDIR), with parallel = N when given
 --                                  (writes "N created, M failed" to stderr)
+--       download REMOTE LOCAL [N]  ftp:download(REMOTE, LOCAL), with segments = N when given
+--                                  (writes the bytes and the sessions used to stderr)
 -- Loads the module of this checkout: lua/ and $FTPLIB_BUILD (default build/).
 local root = (arg[0]:match("^(.*)/bench/clients/[^/]*$") or ".")
 local build = os.getenv("FTPLIB_BUILD") or "build"
@@ -80,6 +82,12 @@ function modes.mirror(dir, localdir, parallel)
     io.stderr:write(("failed %s: %s\n"):format(failure.path, tostring(failure.err)))
   end
   if #report.failed > 0 then os.exit(1) end
+end
+
+function modes.download(remote, localpath, segments)
+  local bytes, info = assert(ftp:download(remote, localpath, { segments = tonumber(segments) }))
+  io.stderr:write(("%d bytes, %d sessions%s\n"):format(bytes, info.sessions or 1,
+    info.fallback and (" (" .. info.fallback .. ")") or ""))
 end
 
 local run = assert(modes[(mode or ""):gsub("-", "_")], "unknown mode " .. tostring(mode))

@@ -109,6 +109,7 @@ class.FTP_FIELDS = {
   _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
   _sync_probe = "PWD once NOOP was refused mid-resync: the probe ending one (protocol/resync.lua)",
   _abort_learned = "what the server needed to answer ABOR: urgent or close",
+  _close_on_stop = "a stopped transfer closes the session, no ABOR (ops/segments.lua's clones)",
   _ka = "the keepalive bookkeeping of the transfer under way (protocol/keepalive.lua)",
   _listing_unverified = "a listing ended without TLS close_notify (protocol/tls.lua)",
   _list_a = "LIST -a: true or false once learnt (ops/list.lua)",

@@ -264,10 +264,16 @@ local function file_for(path)
   return file
 end
 
+-- file.sizes: the k-th SIZE of the file (any session) answers sizes[k], the last one after.
 function commands.SIZE(c, argument)
   local file = file_for(c:path(argument))
   if not file or file.size == false then return c:reply("550 Could not get file size.") end
-  c:reply("213 " .. (file.size or #file.data))
+  local size = file.size
+  if file.sizes then
+    file.size_asked = (file.size_asked or 0) + 1
+    size = file.sizes[math.min(file.size_asked, #file.sizes)]
+  end
+  c:reply("213 " .. (size or #file.data))
 end
 
 function commands.MDTM(c, argument)
@@ -301,6 +307,15 @@ function commands.RETR(c, argument)
     announce))
   local conn = c:open_data()
   if not conn then return c:reply("425 no data connection") end
+  -- file.drop_after = n: the first RETR of the file (any session) sends n bytes, then
+  -- the server drops both connections of that session (a session process that died).
+  if file.drop_after and not file.dropped then
+    file.dropped = true
+    send_data(conn, sent:sub(1, file.drop_after), file.chunk, file.pause)
+    record("note", "dropped a session")
+    conn:close()
+    return "quit"
+  end
   send_data(conn, sent, file.chunk, file.pause)
   conn:close()
   c:reply("226 Transfer complete.")

@@ -12,9 +12,11 @@
 --     rules = { { pattern = "^deep", lines = { hostile.ls("d", "x") } } }, -- any path matching
 --     files = { ["a.txt"] = { data = "hello", mdtm = "20200101000000", size = false,
 --                             announce = 1000, send = "short" } },
---     -- size = false: SIZE refused; announce: the 150's byte count; send: the bytes
---     -- actually sent (default data); sends = {...}: the nth RETR sends sends[n] (the
---     -- last one again after that); chunk, pause: send in chunks with pauses
+--     -- size = false: SIZE refused; sizes = {a, b}: the 1st SIZE answers a, later ones b;
+--     -- drop_after = n: the first RETR (any session) sends n bytes, then both of that
+--     -- session's connections are dropped; announce: the 150's byte count; send: the
+--     -- bytes actually sent (default data); sends = {...}: the nth RETR sends sends[n]
+--     -- (the last one again after that); chunk, pause: send in chunks with pauses
 --     hash_replies = { HASH = { "213 SHA-256 0-5 <hex> a.txt", ... }, XCRC = {...} },
 --     -- the nth HASH (XCRC, XMD5, XSHA, XSHA1, XSHA256, XSHA512) received, any client
 --     -- and path, gets the nth reply, the last one again after that; a verb without

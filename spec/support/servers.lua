@@ -22,6 +22,7 @@
 --   -- zone, its MDTM in UTC
 --   -- opts.digest = true (proftpd only): mod_digest loaded, FEAT offers HASH, XCRC, XMD5,
 --   -- XSHA, XSHA1, XSHA256 and XSHA512
+--   -- opts.max_per_ip = n (vsftpd only): at most n sessions from one address (421 beyond)
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
 --   s:path("a/b.txt")                 --> absolute path inside s.root
@@ -369,6 +370,9 @@ function kinds.vsftpd.configure(s, opts)
   }
   if opts.max_rate then -- bytes per second and session, for transfers that overlap
     append(lines, { "local_max_rate=" .. opts.max_rate, "anon_max_rate=" .. opts.max_rate })
+  end
+  if opts.max_per_ip then -- sessions one address may have at once (421 beyond)
+    append(lines, { "max_per_ip=" .. opts.max_per_ip })
   end
   if opts.localtime then -- LIST in the local time of the zone command() sets
     append(lines, { "use_localtime=YES" })

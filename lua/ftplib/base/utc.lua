@@ -44,4 +44,10 @@ function utc.parse_offset(value)
   return offset
 end
 
+-- Whether two times (seconds) from sources of the given precisions (seconds;
+-- nil: 1) agree, to the coarser precision of the two.
+function utc.same_time(a, a_precision, b, b_precision)
+  return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
+end
+
 return utc

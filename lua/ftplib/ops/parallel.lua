@@ -54,11 +54,23 @@ local function clone(ftp, folder)
   end
   return copy
 end
+parallel.clone = clone -- for segments.lua: the extra sessions of a segmented download
 
 local function merge(report, part)
   for key, list in pairs(part) do
     table.move(list, 1, #list, #report[key] + 1, report[key])
   end
+end
+
+-- Waits for every task to end; answers the first error one raised (nil
+-- when none did).
+function parallel.join(tasks)
+  local first_error
+  for _, task in ipairs(tasks) do
+    local ok, err = pcall(task.result, task)
+    first_error = first_error or (not ok and err) or nil
+  end
+  return first_error
 end
 
 -- Runs run_item(session, i) for i = 1..count on up to n sessions: ftp and
@@ -85,11 +97,7 @@ local function run_workers(ftp, count, n, run_item)
       end
     end)
   end
-  local first_error
-  for _, task in ipairs(tasks) do
-    local ok, err = pcall(task.result, task)
-    first_error = first_error or (not ok and err) or nil
-  end
+  local first_error = parallel.join(tasks)
   for _, copy in ipairs(clones) do
     copy:close()
   end

@@ -10,6 +10,8 @@ local checks = require "ftplib.base.checks"
 local lfs = checks.lazy_require("lfs", "ftp:download and ftp:upload need LuaFileSystem")
 local retry = require "ftplib.ops.retry"
 local verify = require "ftplib.ops.verify"
+local segments = require "ftplib.ops.segments"
+local segment_record = require "ftplib.ops.segment_record"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -28,7 +30,7 @@ local UNKNOWN_COMMAND = { [500] = true, [501] = true, [502] = true, [504] = true
 local DOWNLOAD_OPTIONS = {
   size = "number", resume = "boolean", progress = "function", verify = "boolean|string",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
-  modify = "number", precision = "number", part = "string",
+  modify = "number", precision = "number", part = "string", segments = "number",
 }
 local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
@@ -221,6 +223,9 @@ local function read_origin(part)
   elseif err then
     return nil, "its origin record cannot be read (" .. err .. ")"
   end
+  if segment_record.is_segmented(text) then
+    return nil, "it was started by a segmented download (opts.segments continues it)"
+  end
   return nil, text and "its origin record is not ftplib's"
     or "it has no origin record (from another tool, or a file system without extended attributes)"
 end
@@ -247,9 +252,7 @@ local function remote_modify(self, job)
 end
 
 -- Times from two sources agree to the coarser one's precision.
-local function same_time(a, a_precision, b, b_precision)
-  return math.abs(a - b) < math.max(a_precision or 1, b_precision or 1)
-end
+local same_time = require("ftplib.base.utc").same_time
 
 -- Whether the .part (of `have` bytes) may be continued: true, or false and
 -- why not, or nil, msg, code. Only with its origin record, and only while the
@@ -569,6 +572,16 @@ end
 -- `.part` for a later resume, instead of asking MDTM
 -- @tparam[opt=1] number opts.precision how exact `opts.modify` is, in seconds
 -- @tparam[opt] string opts.part the temporary's path (default `localpath .. ".part"`)
+-- @tparam[opt=1] number opts.segments download on this many sessions at once (1 to 32),
+-- like lftp's `pget -n`: SIZE cuts the file into ranges (none under 256 KiB), this
+-- session and clones of it (same login, options, TLS settings and folder) each fetch
+-- the next range left (REST, RETR, ABOR once it is full) and write it in place into
+-- the `.part`, which records how much of each range is on disk (`ftplib-seg1` in
+-- `user.ftplib.origin`), so that `resume` goes on with each range. The file gets its
+-- name once every range is full, the `.part` has SIZE's bytes and SIZE and MDTM still
+-- answer what they did (else `"changed"`). A failed range is fetched again by any
+-- session, up to `retries` (default 2) more times. No SIZE or a refused REST: one
+-- session; clones refused (421): fewer; `fallback` says so
 -- @tparam[opt=0] number opts.retries how many more tries after a dropped connection or
 -- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
 -- already there (5xx replies and local file errors are not retried)
@@ -578,15 +591,19 @@ end
 -- @treturn table `resumed`: the bytes kept from an earlier `.part`; `restarted`: why a
 -- `.part` there was not continued (`nil` when it was, or when there was none);
 -- `verified`: the algorithm the digests agreed in (`verify = "hash"`); `verify_retries`:
--- how many transfers were done again after a mismatch
+-- how many transfers were done again after a mismatch; with `segments`: `segments` (the
+-- ranges), `sessions` (how many took part) and `fallback` (why fewer sessions than
+-- asked, `nil` when none)
 -- @return[2] `nil, message, code`: a file shorter than a known size fails with
 -- `"closed"` (worth resuming), a longer one with `"proto"`, a local file error with
 -- `"io"`; with `verify = "hash"`, `"unsupported"` (no digest command, nothing
--- transferred) or `"verify"` (the digests still differ)
+-- transferred) or `"verify"` (the digests still differ); a remote file that changed
+-- during a segmented download (or whose SIZE differs between sessions) with `"changed"`
 -- @raise for an unknown or mistyped option, `retries` or `verify_retries` not a
 -- non-negative integer, a negative `retry_delay`, a `verify` string other than `"hash"`,
 -- an unknown `verify_algo`, `verify_retries` or `verify_algo` without `verify = "hash"`,
--- LuaFileSystem missing
+-- `segments` not an integer from 1 to 32, `segments` above 1 with `verify = "hash"` (not
+-- done yet), LuaFileSystem missing
 -- @usage assert(ftp:download("pub/big.iso", "big.iso", { resume = true, retries = 3 }))
 function FTP:download(remote, localpath, opts)
   checks.check("download", 1, remote, "string")
@@ -596,6 +613,17 @@ function FTP:download(remote, localpath, opts)
     remote = remote, localpath = localpath, part = opts.part or part_path(localpath),
     opts = opts, verify = opts.verify ~= false, listed = opts.size, info = {},
   }
+  local n = opts.segments and segments.count(opts.segments) or 1
+  if n > 1 then
+    if opts.verify == "hash" then
+      checks.raise("'download' options segments and verify = \"hash\" cannot be combined yet")
+    end
+    local bytes, err, code = segments.download(self, job, n)
+    if bytes ~= segments.FALLBACK then
+      return bytes, err, code
+    end
+    job.info.fallback, job.info.segments, job.info.sessions = err, 1, 1
+  end
   local bytes, err, code = run_job(self, job, download_try, download_again)
   if not bytes and job.opened and (local_size(job.part) or 0) == 0 then
     os.remove(job.part)

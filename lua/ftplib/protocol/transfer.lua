@@ -53,6 +53,18 @@ local function interrupted(err)
   return type(err) == "string" and err:sub(-12) == "interrupted!"
 end
 
+-- A stopped transfer of a session that has no further use (_close_on_stop:
+-- a segmented download's clone whose range is full, ops/segments.lua): the
+-- data connection reset and the session closed, no ABOR. What the server
+-- makes of it no longer matters, and ABOR costs servers that read no
+-- command while they send (vsftpd, proftpd) a second or more.
+local function drop_stopped(self, data)
+  data:_close(true)
+  self._data_open = nil
+  self:_lose("closed after a transfer stopped by the sink, with nothing left to do", "closed")
+  return nil, "transfer stopped by the sink or source (the session closed)", "aborted"
+end
+
 -- Ends a transfer the way its loop ended: "done" reads the final reply,
 -- "stopped" (a sink said false) aborts, a failure aborts and reports the
 -- failure, a raise aborts and re-raises (an interruption closes instead).
@@ -68,6 +80,8 @@ function FTP:_end_transfer(data, called, state, err, code)
   end
   if state == "done" then
     return self:_finish_transfer(data)
+  elseif state == "stopped" and self._close_on_stop then
+    return drop_stopped(self, data)
   elseif state == "stopped" then
     return stopped(self:_abort_transfer(data))
   end
