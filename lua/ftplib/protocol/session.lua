@@ -6,6 +6,7 @@
 -- them here.
 local core = require "ftplib.core"
 local checks = require "ftplib.base.checks"
+local urlparse = require "ftplib.parsers.url"
 
 local session = {}
 
@@ -19,6 +20,7 @@ local option_types = {
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
   port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
+  proxy = "string",
 }
 
 -- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
@@ -45,6 +47,8 @@ local function apply_options(self, opts)
   self.port_range = opts.port_range
   self.keepalive = opts.keepalive -- seconds between NOOPs during a transfer; nil: none
   self.maxlisting = opts.maxlisting
+  self.proxy = opts.proxy
+  self._proxy = opts.proxy and urlparse.parse_proxy(opts.proxy) -- raises for a malformed URL
 end
 
 -- The TLS options (lua/ftplib.lua: @table tls_options).

@@ -1,0 +1,134 @@
+-- Real proxies for the specs of the `proxy` option: started on 127.0.0.1 with a port
+-- picked at run time, their files in a temporary folder, stopped by the specs (and
+-- when the Lua state closes, like the servers of spec/support/servers.lua).
+--
+--   local proxies = require "spec.support.proxies"
+--   proxies.available("socks5")        --> whether microsocks is installed
+--   proxies.available("http")          --> whether tinyproxy is installed
+--   local p = proxies.start("socks5", { auth = true })  -- raises, with its log, on failure
+--   p.kind, p.host, p.port, p.user, p.passwd
+--   p:url()                            --> "socks5://user:pw@127.0.0.1:port" (no login
+--                                      --   unless started with auth)
+--   p:url({ scheme = "socks5h", user = "x", passwd = "y" })  -- another scheme, login
+--   p:log()                            --> the tail of its log, for failure messages
+--   p:stop()                           -- idempotent
+--
+-- Kinds: "socks5" is microsocks (SOCKS5, with user and password when opts.auth),
+-- "http" is tinyproxy (HTTP CONNECT to any port, Basic authentication when opts.auth).
+-- Both from Debian (scripts/setup.sh installs them).
+local socket = require "socket"
+local proc = require "spec.support.proc"
+
+local proxies = {}
+
+-- The login a proxy started with opts.auth wants. Public: loopback only.
+proxies.USER, proxies.PASSWD = "proxyuser", "proxy-pw"
+
+local READY_TIMEOUT = 10
+
+local BINARIES = { socks5 = "/usr/bin/microsocks", http = "/usr/bin/tinyproxy" }
+local SCHEMES = { socks5 = "socks5", http = "http" }
+
+function proxies.available(kind)
+  local file = BINARIES[kind] and io.open(BINARIES[kind])
+  if file then
+    file:close()
+    return true
+  end
+  return false
+end
+
+local function tinyproxy_config(p, auth)
+  -- No ConnectPort line: CONNECT is allowed to any port (FTP's data ports are
+  -- the server's choice).
+  local lines = {
+    "Port " .. p.port, "Listen 127.0.0.1", "Timeout 30", "MaxClients 64",
+    "LogFile \"" .. p.log_file .. ".tinyproxy\"", "LogLevel Info",
+    "PidFile \"" .. p.dir .. "/tinyproxy.pid\"", "Allow 127.0.0.1",
+  }
+  if auth then
+    lines[#lines + 1] = ("BasicAuth %s %s"):format(proxies.USER, proxies.PASSWD)
+  end
+  local path = p.dir .. "/tinyproxy.conf"
+  proc.write_file(path, table.concat(lines, "\n") .. "\n")
+  return path
+end
+
+local function command(p, auth)
+  if p.kind == "http" then
+    return { BINARIES.http, "-d", "-c", tinyproxy_config(p, auth) }
+  end
+  local argv = { BINARIES.socks5, "-i", "127.0.0.1", "-p", tostring(p.port) }
+  if auth then
+    table.move({ "-u", proxies.USER, "-P", proxies.PASSWD }, 1, 4, #argv + 1, argv)
+  end
+  return argv
+end
+
+local Proxy = {}
+Proxy.__index = Proxy
+
+--- The proxy's URL: its scheme (or opts.scheme), the login it was started with (or
+-- opts.user and opts.passwd; opts.user = false: none), its address.
+function Proxy:url(opts)
+  opts = opts or {}
+  local user, passwd = self.user, self.passwd
+  if opts.user ~= nil then -- false: none
+    user, passwd = opts.user, opts.passwd
+  end
+  local login = user and (user .. ":" .. passwd .. "@") or ""
+  return ("%s://%s%s:%d"):format(opts.scheme or SCHEMES[self.kind], login, self.host, self.port)
+end
+
+function Proxy:log()
+  local parts = { proc.tail(self.log_file, 40) }
+  if proc.exists(self.log_file .. ".tinyproxy") then
+    parts[#parts + 1] = proc.tail(self.log_file .. ".tinyproxy", 40)
+  end
+  return table.concat(parts, "\n")
+end
+
+function Proxy:stop()
+  if self.stopped then return end
+  self.stopped = true
+  proc.unregister(self)
+  if self.process then self.process:stop() end
+  if proc.exists(self.dir) then proc.rmtree(self.dir) end
+end
+
+local function listening(p)
+  local sock = socket.tcp4()
+  sock:settimeout(0.5)
+  local ok = sock:connect(p.host, p.port)
+  sock:close()
+  return ok == 1
+end
+
+--- Starts a proxy of `kind` ("socks5" or "http"); opts.auth = true: it wants
+-- proxies.USER and proxies.PASSWD. Raises, with its log, if it does not listen.
+function proxies.start(kind, opts)
+  assert(proxies.available(kind), "proxies.start: no " .. tostring(kind) .. " proxy here")
+  opts = opts or {}
+  local dir = proc.tempdir("proxy-" .. kind)
+  local p = setmetatable({
+    kind = kind, host = "127.0.0.1", port = proc.free_port("127.0.0.1"), dir = dir,
+    log_file = dir .. "/proxy.log",
+  }, Proxy)
+  if opts.auth then
+    p.user, p.passwd = proxies.USER, proxies.PASSWD
+  end
+  p.process = proc.spawn(command(p, opts.auth), { log = p.log_file, cleanup = dir })
+  proc.register(p)
+  local deadline = socket.gettime() + READY_TIMEOUT
+  while not listening(p) do
+    if socket.gettime() > deadline or not p.process:alive() then
+      local log = p:log()
+      p:stop()
+      error("proxies.start(\"" .. kind .. "\"): not listening:\n" .. log, 2)
+    end
+    socket.sleep(0.05)
+  end
+  return p
+end
+
+return proxies
