@@ -12,6 +12,9 @@
 --   p:url({ scheme = "socks5h", user = "x", passwd = "y" })  -- another scheme, login
 --   p:log()                            --> the tail of its log, for failure messages
 --   p:stop()                           -- idempotent
+--   local f = proxies.start_fake("http-stall")  -- spec/support/fake_proxy.py: a
+--                                      --   hostile proxy answering as the mode says
+--   f:url()                            --> "http://..." or "socks5://..." after the mode
 --
 -- Kinds: "socks5" is microsocks (SOCKS5, with user and password when opts.auth),
 -- "http" is tinyproxy (HTTP CONNECT to any port, Basic authentication when opts.auth).
@@ -128,6 +131,31 @@ function proxies.start(kind, opts)
     end
     socket.sleep(0.05)
   end
+  return p
+end
+
+local FAKE_PROXY = debug.getinfo(1, "S").source:gsub("^@", ""):gsub("[^/]*$", "")
+  .. "fake_proxy.py"
+
+--- Starts spec/support/fake_proxy.py in `mode` (see there). Raises if it does not start.
+function proxies.start_fake(mode)
+  local dir = proc.tempdir("fake-proxy")
+  local p = setmetatable({
+    kind = mode:match("^http") and "http" or "socks5", host = "127.0.0.1", dir = dir,
+    log_file = dir .. "/proxy.log",
+  }, Proxy)
+  local portfile = dir .. "/port"
+  p.process = proc.spawn({ "python3", FAKE_PROXY, mode, portfile },
+    { log = p.log_file, cleanup = dir })
+  proc.register(p)
+  local port = proc.wait_for_file(portfile, READY_TIMEOUT,
+    function() return not p.process:alive() end)
+  if not port then
+    local log = p:log()
+    p:stop()
+    error("proxies.start_fake(\"" .. mode .. "\"): did not start:\n" .. log, 2)
+  end
+  p.port = tonumber(port)
   return p
 end
 
