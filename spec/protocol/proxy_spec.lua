@@ -212,11 +212,52 @@ describe("the proxy option", function()
     assert.is_false(ok)
   end)
 
+  it("is parsed as curl reads it: percent-escapes, IPv6, port 1080 by default", function()
+    local parse = require("ftplib.parsers.url").parse_proxy
+    local parts = parse("SOCKS5H://us%40er:p%3Ass@[::1]:9050/")
+    assert.same({ scheme = "socks5h", user = "us@er", password = "p:ss", host = "::1",
+      port = 9050, masked = "socks5h://us%40er:***@[::1]:9050" }, parts)
+    parts = parse("http://proxy.example")
+    assert.same({ scheme = "http", host = "proxy.example", port = 1080,
+      masked = "http://proxy.example" }, parts)
+    assert.equal("", parse("http://only-user@h").password)
+  end)
+
   it("is listed with the options and in the CLI's --help", function()
     assert.equal("string", ftplib._option_types().FTP.proxy)
     assert.matches("%-%-proxy URL", require("ftplib.cli.args").USAGE)
   end)
 end)
+
+if servers.ipv6_available() and proxies.available("socks5") and proxies.available("http") then
+  describe("through proxies to a server on ::1", function()
+    local s, socks, http
+
+    setup(function()
+      s = servers.start("vsftpd", { ipv6 = true })
+      s:write("six.txt", "over IPv6\n")
+      socks, http = proxies.start("socks5"), proxies.start("http")
+    end)
+
+    teardown(function()
+      socks:stop()
+      http:stop()
+      s:stop()
+    end)
+
+    it("asks for the IPv6 address (SOCKS5 address type 4, HTTP [::1]:port)", function()
+      for _, p in ipairs { socks, http } do
+        local ftp = assert(ftplib.FTP("::1", { port = s.port, user = s.user,
+          passwd = s.passwd, timeout = 10, proxy = p:url() }))
+        assert.equal("inet6", ftp.af)
+        assert.equal("over IPv6\n", download(ftp, "six.txt"))
+        ftp:close()
+      end
+      assert.matches("connected to [^\n]*" .. s.port, socks:log())
+      assert.matches("CONNECT %[::1%]:" .. s.port, http:log())
+    end)
+  end)
+end
 
 -- FTPS through the tunnel: the certificate is checked against the server's name.
 for _, variant in ipairs(servers.tls_kinds()) do
