@@ -10,7 +10,7 @@
 --   p:url()                            --> "socks5://user:pw@127.0.0.1:port" (no login
 --                                      --   unless started with auth)
 --   p:url({ scheme = "socks5h", user = "x", passwd = "y" })  -- another scheme, login
---   p:log()                            --> the tail of its log, for failure messages
+--   p:log([max_lines])                 --> its log (the last lines only, with max_lines)
 --   p:stop()                           -- idempotent
 --   local f = proxies.start_fake("http-stall")  -- spec/support/fake_proxy.py: a
 --                                      --   hostile proxy answering as the mode says
@@ -83,10 +83,14 @@ function Proxy:url(opts)
   return ("%s://%s%s:%d"):format(opts.scheme or SCHEMES[self.kind], login, self.host, self.port)
 end
 
-function Proxy:log()
-  local parts = { proc.tail(self.log_file, 40) }
-  if proc.exists(self.log_file .. ".tinyproxy") then
-    parts[#parts + 1] = proc.tail(self.log_file .. ".tinyproxy", 40)
+-- Its logs (stdout and stderr; tinyproxy's own file), whole, or the last max_lines
+-- lines of each.
+function Proxy:log(max_lines)
+  local parts = {}
+  for _, path in ipairs { self.log_file, self.log_file .. ".tinyproxy" } do
+    if proc.exists(path) then
+      parts[#parts + 1] = max_lines and proc.tail(path, max_lines) or proc.read_file(path)
+    end
   end
   return table.concat(parts, "\n")
 end
@@ -125,7 +129,7 @@ function proxies.start(kind, opts)
   local deadline = socket.gettime() + READY_TIMEOUT
   while not listening(p) do
     if socket.gettime() > deadline or not p.process:alive() then
-      local log = p:log()
+      local log = p:log(40)
       p:stop()
       error("proxies.start(\"" .. kind .. "\"): not listening:\n" .. log, 2)
     end
@@ -151,7 +155,7 @@ function proxies.start_fake(mode)
   local port = proc.wait_for_file(portfile, READY_TIMEOUT,
     function() return not p.process:alive() end)
   if not port then
-    local log = p:log()
+    local log = p:log(40)
     p:stop()
     error("proxies.start_fake(\"" .. mode .. "\"): did not start:\n" .. log, 2)
   end
