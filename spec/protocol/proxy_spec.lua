@@ -309,6 +309,52 @@ for _, variant in ipairs(servers.tls_kinds()) do
   end
 end
 
+describe("helpers that open or use several sessions through a proxy", function()
+  local s, p, tmp
+
+  setup(function()
+    s = servers.start(servers.kinds()[1])
+    for i = 1, 4 do s:write("tree/f" .. i .. ".txt", ("file %d\n"):format(i)) end
+    p = proxies.start("socks5")
+    tmp = proc.tempdir("proxy-mirror")
+  end)
+
+  teardown(function()
+    p:stop()
+    s:stop()
+    proc.rmtree(tmp)
+  end)
+
+  local function session()
+    return assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,
+      timeout = 10, proxy = p:url() }))
+  end
+
+  it("a parallel mirror's sessions go through the proxy too", function()
+    local ftp = session()
+    local before = select(2, p:log():gsub("connected to [^\n]-:" .. s.port .. "\n", ""))
+    local report = assert(ftp:mirror("tree", tmp .. "/tree", { parallel = 2 }))
+    assert.equal(0, #report.failed)
+    assert.equal(4, #report.created)
+    for i = 1, 4 do
+      assert.equal(("file %d\n"):format(i), proc.read_file(tmp .. "/tree/f" .. i .. ".txt"))
+    end
+    ftp:close()
+    local after = select(2, p:log():gsub("connected to [^\n]-:" .. s.port .. "\n", ""))
+    assert.is_true(after - before >= 1, p:log(40)) -- the clone's control connection
+  end)
+
+  it("ftplib.copy from a proxied source relays through the client", function()
+    local src, dst = session(), session()
+    local result = assert(ftplib.copy(src, "tree/f1.txt", dst, "copied.txt"))
+    assert.equal("relay", result.method)
+    assert.matches("through a proxy", result.reason)
+    assert.equal("file 1\n", s:read("copied.txt"))
+    src:close()
+    dst:close()
+  end)
+end)
+
 describe("URL helpers and the CLI through a proxy", function()
   local s, p, tmp
 
