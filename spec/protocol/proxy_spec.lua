@@ -140,6 +140,23 @@ for _, kind in ipairs(servers.kinds()) do
           assert.matches("SOCKS5 reply 5: connection refused", err)
         end)
 
+        it("stops a download midway through the proxy and stays in step", function()
+          local p = proxy_for(VARIANTS[1])
+          local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user,
+            passwd = s.passwd, timeout = 10, proxy = p:url() }))
+          local chunks = 0
+          local ok, _, code = ftp:retrbinary("RETR pub/payload.bin", function()
+            chunks = chunks + 1
+            return false
+          end, 4096)
+          assert.is_nil(ok)
+          assert.equal("aborted", code)
+          assert.equal(1, chunks)
+          assert.matches("^257", (ftp:sendcmd("PWD")))
+          assert.equal("small\n", download(ftp, "pub/small.txt"))
+          ftp:close()
+        end)
+
         it("refuses active mode through a proxy with \"proxy\"", function()
           local p = proxy_for(VARIANTS[1])
           local ftp = assert(ftplib.FTP(s.host, { port = s.port, user = s.user,
