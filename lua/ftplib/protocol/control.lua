@@ -458,15 +458,17 @@ end
 
 --- Connects and reads the greeting. A 120 "ready in n minutes" may come first; all
 -- of it must come within one timeout. Every address the name resolves to is tried
--- in turn. An implicit @{FTP_TLS} session does its TLS handshake first. An open
--- connection is closed first, and the features and welcome it had are forgotten.
+-- in turn. With the `proxy` option the connection goes to the proxy, which is asked
+-- for `host` and `port` (@{ftplib.options}). An implicit @{FTP_TLS} session does its
+-- TLS handshake first. An open connection is closed first, and the features and
+-- welcome it had are forgotten.
 -- @tparam[opt] string host the server (default: the session's host)
 -- @tparam[opt] number|string port its port (default: the session's, else 21)
 -- @tparam[opt] number timeout a new timeout for the session, in seconds
 -- @tparam[opt] string|table source_address as the option of that name
 -- @treturn string the welcome text (the 220 reply)
--- @return[2] `nil, message, code`: resolving or connecting failed, or the greeting
--- was not 220 (its text and code, 421 say)
+-- @return[2] `nil, message, code`: resolving or connecting failed (`"proxy"`: the
+-- proxy refused), or the greeting was not 220 (its text and code, 421 say)
 -- @raise for a `timeout` not above 0
 function FTP:connect(host, port, timeout, source_address)
   host = host or self.host
