@@ -111,11 +111,9 @@ local function listening(p)
   return ok == 1
 end
 
---- Starts a proxy of `kind` ("socks5" or "http"); opts.auth = true: it wants
--- proxies.USER and proxies.PASSWD. Raises, with its log, if it does not listen.
-function proxies.start(kind, opts)
-  assert(proxies.available(kind), "proxies.start: no " .. tostring(kind) .. " proxy here")
-  opts = opts or {}
+-- One start on a port free a moment ago: the proxy, or nil and its log (another
+-- process may have taken the port meanwhile: the proxy then exits).
+local function try_start(kind, opts)
   local dir = proc.tempdir("proxy-" .. kind)
   local p = setmetatable({
     kind = kind, host = "127.0.0.1", port = proc.free_port("127.0.0.1"), dir = dir,
@@ -127,15 +125,28 @@ function proxies.start(kind, opts)
   p.process = proc.spawn(command(p, opts.auth), { log = p.log_file, cleanup = dir })
   proc.register(p)
   local deadline = socket.gettime() + READY_TIMEOUT
-  while not listening(p) do
+  while not (listening(p) and p.process:alive()) do
     if socket.gettime() > deadline or not p.process:alive() then
       local log = p:log(40)
       p:stop()
-      error("proxies.start(\"" .. kind .. "\"): not listening:\n" .. log, 2)
+      return nil, log
     end
     socket.sleep(0.05)
   end
   return p
+end
+
+--- Starts a proxy of `kind` ("socks5" or "http"); opts.auth = true: it wants
+-- proxies.USER and proxies.PASSWD. Raises, with its log, if it does not listen.
+function proxies.start(kind, opts)
+  assert(proxies.available(kind), "proxies.start: no " .. tostring(kind) .. " proxy here")
+  local log
+  for _ = 1, 3 do
+    local p
+    p, log = try_start(kind, opts or {})
+    if p then return p end
+  end
+  error("proxies.start(\"" .. kind .. "\"): not listening:\n" .. log, 2)
 end
 
 local FAKE_PROXY = debug.getinfo(1, "S").source:gsub("^@", ""):gsub("[^/]*$", "")
