@@ -100,6 +100,17 @@ end
 -- offset (no guess; @{helpers.server_timezone|FTP:server_timezone} says why). vsftpd
 -- with `use_localtime=YES` answers MDTM in local time too: "auto" finds 0 there, give
 -- the offset. Unset: LIST times are taken as UTC. Beyond 14 hours, or another form, raises
+-- @tfield[opt] string proxy connect through a proxy: `"socks5://[user:password@]host:port"`
+-- (SOCKS5; the name of the server resolved here), `"socks5h://..."` (the proxy
+-- resolves it) or `"http://[user:password@]host:port"` (HTTP CONNECT, Basic
+-- authentication); the port defaults to 1080, as in curl; `%`-escapes in the user and
+-- password are decoded. The control connection and the passive data connections (to
+-- the host the proxy was asked for, at the port EPSV or PASV named) go through it;
+-- TLS runs through the tunnel, the certificate checked against the server's name.
+-- Active mode fails with `"proxy"` (no SOCKS5 BIND). A refusal of the proxy
+-- (its SOCKS5 reply code or HTTP status line) or a reply that is neither fails with
+-- `"proxy"`; messages show the URL with its password as `***`. No environment variable
+-- (`ALL_PROXY`, `ftp_proxy`) is read. A malformed URL raises
 
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.

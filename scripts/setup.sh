@@ -35,6 +35,8 @@ PACKAGES=(
     # odd servers for the transfer, abort and mirror specs (inetutils ftpd is unpacked
     # by scripts/setup-test-env.sh: it conflicts with vsftpd)
     python3-twisted python3-aioftp
+    # proxies the specs connect through (spec/protocol/proxy_spec.lua): SOCKS5, HTTP CONNECT
+    microsocks tinyproxy
     # make bench: the clients compared, the timer and the chart (curl also proves
     # the FTPS test servers: spec/harness/tls_harness_spec.lua)
     curl python3 time gnuplot-nox

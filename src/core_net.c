@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <string.h>
+#include <sys/socket.h>
 
 /* core.resolve(host, port [, family]) -> { {sa=, host=, family=}, ... } */
 static int l_resolve(lua_State *L)
@@ -114,6 +115,63 @@ static int l_poll(lua_State *L)
     return 1;
 }
 
+/* The most one raw_recv reads: a proxy's replies are small. */
+#define RAW_RECV_MAX 65536
+
+static int check_fd(lua_State *L, int arg)
+{
+    lua_Integer fd = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, fd >= 0 && fd <= 0x7fffffff, arg, "bad descriptor");
+    return (int)fd;
+}
+
+/* A would-block, an interrupted call: wait for dir, then try again. */
+static int push_raw_failure(lua_State *L, const char *dir)
+{
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+        lua_pushboolean(L, 0);
+        lua_pushstring(L, dir);
+        return 2;
+    }
+    return ftp_push_status(L, FTP_ESYS, errno);
+}
+
+/* core.raw_send(fd, s [, i]) -> bytes sent of s[i..] | false, "w" | nil, msg, code.
+ * Plain bytes on a connected socket before it carries FTP or TLS: a proxy's
+ * handshake (lua/ftplib/protocol/proxy.lua). */
+static int l_raw_send(lua_State *L)
+{
+    int fd = check_fd(L, 1);
+    size_t len;
+    const char *s = luaL_checklstring(L, 2, &len);
+    lua_Integer i = luaL_optinteger(L, 3, 1);
+    luaL_argcheck(L, i >= 1 && (size_t)i <= len + 1, 3, "index out of range");
+    ssize_t n = send(fd, s + i - 1, len - (size_t)(i - 1), MSG_NOSIGNAL);
+    if (n < 0)
+        return push_raw_failure(L, "w");
+    lua_pushinteger(L, (lua_Integer)n);
+    return 1;
+}
+
+/* core.raw_recv(fd, n [, peek]) -> up to n bytes | "" at the end | false, "r"
+ * | nil, msg, code. Never more than asked for, so that the bytes after a
+ * proxy's reply (the FTP greeting, a TLS record) stay in the socket for the
+ * session; with peek they stay there too. */
+static int l_raw_recv(lua_State *L)
+{
+    int fd = check_fd(L, 1);
+    lua_Integer n = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, n > 0 && n <= RAW_RECV_MAX, 2, "size out of range");
+    int flags = lua_toboolean(L, 3) ? MSG_PEEK : 0;
+    luaL_Buffer b;
+    char *room = luaL_buffinitsize(L, &b, (size_t)n);
+    ssize_t got = recv(fd, room, (size_t)n, flags);
+    if (got < 0)
+        return push_raw_failure(L, "r");
+    luaL_pushresultsize(&b, (size_t)got);
+    return 1;
+}
+
 static int l_now(lua_State *L)
 {
     lua_pushnumber(L, ftp_net_now());
@@ -123,6 +181,7 @@ static int l_now(lua_State *L)
 static const luaL_Reg functions[] = {
     {"resolve", l_resolve}, {"wait", l_wait},
     {"poll", l_poll},       {"now", l_now},
+    {"raw_send", l_raw_send}, {"raw_recv", l_raw_recv},
     {NULL, NULL}};
 
 void ftp_open_net(lua_State *L)

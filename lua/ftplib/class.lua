@@ -94,6 +94,7 @@ class.FTP_FIELDS = {
   keepalive = "seconds between NOOPs during a transfer, or nil (option)",
   maxlisting = "bytes of memory one listing may hold (option)",
   timezone = "the server's time zone for LIST times: seconds, \"+HHMM\" or \"auto\" (option)",
+  proxy = "the proxy URL connections go through, or nil (option)",
   -- what the server told (public: Python's ftplib has them too)
   welcome = "the greeting's text (connect)",
   features = "FEAT's answer, once per connection (protocol/commands.lua)",
@@ -120,6 +121,9 @@ class.FTP_FIELDS = {
   _encoder = "iconv converter from UTF-8 to the server's encoding",
   _decoder = "iconv converter from the server's encoding to UTF-8",
   _raw_names = "names listed as the server's bytes, sent back as they came",
+  _proxy = "the proxy URL's parts (parsers/url.lua's parse_proxy), or nil",
+  _proxy_sa = "the proxy's address the control connection went to",
+  _proxy_target = "the host the proxy was asked for: data connections go there",
   -- FTP_TLS only
   _tls_ctx = "the TLS context (core.TLS_new); nil on plain FTP",
   _tls_implicit = "TLS from the first byte (port 990)",

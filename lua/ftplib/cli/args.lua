@@ -45,12 +45,16 @@ Options:
       --cacert FILE       trust the certificates this CA file signed
       --insecure          do not verify TLS certificates
       --encoding NAME     the server's file name encoding (gbk, latin1, ...)
+      --proxy URL         connect through a proxy: socks5://[user:pw@]host:port,
+                          socks5h://... (the proxy resolves names), http://...
+                          (HTTP CONNECT); passive mode only. No environment
+                          variable is read: only this option sets one
   -p, --parents           mkdir: create the parent folders too
   -h, --help              this text
       --version           print the version and exit
 
 A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
-2 network (refused, timeout, closed), 3 login refused, 4 the server refused
+2 network (refused, timeout, closed, proxy), 3 login refused, 4 the server refused
 (4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror or rm -r
 finished with failures.
 ]]
@@ -63,6 +67,7 @@ local OPTIONS = {
   parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
+  proxy = { nil, "string" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
   include = { "I", "list" }, exclude = { "X", "list" }, timezone = { nil, "string" },
 }

@@ -15,7 +15,9 @@ local EXIT = {
 }
 cli.EXIT = EXIT
 
-local NETWORK_CODES = { timeout = true, closed = true, refused = true, aborted = true }
+local NETWORK_CODES = {
+  timeout = true, closed = true, refused = true, aborted = true, proxy = true,
+}
 
 -- The exit code for a failure's code (see the usage text).
 local function exit_code(code)
@@ -54,7 +56,7 @@ end
 -- Options of the library taken from the command line.
 local function session_options(opts)
   local session = { timeout = opts.timeout, passive = not opts.active,
-    encoding = opts.encoding, timezone = opts.timezone }
+    encoding = opts.encoding, timezone = opts.timezone, proxy = opts.proxy }
   if opts.verbose then
     session.debuglevel = 1
   end

@@ -235,6 +235,8 @@ local function fxp_obstacle(src, dst, opts)
     return "opts.fxp is false"
   elseif src._prot_p or dst._prot_p then
     return "a TLS session protects its data (PROT P): FXP would need SSCN/CPSV"
+  elseif src._proxy then
+    return "the source is reached through a proxy: the target may not reach its address"
   end
 end
 
@@ -302,8 +304,9 @@ end
 -- source, both final replies read. When a server refuses a step (PORT to a foreign
 -- address, 425), both sessions are brought back in step and the bytes are relayed
 -- through the client, one block at a time. Sessions with protected data (PROT P) are
--- always relayed: FXP between them needs SSCN/CPSV. What a failed copy left on the
--- target is deleted.
+-- always relayed: FXP between them needs SSCN/CPSV; so is a source reached through a
+-- proxy (the `proxy` option: where it is, is the proxy's business). What a failed
+-- copy left on the target is deleted.
 -- @function ftplib.copy
 -- @tparam FTP src the source session
 -- @tparam string src_path the file on the source

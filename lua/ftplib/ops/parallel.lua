@@ -16,7 +16,7 @@ local parallel = {}
 local CLONED_OPTIONS = {
   "timeout", "passive", "use_epsv", "trust_server_pasv_ipv4_address", "maxline",
   "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
-  "keepalive", "maxlisting", "timezone",
+  "keepalive", "maxlisting", "timezone", "proxy",
 }
 
 local function clone_options(ftp)

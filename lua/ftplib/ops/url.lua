@@ -64,6 +64,7 @@ local list = require "ftplib.ops.list"
 -- @tfield[opt] table port_range as in @{ftplib.options}
 -- @tfield[opt] number keepalive as in @{ftplib.options}
 -- @tfield[opt] number|string timezone as in @{ftplib.options}
+-- @tfield[opt] string proxy as in @{ftplib.options}
 -- @tfield[opt] boolean resume as for @{FTP:download} (`get`) and @{FTP:upload} (`put`):
 -- like the file options below, only for a binary transfer (`;type=i`) from or to a local
 -- path; elsewhere (and in `ftplib.open`) a file option raises
@@ -82,7 +83,7 @@ local SESSION_OPTIONS = {
   timeout = true, passive = true, debuglevel = true, debugfunc = true,
   source_address = true, use_epsv = true, trust_server_pasv_ipv4_address = true,
   maxline = true, maxreply = true, encoding = true, port_range = true,
-  keepalive = true, tls = true, timezone = true,
+  keepalive = true, tls = true, timezone = true, proxy = true,
 }
 local FILE_OPTIONS = {
   resume = true, progress = true, verify = true, preserve_time = true,

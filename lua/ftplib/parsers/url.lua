@@ -27,8 +27,9 @@ function urlparse.masked(text)
   return (tostring(text):gsub("(%a[%w+.-]*://[^/@%s:]*):[^/@%s]*@", "%1:***@"))
 end
 
--- host and port of "host", "host:port", "[v6]" or "[v6]:port".
-local function host_port(text, scheme)
+-- host and port of "host", "host:port", "[v6]" or "[v6]:port" (default:
+-- the scheme's port).
+local function host_port(text, scheme, default_ports)
   local host, rest = text:match("^%[([%x:.]+)%](.*)$")
   if not host then
     host, rest = text:match("^([^:]*)(.*)$")
@@ -41,7 +42,7 @@ local function host_port(text, scheme)
   if port and (port < 1 or port > 65535) then
     checks.raise("port out of range (1 to 65535) in URL: " .. text)
   end
-  return host, port or DEFAULT_PORTS[scheme]
+  return host, port or (default_ports or DEFAULT_PORTS)[scheme]
 end
 
 -- The server path of the URL's path (after the / that ends the host).
@@ -85,6 +86,38 @@ function urlparse.parse(text)
   end
   parts.path = server_path(raw_path)
   parts.dir_only = parts.path == "" or raw_path:sub(-1) == "/"
+  return parts
+end
+
+-- Proxies: SOCKS5 (the client resolves names), SOCKS5 with names resolved by
+-- the proxy, HTTP CONNECT; 1080 by default, as curl has it.
+local PROXY_PORTS = { socks5 = 1080, socks5h = 1080, http = 1080 }
+
+-- The parts of a proxy URL, "socks5://user:pass@host:port": scheme, host,
+-- port, user and password (nil when absent), and the URL with its password
+-- masked (for messages). Raises for another form: the URL is the script's.
+function urlparse.parse_proxy(text)
+  local scheme, authority, tail = text:match("^(%a[%w+.-]*)://([^/]*)(.*)$")
+  scheme = scheme and scheme:lower()
+  if not PROXY_PORTS[scheme] or (tail ~= "" and tail ~= "/") then
+    checks.raise("not a socks5://, socks5h:// or http:// proxy URL: " .. urlparse.masked(text))
+  end
+  local userinfo, hostport = authority:match("^(.*)@(.-)$")
+  local parts = { scheme = scheme }
+  parts.host, parts.port = host_port(hostport or authority, scheme, PROXY_PORTS)
+  local shown = ""
+  if userinfo then
+    local user, password = userinfo:match("^([^:]*):(.*)$")
+    parts.user = unescape(user or userinfo, "user")
+    parts.password = unescape(password or "", "password")
+    shown = (user or userinfo) .. (password and ":***" or "") .. "@"
+  end
+  parts.masked = scheme .. "://" .. shown .. (hostport or authority)
+  if scheme ~= "http" and parts.user and (#parts.user < 1 or #parts.user > 255
+      or #parts.password > 255) then
+    checks.raise("a SOCKS5 user name must have 1 to 255 bytes, a password at most 255: "
+      .. parts.masked)
+  end
   return parts
 end
 

@@ -20,7 +20,7 @@
 --      simply ends);
 --   2. no answer: the data is no longer read (a server whose writes block
 --      looks at its commands) for QUIET more;
---   3. still none, on a plain connection only: ABOR again with Telnet
+--   3. still none, on a plain connection with no proxy only: ABOR again with Telnet
 --      IP/Synch before it (urgent data cannot go through TLS), for URGENT
 --      seconds;
 --   4. the data connection is reset (a protected one after our
@@ -156,8 +156,10 @@ local function interrupt(self, data, seen, noops)
   end
   -- Sent this late, never while the server is still starting the transfer:
   -- BSD ftpd ignores a SIGURG that comes before it is sending.
+  -- Nor through a proxy: it relays bytes, not TCP urgent data, so the
+  -- Synch's IAC would reach the server as a plain byte or not at all.
   local waiting = state == "spent" or state == "quiet"
-  if waiting and learned ~= "close" and not self:_secured() then
+  if waiting and learned ~= "close" and not self:_secured() and not self._proxy then
     abors = 2
     state, err, code = urgent_abor(self, data, seen, noops)
     waiting = state == "quiet"

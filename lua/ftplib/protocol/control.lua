@@ -4,6 +4,7 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.concurrency.wait"
 local checks = require "ftplib.base.checks"
+local proxy = require "ftplib.protocol.proxy"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local now = wait.now
@@ -341,6 +342,76 @@ local function connect_one(self, addr, source_address)
   return ok, err, code
 end
 
+-- Tries each address host resolves to: true, or nil, msg, code.
+local function connect_direct(self, host, port, source_address)
+  local addrs, err, code = core.resolve(host, tostring(port))
+  if not addrs then
+    return nil, string.format("cannot resolve %s: %s", host, err), code
+  end
+  for _, addr in ipairs(addrs) do
+    local ok
+    ok, err, code = connect_one(self, addr, source_address)
+    if ok then
+      self.af = addr.family
+      self._proxy_sa, self._proxy_target = nil, nil
+      return true
+    end
+  end
+  return nil, string.format("cannot connect to %s port %s: %s", host, port, err), code
+end
+
+-- A connection to the session's proxy (its first address that answers).
+local function connect_to_proxy(self, source_address)
+  local p = self._proxy
+  local addrs, err, code = core.resolve(p.host, tostring(p.port))
+  if not addrs then
+    return nil, string.format("cannot resolve proxy %s: %s", p.masked, err), code
+  end
+  for _, addr in ipairs(addrs) do
+    local ok
+    ok, err, code = connect_one(self, addr, source_address)
+    if ok then
+      return addr.sa
+    end
+  end
+  return nil, string.format("cannot connect to proxy %s: %s", p.masked, err), code
+end
+
+-- Through the proxy (protocol/proxy.lua), to each address it is to be asked
+-- for in turn: true, or nil, msg, code. The data connections go through it
+-- too, to the host it was asked for (_server_host).
+local function connect_proxied(self, host, port, source_address)
+  local port_number = math.tointeger(tonumber(port))
+  if not port_number then -- a service name: the proxy is asked for a number
+    return nil, string.format("a port number is needed through a proxy, not %q", port), "proxy"
+  end
+  local targets, err, code = proxy.targets(self._proxy, host, port)
+  if not targets then
+    return nil, err, code
+  end
+  for _, target in ipairs(targets) do
+    local proxy_sa
+    proxy_sa, err, code = connect_to_proxy(self, source_address)
+    if not proxy_sa then
+      return nil, err, code
+    end
+    local ok
+    ok, err, code = proxy.tunnel(self, self._proxy, target.host, port_number, self:_deadline())
+    if ok then
+      self.af, self._proxy_sa, self._proxy_target = target.family, proxy_sa, target.host
+      return true
+    end
+    self:_close()
+  end
+  return nil, string.format("cannot connect to %s port %s: %s", host, port, err), code
+end
+
+-- The server's host as data connections reach it: the control connection's
+-- peer, or through a proxy the host the proxy was asked for.
+function FTP:_server_host()
+  return self._proxy_target or (self:_peer())
+end
+
 -- The greeting: 120 ("ready in n minutes") may come before the 220, all of
 -- it within one timeout: a server sending 120 after 120 is not waited for
 -- longer than one that sends nothing.
@@ -387,15 +458,17 @@ end
 
 --- Connects and reads the greeting. A 120 "ready in n minutes" may come first; all
 -- of it must come within one timeout. Every address the name resolves to is tried
--- in turn. An implicit @{FTP_TLS} session does its TLS handshake first. An open
--- connection is closed first, and the features and welcome it had are forgotten.
+-- in turn. With the `proxy` option the connection goes to the proxy, which is asked
+-- for `host` and `port` (@{ftplib.options}). An implicit @{FTP_TLS} session does its
+-- TLS handshake first. An open connection is closed first, and the features and
+-- welcome it had are forgotten.
 -- @tparam[opt] string host the server (default: the session's host)
 -- @tparam[opt] number|string port its port (default: the session's, else 21)
 -- @tparam[opt] number timeout a new timeout for the session, in seconds
 -- @tparam[opt] string|table source_address as the option of that name
 -- @treturn string the welcome text (the 220 reply)
--- @return[2] `nil, message, code`: resolving or connecting failed, or the greeting
--- was not 220 (its text and code, 421 say)
+-- @return[2] `nil, message, code`: resolving or connecting failed (`"proxy"`: the
+-- proxy refused), or the greeting was not 220 (its text and code, 421 say)
 -- @raise for a `timeout` not above 0
 function FTP:connect(host, port, timeout, source_address)
   host = host or self.host
@@ -408,25 +481,22 @@ function FTP:connect(host, port, timeout, source_address)
   self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
   self._folder, self._abort_learned, self._data_open = nil, nil, nil
   self:_limits(self.maxline, self.maxreply)
-  local addrs, err, code = core.resolve(host, tostring(port))
-  if not addrs then
-    return nil, string.format("cannot resolve %s: %s", host, err), code
+  local ok, err, code
+  if self._proxy then
+    ok, err, code = connect_proxied(self, host, port, source_address)
+  else
+    ok, err, code = connect_direct(self, host, port, source_address)
   end
-  for _, addr in ipairs(addrs) do
-    local ok
-    ok, err, code = connect_one(self, addr, source_address)
-    if ok then
-      self.af = addr.family
-      if self._tls_implicit then
-        ok, err, code = self:_secure_control()
-        if not ok then
-          return nil, err, code
-        end
-      end
-      return self:_greeting()
+  if not ok then
+    return nil, err, code
+  end
+  if self._tls_implicit then
+    ok, err, code = self:_secure_control()
+    if not ok then
+      return nil, err, code
     end
   end
-  return nil, string.format("cannot connect to %s port %s: %s", host, port, err), code
+  return self:_greeting()
 end
 
 --- The welcome text of the last @{FTP:connect}.

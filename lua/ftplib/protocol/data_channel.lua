@@ -5,6 +5,7 @@ local wait = require "ftplib.concurrency.wait"
 local checks = require "ftplib.base.checks"
 local control = require "ftplib.protocol.control"
 local tls = require "ftplib.protocol.tls"
+local proxy = require "ftplib.protocol.proxy"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 local Data = {} -- the methods this module gives the Data class
@@ -90,6 +91,9 @@ end
 -- Opening ---------------------------------------------------------------
 
 local function connect_data(self, host, port)
+  if self._proxy then
+    return proxy.connect_data(self, host, port)
+  end
   local addrs, err, code = core.resolve(host, tostring(port))
   if not addrs then
     return nil, err, code
@@ -142,14 +146,14 @@ function FTP:_pasv()
   -- The address in a 227 reply is often wrong (NAT) and can be hostile
   -- (FTP bounce): use the control connection's peer unless told otherwise.
   if not self.trust_server_pasv_ipv4_address then
-    host = self:_peer()
+    host = self:_server_host()
   end
   return host, port
 end
 
 function FTP:_passive_data()
   local port, err, code = self:_epsv()
-  local host = self:_peer()
+  local host = self:_server_host()
   if not port then
     if err then
       return nil, err, code
@@ -181,6 +185,9 @@ end
 -- Listens on the control connection's local address: never on every
 -- interface, and always an address the server can route back to.
 function FTP:_active_data()
+  if self._proxy then -- SOCKS5 BIND is not done; HTTP CONNECT has no such thing
+    return nil, "active mode (PORT, EPRT) cannot go through a proxy: use passive mode", "proxy"
+  end
   local _, _, local_sa = self:_local()
   local data = core.Data_new()
   data.timeout = self.timeout

@@ -7,6 +7,7 @@
 local core = require "ftplib.core"
 local checks = require "ftplib.base.checks"
 local utc = require "ftplib.base.utc"
+local urlparse = require "ftplib.parsers.url"
 
 local session = {}
 
@@ -21,6 +22,7 @@ local option_types = {
   use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
   port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
   timezone = "number|string",
+  proxy = "string",
 }
 
 -- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
@@ -61,6 +63,8 @@ local function apply_options(self, opts)
   self.keepalive = opts.keepalive -- seconds between NOOPs during a transfer; nil: none
   self.maxlisting = opts.maxlisting
   session.set_timezone(self, opts.timezone)
+  self.proxy = opts.proxy
+  self._proxy = opts.proxy and urlparse.parse_proxy(opts.proxy) -- raises for a malformed URL
 end
 
 -- The TLS options (lua/ftplib.lua: @table tls_options).
