@@ -73,6 +73,7 @@ build = {
       ["ftplib.protocol.encoding"] = "lua/ftplib/protocol/encoding.lua",
       ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
       ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.pipelining"] = "lua/ftplib/protocol/pipelining.lua",
       ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
       ["ftplib.protocol.session"] = "lua/ftplib/protocol/session.lua",
       ["ftplib.protocol.tls"] = "lua/ftplib/protocol/tls.lua",
