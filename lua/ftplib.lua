@@ -78,6 +78,11 @@ end
 -- elsewhere)
 -- @tfield[opt=true] boolean use_epsv try EPSV before PASV (a refusal switches to PASV
 -- for the session)
+-- @tfield[opt=true] boolean pipelining send a transfer command right behind EPSV,
+-- without waiting for EPSV's reply (one round trip less per transfer). Only once EPSV
+-- worked in the session and two NOOPs sent together were both answered; never with
+-- REST, never in active mode, never to servers known to lose such commands
+-- (Microsoft FTP Service, MadGoat)
 -- @tfield[opt=8192] number maxline the longest reply line or listing line, in bytes
 -- (at least 16); longer fails with `"limit"`
 -- @tfield[opt=1048576] number maxreply the largest reply, in bytes (at least `maxline`;

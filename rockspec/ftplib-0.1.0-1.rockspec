@@ -85,6 +85,7 @@ build = {
       ["ftplib.protocol.hash"] = "lua/ftplib/protocol/hash.lua",
       ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
       ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.pipelining"] = "lua/ftplib/protocol/pipelining.lua",
       ["ftplib.protocol.proxy"] = "lua/ftplib/protocol/proxy.lua",
       ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
       ["ftplib.protocol.session"] = "lua/ftplib/protocol/session.lua",

@@ -26,6 +26,7 @@ class.MODULES = {
     "ftplib.protocol.commands",     -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
     "ftplib.protocol.encoding",     -- names in the server's encoding; login's last step
     "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
+    "ftplib.protocol.pipelining",   -- whether a transfer command may follow EPSV at once
     "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
     "ftplib.protocol.transfer",     -- retrbinary, retrlines, storbinary, storlines
     "ftplib.protocol.listing",      -- nlst, dir, mlsd
@@ -83,6 +84,7 @@ class.FTP_FIELDS = {
   timeout = "seconds any one wait may take (option, settimeout)",
   passive = "passive data connections, else active (option, set_pasv)",
   use_epsv = "try EPSV before PASV (option)",
+  pipelining = "false: never send a transfer command before EPSV's reply (option)",
   trust_server_pasv_ipv4_address = "connect where a 227 reply says (option)",
   maxline = "the longest reply or listing line, in bytes (option)",
   maxreply = "the largest reply, in bytes (option)",
@@ -108,6 +110,8 @@ class.FTP_FIELDS = {
   _announced_size = "the size the last 150 reply announced",
   _login_args = "user, passwd, acct of the last login that succeeded",
   _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
+  _epsv_ok = "EPSV answered 229 in this session (a condition of pipelining)",
+  _pipelining = "the server answered pipelined commands: true, false, nil (not yet known)",
   _sync_probe = "PWD once NOOP was refused mid-resync: the probe ending one (protocol/resync.lua)",
   _abort_learned = "what the server needed to answer ABOR: urgent or close",
   _close_on_stop = "a stopped transfer closes the session, no ABOR (ops/segments.lua's clones)",

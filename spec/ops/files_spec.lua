@@ -433,7 +433,7 @@ describe("against a scripted server", function()
         { expect = "^MDTM f$" }, { send = "213 20000101000000\r\n" } },
       fake.epsv_steps(true),
       { { expect = "^REST " .. CUT .. "$" }, { send = "502 REST not implemented\r\n" } },
-      fake.epsv_steps(true),
+      fake.pipelining_probe(), fake.epsv_steps(true),
       { { expect = "^RETR f$" }, { send = "150 here\r\n" },
         { data_send_size = N }, { data_close = true },
         { send = "226 done\r\n" } })
@@ -449,7 +449,7 @@ describe("against a scripted server", function()
         { expect = "^SIZE f$" }, { send = "213 " .. CUT .. "\r\n" } },
       fake.epsv_steps(true),
       { { expect = "^REST " .. CUT .. "$" }, { send = "502 REST not implemented\r\n" } },
-      fake.epsv_steps(true),
+      fake.pipelining_probe(), fake.epsv_steps(true),
       { { expect = "^APPE f$" }, { send = "150 go ahead\r\n" },
         { data_recv = true },
         { send = "226 done\r\n" } })

@@ -412,7 +412,7 @@ describe("GNU inetutils ftpd, step by step (spec/support/fake.lua)", function()
   it("walk takes the answer for a folder it cannot read, asking plain LIST once", function()
     local fake_srv = fake.start(fake.script(fake.login_steps(),
       fake.type_steps("A", "200 ok"),
-      gnu_answer("LIST -a missing"), gnu_answer("LIST missing"),
+      gnu_answer("LIST -a missing"), fake.pipelining_probe(), gnu_answer("LIST missing"),
       -- A listing of lines no parser reads: list asks whether the folder is there.
       { { expect = "^PWD$" }, { send = "257 \"/\" is the current directory.\r\n" },
         { expect = "^CWD missing$" },

@@ -174,6 +174,7 @@ describe("replies nobody asked for", function()
       { expect = "^TYPE I$" }, { send = "200 type set\r\n" },
     }, aborted_download({ { expect = "^NOOP$" }, { send = "502 'noop' not implemented\r\n" },
       { expect = "^PWD$" }, PROBE_ANSWER }),
+    fake.pipelining_probe("502 'noop' not implemented\r\n"),
     aborted_download({ { expect = "^PWD$" }, PROBE_ANSWER, { sleep = 0 }, { sleep = 0 } })),
     { timeout = 20 })
     finally(function() srv:stop() end)

@@ -182,6 +182,16 @@ function fake.sending_steps(command, preliminary, data, final)
 end
 
 --- Flattens lists of steps into one script: fake.script(fake.login_steps(), {...}, ...).
+-- The probe a session sends once, before its first pipelined transfer (the
+-- second transfer after EPSV answered 229: lua/ftplib/protocol/pipelining.lua):
+-- two NOOPs without waiting, both answered with `answer` (default 200).
+function fake.pipelining_probe(answer)
+  answer = answer or "200 ok\r\n"
+  return {
+    { expect = "^NOOP$" }, { expect = "^NOOP$" }, { send = answer }, { send = answer },
+  }
+end
+
 function fake.script(...)
   local steps = {}
   for _, list in ipairs({ ... }) do

@@ -14,7 +14,7 @@ local spawn = scheduler.exports.spawn
 local parallel = {}
 
 local CLONED_OPTIONS = {
-  "timeout", "passive", "use_epsv", "trust_server_pasv_ipv4_address", "maxline",
+  "timeout", "passive", "use_epsv", "pipelining", "trust_server_pasv_ipv4_address", "maxline",
   "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
   "keepalive", "maxlisting", "timezone", "proxy",
 }

@@ -57,6 +57,7 @@ local list = require "ftplib.ops.list"
 -- @tfield[opt] function debugfunc as in @{ftplib.options}
 -- @tfield[opt] string|table source_address as in @{ftplib.options}
 -- @tfield[opt] boolean use_epsv as in @{ftplib.options}
+-- @tfield[opt] boolean pipelining as in @{ftplib.options}
 -- @tfield[opt] boolean trust_server_pasv_ipv4_address as in @{ftplib.options}
 -- @tfield[opt] number maxline as in @{ftplib.options}
 -- @tfield[opt] number maxreply as in @{ftplib.options}
@@ -82,7 +83,7 @@ local list = require "ftplib.ops.list"
 local SESSION_OPTIONS = {
   timeout = true, passive = true, debuglevel = true, debugfunc = true,
   source_address = true, use_epsv = true, trust_server_pasv_ipv4_address = true,
-  maxline = true, maxreply = true, encoding = true, port_range = true,
+  pipelining = true, maxline = true, maxreply = true, encoding = true, port_range = true,
   keepalive = true, tls = true, timezone = true, proxy = true,
 }
 local FILE_OPTIONS = {

@@ -480,6 +480,7 @@ function FTP:connect(host, port, timeout, source_address)
   self:_close()
   self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
   self._folder, self._abort_learned, self._data_open = nil, nil, nil
+  self._epsv_ok, self._pipelining = nil, nil
   self:_limits(self.maxline, self.maxreply)
   local ok, err, code
   if self._proxy then

@@ -128,6 +128,7 @@ function FTP:_epsv()
     end
     return nil, text, code
   end
+  self._epsv_ok = true -- pipelining.lua: a transfer command may now follow EPSV at once
   return core.parse_epsv(text)
 end
 
@@ -231,6 +232,69 @@ function FTP:_open_data()
   return self:_active_data()
 end
 
+-- EPSV and cmd sent together (pipelining.lua says when): the data
+-- connection to EPSV's port, with cmd's reply still to read. When EPSV did
+-- not answer 229, cmd went out with no data connection set up: its reply is
+-- read and dropped with any other it caused (resync), and after a refusal
+-- (5xx) false tells the caller to open the connection the usual way (PASV).
+-- When the connection to that port fails, the server waits for it with
+-- cmd: resync waits for its reply, at most one timeout.
+local function pipelined_data(self, cmd)
+  local ok, err, code = self:_check_in_step()
+  if ok then
+    ok, err, code = self:putcmd("EPSV")
+  end
+  if ok then
+    ok, err, code = self:putcmd(cmd)
+  end
+  if not ok then
+    return nil, err, code
+  end
+  local reply, text, errcode = self:_readreply()
+  if not reply then
+    return nil, text, errcode
+  end
+  local port, perr, pcode
+  if reply == 229 then
+    port, perr, pcode = core.parse_epsv(text)
+  end
+  local data
+  if port then
+    data, perr, pcode = connect_data(self, self:_peer(), port)
+    if data then
+      return data
+    end
+  end
+  ok, err, code = self:_sync(1)
+  if not ok then
+    return nil, err, code
+  elseif perr then
+    return nil, perr, pcode
+  elseif reply >= 500 then
+    self._epsv_refused = true
+    return false
+  end
+  return nil, text, reply
+end
+
+-- The data connection for cmd: pipelined (true), the usual way (false), or
+-- nil, msg, code.
+local function data_for(self, cmd, rest)
+  local pipelined, err, code = self:_may_pipeline(rest)
+  if pipelined == nil then
+    return nil, err, code
+  end
+  local data
+  if pipelined then
+    data, err, code = pipelined_data(self, cmd)
+    if data ~= false then
+      return data, err, code, data and true
+    end
+  end
+  data, err, code = self:_open_data()
+  return data, err, code, false
+end
+
 -- The commands whose data is a listing.
 local LISTINGS = { LIST = true, NLST = true, MLSD = true }
 
@@ -264,8 +328,9 @@ function FTP:ntransfercmd(cmd, rest)
   -- A session the library closed answers as every method does; one the
   -- script closed raises (control.lua's _usable).
   local data, err, code = self:_usable()
+  local pipelined
   if data then
-    data, err, code = self:_open_data()
+    data, err, code, pipelined = data_for(self, cmd, rest)
   end
   if not data then
     return nil, err, code
@@ -279,7 +344,11 @@ function FTP:ntransfercmd(cmd, rest)
       return nil, text, rcode or code
     end
   end
-  text, err, code = expect_1xx(self:_cmd(cmd))
+  if pipelined then
+    text, err, code = expect_1xx(self:_readreply())
+  else
+    text, err, code = expect_1xx(self:_cmd(cmd))
+  end
   if text and not self.passive then
     local accepted
     accepted, err, code = accept_data(self, data)

@@ -19,7 +19,8 @@ local option_types = {
   acct = "string", timeout = "number", source_address = "string|table",
   encoding = "string", passive = "boolean", debuglevel = "number",
   debugfunc = "function", trust_server_pasv_ipv4_address = "boolean",
-  use_epsv = "boolean", maxline = "number", maxreply = "number", tls = "table",
+  use_epsv = "boolean", pipelining = "boolean", maxline = "number", maxreply = "number",
+  tls = "table",
   port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
   timezone = "number|string",
   proxy = "string",
@@ -49,6 +50,7 @@ local function apply_options(self, opts)
   end
   self.passive = opts.passive ~= false
   self.use_epsv = opts.use_epsv ~= false
+  self.pipelining = opts.pipelining ~= false
   self.trust_server_pasv_ipv4_address = opts.trust_server_pasv_ipv4_address or false
   self.maxline = opts.maxline or 8192
   self.maxreply = opts.maxreply or math.max(1 << 20, self.maxline)
