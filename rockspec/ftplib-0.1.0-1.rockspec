@@ -47,6 +47,7 @@ build = {
       ftplib = "lua/ftplib.lua",
       -- files: lua/ftplib/**.lua
       ["ftplib.base.checks"] = "lua/ftplib/base/checks.lua",
+      ["ftplib.base.ltn12"] = "lua/ftplib/base/ltn12.lua",
       ["ftplib.base.utc"] = "lua/ftplib/base/utc.lua",
       ["ftplib.class"] = "lua/ftplib/class.lua",
       ["ftplib.cli.args"] = "lua/ftplib/cli/args.lua",
@@ -97,6 +98,7 @@ build = {
             "src/core_tls.c",
             "src/data.c",
             "src/net.c",
+            "src/rate.c",
             "src/reply.c",
             "src/session.c",
             "src/tls.c",

@@ -27,11 +27,12 @@ local UNKNOWN_COMMAND = { [500] = true, [501] = true, [502] = true, [504] = true
 local DOWNLOAD_OPTIONS = {
   size = "number", resume = "boolean", progress = "function", verify = "boolean",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
-  modify = "number", precision = "number", part = "string",
+  modify = "number", precision = "number", part = "string", rate_limit = "number",
 }
 local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
+  rate_limit = "number",
 }
 -- For ftplib._option_types (spec/reference_spec.lua).
 local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
@@ -45,10 +46,16 @@ local option_types = { download = DOWNLOAD_OPTIONS, upload = UPLOAD_OPTIONS }
 local function check_options(fname, opts, types)
   opts = checks.check_options(fname, 3, opts, types)
   retry.check_options(fname, opts)
+  checks.check_rate(fname, opts.rate_limit)
   return opts
 end
 
 -- Shared by both directions -------------------------------------------------
+
+-- The options retrbinary and storbinary take from the job's.
+local function transfer_options(job)
+  return { rate_limit = job.opts.rate_limit }
+end
 
 -- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
 -- name is UTF-8.
@@ -336,7 +343,7 @@ local function fetch(self, job, offset)
   self._announced_size = nil
   local sink = download_sink(self, job, file, offset)
   local ok, rerr, rcode = self:retrbinary("RETR " .. job.remote, sink, PROGRESS_BLOCK,
-    offset > 0 and offset or nil)
+    offset > 0 and offset or nil, transfer_options(job))
   job.announced = offset == 0 and self._announced_size or nil
   local closed, cerr = file:close()
   if ok and not closed then
@@ -503,6 +510,8 @@ end
 -- `.part` for a later resume, instead of asking MDTM
 -- @tparam[opt=1] number opts.precision how exact `opts.modify` is, in seconds
 -- @tparam[opt] string opts.part the temporary's path (default `localpath .. ".part"`)
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}
 -- @tparam[opt=0] number opts.retries how many more tries after a dropped connection or
 -- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
 -- already there (5xx replies and local file errors are not retried)
@@ -568,14 +577,15 @@ local function send(self, job, offset)
   if not (offset > 0 and job.use_appe) then
     local ok, code
     ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
-      offset > 0 and offset or nil)
+      offset > 0 and offset or nil, transfer_options(job))
     if not (offset > 0 and refused(ok, code)) then
       return ok, err, code
     end
     job.use_appe = true
   end
   local ok, code
-  ok, err, code = self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
+  ok, err, code = self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback, nil,
+    transfer_options(job))
   if not (refused(ok, code) and UNKNOWN_COMMAND[code]) then
     return ok, err, code
   end
@@ -583,7 +593,8 @@ local function send(self, job, offset)
   job.info.restarted = "the server takes neither REST + STOR nor APPE (" .. err
     .. "): sent from the start"
   file:seek("set", 0)
-  return self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, upload_callback(job, 0))
+  return self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, upload_callback(job, 0),
+    nil, transfer_options(job))
 end
 
 -- MFMT (draft-somers-ftp-mfxx) with the local file's time, when FEAT lists
@@ -740,6 +751,8 @@ end
 -- one's with MFMT, when FEAT offers it
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}
 -- @treturn integer the bytes this call transferred
 -- @treturn table `resumed`: the bytes the remote file kept; `restarted`: why a resume
 -- was sent from the start; `replaced`: how an atomic upload replaced the old file when
