@@ -53,6 +53,7 @@ build = {
       ["ftplib.cli.args"] = "lua/ftplib/cli/args.lua",
       ["ftplib.cli.main"] = "lua/ftplib/cli/main.lua",
       ["ftplib.cli.progressbar"] = "lua/ftplib/cli/progressbar.lua",
+      ["ftplib.concurrency.cqueues"] = "lua/ftplib/concurrency/cqueues.lua",
       ["ftplib.concurrency.luv"] = "lua/ftplib/concurrency/luv.lua",
       ["ftplib.concurrency.scheduler"] = "lua/ftplib/concurrency/scheduler.lua",
       ["ftplib.concurrency.wait"] = "lua/ftplib/concurrency/wait.lua",

@@ -29,6 +29,8 @@ PACKAGES=(
     lua-sec
     # a host event loop driving sessions: spec/hostloop_spec.lua, examples/luv_parallel.lua
     lua-luv
+    # the cqueues host loop adapter: spec/concurrency/cqueues_spec.lua
+    lua-cqueues
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
     # odd servers for the transfer, abort and mirror specs (inetutils ftpd is unpacked
