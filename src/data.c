@@ -35,6 +35,8 @@ void ftp_data_set_rate(ftp_data *d, double rate)
 
 size_t ftp_data_allow(ftp_data *d, size_t want)
 {
+    if (d->rate.rate <= 0)
+        return want; /* no limit: not even a look at the clock */
     return ftp_rate_allow(&d->rate, want, ftp_net_now());
 }
 
@@ -312,15 +314,23 @@ static int to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
     return copy_to_file(d, f, share, moved);
 }
 
-int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
+/* One pump step of at most its share (STEP_BUDGET, or what the rate limit
+ * allows: none is FTP_PAUSE), counted against the limit. */
+static int rated_step(ftp_data *d, FILE *f, size_t *moved,
+                      int (*pump)(ftp_data *, FILE *, size_t, size_t *))
 {
     *moved = 0;
     size_t share = ftp_data_allow(d, STEP_BUDGET);
     if (share == 0)
         return FTP_PAUSE;
-    int st = to_file(d, f, share, moved);
+    int st = pump(d, f, share, moved);
     ftp_data_spend(d, *moved);
     return st;
+}
+
+int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    return rated_step(d, f, moved, to_file);
 }
 
 int ftp_data_flush(ftp_data *d)
@@ -408,11 +418,5 @@ static int from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 
 int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
 {
-    *moved = 0;
-    size_t share = ftp_data_allow(d, STEP_BUDGET);
-    if (share == 0)
-        return FTP_PAUSE;
-    int st = from_file(d, f, share, moved);
-    ftp_data_spend(d, *moved);
-    return st;
+    return rated_step(d, f, moved, from_file);
 }

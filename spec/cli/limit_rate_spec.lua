@@ -85,9 +85,10 @@ describe("--limit-rate", function()
       assert.are.equal(content, proc.read_file(tmp .. "/got.bin"))
       assert_limited(took, "get")
 
-      status, _, err, took = ftplib_cli("--limit-rate=512K", "put", tmp .. "/got.bin",
+      status, out, err, took = ftplib_cli("--limit-rate=512K", "put", tmp .. "/got.bin",
         s:url("/rate/"))
       assert.are.equal(0, status, err)
+      assert.are.equal("", out .. err)
       assert.are.equal(content, s:read("rate/got.bin"))
       assert_limited(took, "put")
 
