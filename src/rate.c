@@ -31,9 +31,13 @@ size_t ftp_rate_allow(ftp_rate *r, size_t want, double now)
             r->tokens = r->burst;
         r->stamp = now;
     }
-    if (r->tokens < 1)
+    if (r->tokens >= (double)want)
+        return want;
+    /* Less than a share worth a step: wait for one, rather than move the few
+     * bytes that came in since the last step (a busy loop of tiny writes). */
+    if (r->tokens < r->burst / 4)
         return 0;
-    return r->tokens < (double)want ? (size_t)r->tokens : want;
+    return (size_t)r->tokens;
 }
 
 void ftp_rate_spend(ftp_rate *r, size_t n)

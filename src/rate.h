@@ -18,8 +18,9 @@ typedef struct ftp_rate {
 /* Limits to rate bytes a second from now on (0 or less: no limit). The
  * bucket starts full. */
 void ftp_rate_set(ftp_rate *r, double rate, double now);
-/* The bytes that may move now, at most want (want itself with no limit).
- * 0 means wait ftp_rate_delay seconds. */
+/* The bytes that may move now, at most want (want itself with no limit):
+ * want when the bucket has that much, else what it has once that is a
+ * quarter of the burst, else 0: wait ftp_rate_delay seconds. */
 size_t ftp_rate_allow(ftp_rate *r, size_t want, double now);
 /* Counts n bytes moved. */
 void ftp_rate_spend(ftp_rate *r, size_t n);

@@ -25,15 +25,23 @@ local function login(s)
                                      timeout = 20 }))
 end
 
+-- The CPU time the last timed call took (os.clock: this process only, not the
+-- server's): a limit kept by spinning would use about all of its wall time.
+local last_cpu
+
 local function timed(fn, ...)
-  local t0 = ftplib.now()
+  local t0, cpu0 = ftplib.now(), os.clock()
   local a, b, c = fn(...)
+  last_cpu = os.clock() - cpu0
   return ftplib.now() - t0, a, b, c
 end
 
+-- The wall time within the bounds, and no busy loop meanwhile.
 local function assert_within(seconds, what)
   assert.is_true(seconds >= LOW and seconds <= HIGH,
     ("%s took %.2f s, expected %.1f to %.1f s"):format(what, seconds, LOW, HIGH))
+  assert.is_true(last_cpu < 0.5,
+    ("%s used %.2f s of CPU in %.2f s: a busy wait"):format(what, last_cpu, seconds))
 end
 
 describe("rate_limit", function()
@@ -133,9 +141,9 @@ describe("rate_limit", function()
         return ok, err, got
       end)
     end
-    local t0 = ftplib.now()
-    assert(ftplib.run())
-    local wall = ftplib.now() - t0
+    local wall, ran, err = timed(ftplib.run)
+    assert.truthy(ran, err)
+    local t0 = ftplib.now() - wall
     for i = 1, 2 do
       local ok, err, got = tasks[i]:result()
       assert.truthy(ok, err)
@@ -155,6 +163,31 @@ describe("rate_limit", function()
       assert.is_true(at_half > SIZE / 5 and at_half < SIZE * 4 / 5,
         ("session %d had %d of %d bytes halfway"):format(i, at_half, SIZE))
     end
+  end)
+
+  it("holds an FTPS download and upload (TLS records) to the rate", function()
+    local variant = servers.tls_kinds()[1]
+    assert(variant, "no FTPS server here")
+    local tls_server = servers.start(variant.kind, { tls = variant.tls })
+    finally(function() tls_server:stop() end)
+    tls_server:write("two.bin", body)
+    local ftps = assert(ftplib.FTP_TLS(tls_server.host, { port = tls_server.port,
+      user = tls_server.user, passwd = tls_server.passwd, timeout = 20,
+      tls = { cafile = tls_server.ca, implicit = tls_server.tls.mode == "implicit" } }))
+    local out = assert(io.open(tmp, "wb"))
+    local took, ok, err = timed(ftps.retrbinary, ftps, "RETR two.bin", out, nil, nil,
+      { rate_limit = RATE })
+    out:close()
+    assert.truthy(ok, err)
+    assert_within(took, "RETR over TLS")
+    local input = assert(io.open(tmp, "rb"))
+    took, ok, err = timed(ftps.storbinary, ftps, "STOR back.bin", input, nil, nil, nil,
+      { rate_limit = RATE })
+    input:close()
+    assert.truthy(ok, err)
+    assert_within(took, "STOR over TLS")
+    assert.equal(body, tls_server:read("back.bin"))
+    ftps:quit()
   end)
 
   it("takes no rate limit below 1 byte a second, nor of another type", function()
