@@ -141,8 +141,8 @@ describe("rate_limit", function()
         return ok, err, got
       end)
     end
-    local wall, ran, err = timed(ftplib.run)
-    assert.truthy(ran, err)
+    local wall, ran, run_err = timed(ftplib.run)
+    assert.truthy(ran, run_err)
     local t0 = ftplib.now() - wall
     for i = 1, 2 do
       local ok, err, got = tasks[i]:result()
