@@ -330,7 +330,8 @@ end
 -- chunk (returning `false` stops, `nil, err` fails with `"io"`); an open Lua file
 -- (written by the C core, with no Lua call per chunk); an object with
 -- `write(self, chunk)` (returning `false` stops, `nil, err` fails with `"io"`); or an
--- ltn12 sink wrapped by `ftplib.ltn12_sink` (@{helpers}: called with `nil` at the end)
+-- ltn12 sink wrapped by @{helpers.ltn12_sink|ftplib.ltn12_sink} (called with `nil` at
+-- the end)
 -- @tparam[opt=65536] number blocksize the largest chunk a function or object is given
 -- @tparam[opt] number|string rest the offset to start from (REST), for a resume
 -- @tparam[opt] table opts transfer options
