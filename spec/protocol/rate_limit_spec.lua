@@ -88,6 +88,24 @@ describe("rate_limit", function()
     ftp:quit()
   end)
 
+  it("holds a slow limit evenly: a burst of at most a second's worth", function()
+    s:write("slow.bin", body:sub(1, 5000))
+    local ftp = login(s)
+    local chunks, biggest = {}, 0
+    local t0, cpu0 = ftplib.now(), os.clock()
+    assert.truthy(ftp:retrbinary("RETR slow.bin", function(chunk)
+      chunks[#chunks + 1] = chunk
+      biggest = math.max(biggest, #chunk)
+    end, nil, nil, { rate_limit = 2000 }))
+    local took, cpu = ftplib.now() - t0, os.clock() - cpu0
+    assert.equal(body:sub(1, 5000), table.concat(chunks))
+    -- 2000 bytes at once, then 3000 at 2000 a second: 1.5 s.
+    assert.is_true(took >= 1.2 and took <= 2.5, ("5000 bytes at 2000/s in %.2f s"):format(took))
+    assert.is_true(biggest <= 2000, "a chunk of " .. biggest .. " bytes")
+    assert.is_true(cpu < 0.3, ("%.2f s of CPU"):format(cpu))
+    ftp:quit()
+  end)
+
   it("holds download and upload (files: splice and sendfile) to the rate", function()
     local ftp = login(s)
     os.remove(tmp)
