@@ -8,8 +8,8 @@
 -- @{ftplib.FTP_TLS}, which make the sessions (@{FTP} and @{FTP_TLS} objects), and the
 -- module functions: those below, the @{helpers} (`ftplib.copy`, `ftplib.get`,
 -- `ftplib.put`, `ftplib.open`, `ftplib.safe_join`, `ftplib.add_list_parser`,
--- `ftplib.parse_list_line`) and the @{scheduler} (`ftplib.spawn`, `ftplib.run`,
--- `ftplib.sleep`, `ftplib.now`, `ftplib.coroutine`, `ftplib.WAIT`).
+-- `ftplib.parse_list_line`, `ftplib.ltn12_sink`) and the @{scheduler} (`ftplib.spawn`,
+-- `ftplib.run`, `ftplib.sleep`, `ftplib.now`, `ftplib.coroutine`, `ftplib.WAIT`).
 --
 -- Runtime failures return `nil, message, code`; programming errors raise: see
 -- @{errors.md|Errors and options}.
@@ -38,7 +38,7 @@ local ftplib = {
 -- Modules whose `exports` table becomes functions of the ftplib table itself
 -- (ftplib.copy, ftplib.get, ftplib.spawn, ...).
 for _, name in ipairs { "ftplib.parsers.list_lines", "ftplib.ops.copy", "ftplib.ops.url",
-    "ftplib.concurrency.scheduler", "ftplib.ops.safename" } do
+    "ftplib.concurrency.scheduler", "ftplib.ops.safename", "ftplib.base.ltn12" } do
   for key, fn in pairs(require(name).exports or {}) do
     ftplib[key] = fn
   end
@@ -202,9 +202,9 @@ function ftplib._option_types()
   add("FTP", session.option_types)
   add("FTP_TLS", session.option_types)
   add("tls", session.tls_option_types)
-  for _, module in ipairs { "ftplib.ops.whole_files", "ftplib.ops.download_many",
-      "ftplib.ops.list", "ftplib.ops.mirror", "ftplib.ops.copy", "ftplib.ops.url",
-      "ftplib.ops.rmtree" } do
+  for _, module in ipairs { "ftplib.protocol.transfer", "ftplib.ops.whole_files",
+      "ftplib.ops.download_many", "ftplib.ops.list", "ftplib.ops.mirror", "ftplib.ops.copy",
+      "ftplib.ops.url", "ftplib.ops.rmtree" } do
     for name, types in pairs(require(module).option_types) do
       add(name, types)
     end

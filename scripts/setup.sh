@@ -30,6 +30,8 @@ PACKAGES=(
     # a host event loop driving sessions: spec/concurrency/hostloop_spec.lua,
     # examples/luv_parallel.lua
     lua-luv
+    # the cqueues host loop adapter: spec/concurrency/cqueues_spec.lua
+    lua-cqueues
     # FTP servers the specs run against
     vsftpd python3-pyftpdlib python3-openssl
     # odd servers for the transfer, abort and mirror specs (inetutils ftpd is unpacked

@@ -35,6 +35,15 @@ static int push_step(lua_State *L, ftp_data *d, int status)
     return ftp_push_conn_status(L, status, &d->conn);
 }
 
+/* A step the rate limit holds back: false, "pause", seconds to wait. */
+static int push_pause(lua_State *L, const ftp_data *d)
+{
+    lua_pushboolean(L, 0);
+    lua_pushliteral(L, "pause");
+    lua_pushnumber(L, ftp_data_pause(d));
+    return 3;
+}
+
 static FILE *check_file(lua_State *L, int arg)
 {
     luaL_Stream *s = luaL_checkudata(L, arg, LUA_FILEHANDLE);
@@ -106,7 +115,8 @@ static int l_accept(lua_State *L)
     return push_step(L, d, ftp_data_accept(d, &server));
 }
 
-/* data:_recv(n) -> up to n bytes | "" at the end | false, "r" | nil, msg, code.
+/* data:_recv(n) -> up to n bytes | "" at the end | false, "r" |
+ * false, "pause", seconds (the rate limit) | nil, msg, code.
  * The block is read into the connection's buffer and copied once, into the
  * string: no allocation but the string's own. */
 static int l_recv(lua_State *L)
@@ -114,9 +124,12 @@ static int l_recv(lua_State *L)
     ftp_data *d = check_connected(L);
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n > 0, 2, "size must be positive");
+    size_t allowed = ftp_data_allow(d, (size_t)n);
+    if (allowed == 0)
+        return push_pause(L, d);
     const char *block;
     size_t got = 0;
-    int st = ftp_data_recv(d, (size_t)n, &block, &got);
+    int st = ftp_data_recv(d, allowed, &block, &got);
     if (st == FTP_CLOSED && d->conn.err == 0) {
         lua_pushliteral(L, "");
         return 1;
@@ -124,11 +137,13 @@ static int l_recv(lua_State *L)
     if (st != FTP_OK)
         return push_step(L, d, st);
     d->bytes += (long long)got;
+    ftp_data_spend(d, got);
     lua_pushlstring(L, block, got);
     return 1;
 }
 
-/* data:_send(s, i) -> bytes sent from s[i..] | false, "w" | nil, msg, code */
+/* data:_send(s, i) -> bytes sent from s[i..] | false, "w" |
+ * false, "pause", seconds (the rate limit) | nil, msg, code */
 static int l_send(lua_State *L)
 {
     ftp_data *d = check_connected(L);
@@ -136,25 +151,33 @@ static int l_send(lua_State *L)
     const char *s = luaL_checklstring(L, 2, &len);
     lua_Integer i = luaL_optinteger(L, 3, 1);
     luaL_argcheck(L, i >= 1 && (size_t)i <= len + 1, 3, "index out of range");
+    size_t left = len - (size_t)(i - 1), allowed = left;
+    if (left > 0 && (allowed = ftp_data_allow(d, left)) == 0)
+        return push_pause(L, d);
     size_t put = 0;
-    int st = ftp_conn_write(&d->conn, s + i - 1, len - (size_t)(i - 1), &put);
+    int st = ftp_conn_write(&d->conn, s + i - 1, allowed, &put);
     if (st != FTP_OK)
         return push_step(L, d, st);
     d->bytes += (long long)put;
+    ftp_data_spend(d, put);
     lua_pushinteger(L, (lua_Integer)put);
     return 1;
 }
 
-/* Result of a file pump: moved, "r"|"w"|"done"|"more" | nil, msg, code.
- * "more": ready to go on, but the step moved its share (see data.h). */
+/* Result of a file pump: moved, "r"|"w"|"done"|"more" | 0, "pause",
+ * seconds | nil, msg, code. "more": ready to go on, but the step moved its
+ * share (see data.h); "pause": the rate limit holds it back that long. */
 static int push_pump(lua_State *L, ftp_data *d, int st, size_t moved)
 {
-    static const char *const states[] = {"done", "r", "w", "more"};
-    if (st < FTP_OK || st > FTP_MORE)
+    static const char *const states[] = {"done", "r", "w", "more", "pause"};
+    if (st < FTP_OK || st > FTP_PAUSE)
         return push_step(L, d, st);
     lua_pushinteger(L, (lua_Integer)moved);
     lua_pushstring(L, states[st]);
-    return 2;
+    if (st != FTP_PAUSE)
+        return 2;
+    lua_pushnumber(L, ftp_data_pause(d));
+    return 3;
 }
 
 static int l_to_file(lua_State *L)
@@ -173,6 +196,16 @@ static int l_from_file(lua_State *L)
     if (st == FTP_OK)
         st = ftp_data_flush(d);
     return push_pump(L, d, st, moved);
+}
+
+/* data:_set_rate(bytes_per_second): the transfer's rate limit, 0 for none. */
+static int l_set_rate(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    lua_Number rate = luaL_checknumber(L, 2);
+    luaL_argcheck(L, rate >= 0, 2, "rate must not be negative");
+    ftp_data_set_rate(d, (double)rate);
+    return 0;
 }
 
 static int l_fd(lua_State *L)
@@ -230,7 +263,8 @@ static const luaL_Reg methods[] = {
     {"_send", l_send},           {"_to_file", l_to_file},
     {"_from_file", l_from_file}, {"_fd", l_fd},
     {"_bytes", l_bytes},         {"_isopen", l_isopen},
-    {"_close", l_close},         {NULL, NULL}};
+    {"_close", l_close},         {"_set_rate", l_set_rate},
+    {NULL, NULL}};
 
 static const luaL_Reg meta[] = {
     {"__gc", l_gc}, {"__tostring", l_tostring}, {NULL, NULL}};

@@ -28,6 +28,33 @@ void ftp_data_init(ftp_data *d)
     d->pipe_fd[0] = d->pipe_fd[1] = -1;
 }
 
+void ftp_data_set_rate(ftp_data *d, double rate)
+{
+    ftp_rate_set(&d->rate, rate, ftp_net_now());
+}
+
+size_t ftp_data_allow(ftp_data *d, size_t want)
+{
+    if (d->rate.rate <= 0)
+        return want; /* no limit: not even a look at the clock */
+    return ftp_rate_allow(&d->rate, want, ftp_net_now());
+}
+
+void ftp_data_spend(ftp_data *d, size_t n)
+{
+    ftp_rate_spend(&d->rate, n);
+}
+
+double ftp_data_pause(const ftp_data *d)
+{
+    return ftp_rate_delay(&d->rate);
+}
+
+static size_t min_size(size_t a, size_t b)
+{
+    return a < b ? a : b;
+}
+
 static void close_fd(int *fd)
 {
     if (*fd >= 0)
@@ -222,10 +249,13 @@ static int drain_pipe(ftp_data *d, int file_fd, size_t in_pipe, size_t *moved)
     return FTP_OK;
 }
 
-static int splice_to_file(ftp_data *d, int file_fd, size_t *moved)
+/* The pumps below move at most `share` bytes a step: STEP_BUDGET, or what
+ * the rate limit allows. */
+static int splice_to_file(ftp_data *d, int file_fd, size_t share, size_t *moved)
 {
     for (;;) {
-        ssize_t n = splice(d->conn.fd, NULL, d->pipe_fd[1], NULL, CHUNK,
+        ssize_t n = splice(d->conn.fd, NULL, d->pipe_fd[1], NULL,
+                           min_size(CHUNK, share - *moved),
                            SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
         if (n == 0)
             return FTP_OK;
@@ -244,17 +274,17 @@ static int splice_to_file(ftp_data *d, int file_fd, size_t *moved)
         int st = drain_pipe(d, file_fd, (size_t)n, moved);
         if (st != FTP_OK)
             return st;
-        if (*moved >= STEP_BUDGET)
+        if (*moved >= share)
             return FTP_MORE;
     }
 }
 
-static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
+static int copy_to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
     for (;;) {
         const char *block;
         size_t got;
-        int st = ftp_data_recv(d, FTP_RECV_BUF, &block, &got);
+        int st = ftp_data_recv(d, min_size(FTP_RECV_BUF, share - *moved), &block, &got);
         if (st == FTP_CLOSED && d->conn.err == 0)
             return FTP_OK; /* the end of the data */
         if (st != FTP_OK)
@@ -263,26 +293,44 @@ static int copy_to_file(ftp_data *d, FILE *f, size_t *moved)
             return local_error(d);
         *moved += got;
         d->bytes += (long long)got;
-        if (*moved >= STEP_BUDGET)
+        if (*moved >= share)
             return FTP_MORE;
     }
 }
 
-int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
+static int to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
-    *moved = 0;
     if (!d->no_splice && d->conn.ssl == NULL) {
         if (fflush(f) != 0)
             return local_error(d);
         if (open_pipe(d) < 0)
             d->no_splice = 1;
         else {
-            int st = splice_to_file(d, fileno(f), moved);
+            int st = splice_to_file(d, fileno(f), share, moved);
             if (!d->no_splice)
                 return st;
         }
     }
-    return copy_to_file(d, f, moved);
+    return copy_to_file(d, f, share, moved);
+}
+
+/* One pump step of at most its share (STEP_BUDGET, or what the rate limit
+ * allows: none is FTP_PAUSE), counted against the limit. */
+static int rated_step(ftp_data *d, FILE *f, size_t *moved,
+                      int (*pump)(ftp_data *, FILE *, size_t, size_t *))
+{
+    *moved = 0;
+    size_t share = ftp_data_allow(d, STEP_BUDGET);
+    if (share == 0)
+        return FTP_PAUSE;
+    int st = pump(d, f, share, moved);
+    ftp_data_spend(d, *moved);
+    return st;
+}
+
+int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    return rated_step(d, f, moved, to_file);
 }
 
 int ftp_data_flush(ftp_data *d)
@@ -301,7 +349,7 @@ int ftp_data_flush(ftp_data *d)
 
 /* sendfile from the FILE's logical position, which is then moved past what
  * was sent so that Lua sees the file where the transfer left it. */
-static int sendfile_from(ftp_data *d, FILE *f, size_t *moved)
+static int sendfile_from(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
     off_t pos = ftello(f);
     if (pos < 0) {
@@ -310,11 +358,11 @@ static int sendfile_from(ftp_data *d, FILE *f, size_t *moved)
     }
     int st = FTP_OK;
     for (;;) {
-        ssize_t n = sendfile(d->conn.fd, fileno(f), &pos, CHUNK);
+        ssize_t n = sendfile(d->conn.fd, fileno(f), &pos, min_size(CHUNK, share - *moved));
         if (n > 0) {
             *moved += (size_t)n;
             d->bytes += n;
-            if (*moved < STEP_BUDGET)
+            if (*moved < share)
                 continue;
             st = FTP_MORE;
             break;
@@ -339,7 +387,7 @@ static int sendfile_from(ftp_data *d, FILE *f, size_t *moved)
     return st;
 }
 
-static int copy_from_file(ftp_data *d, FILE *f, size_t *moved)
+static int copy_from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
     for (;;) {
         int st = ftp_data_flush(d);
@@ -347,23 +395,28 @@ static int copy_from_file(ftp_data *d, FILE *f, size_t *moved)
             return st;
         if (ftp_buf_reserve(&d->pending, COPY_CHUNK) < 0)
             return FTP_ENOMEM;
-        size_t got = fread(d->pending.data + d->pending.len, 1, COPY_CHUNK, f);
+        size_t got = fread(d->pending.data + d->pending.len, 1,
+                           min_size(COPY_CHUNK, share - *moved), f);
         if (got == 0)
             return ferror(f) ? local_error(d) : FTP_OK;
         d->pending.len += got;
         *moved += got;
-        if (*moved >= STEP_BUDGET)
+        if (*moved >= share)
             return FTP_MORE; /* the next step sends it first */
     }
 }
 
-int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
+static int from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
-    *moved = 0;
     if (!d->no_splice && d->conn.ssl == NULL) {
-        int st = sendfile_from(d, f, moved);
+        int st = sendfile_from(d, f, share, moved);
         if (!d->no_splice)
             return st;
     }
-    return copy_from_file(d, f, moved);
+    return copy_from_file(d, f, share, moved);
+}
+
+int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
+{
+    return rated_step(d, f, moved, from_file);
 }

@@ -8,6 +8,7 @@
 #include "buf.h"
 #include "conn.h"
 #include "net.h"
+#include "rate.h"
 
 typedef struct ftp_data {
     ftp_conn conn;
@@ -24,6 +25,7 @@ typedef struct ftp_data {
      * bytes went out first, the failure (FTP_CLOSED, an error) waits here
      * for the next ftp_data_recv. FTP_OK when none. */
     int held;
+    ftp_rate rate;      /* the transfer's rate limit (rate 0: none) */
 } ftp_data;
 
 /* Size of the receive buffer, the largest block ftp_data_recv gives. */
@@ -33,6 +35,17 @@ typedef struct ftp_data {
 #define FTP_DATA_RCVBUF (4 * 1024 * 1024)
 
 void ftp_data_init(ftp_data *d);
+/* Limits the transfer to rate bytes a second (0: no limit). Every step
+ * below then moves at most what the limit allows, and answers FTP_PAUSE
+ * when it allows nothing yet: the caller waits ftp_data_pause seconds
+ * (sleeping, or letting other sessions run), never spinning. */
+void ftp_data_set_rate(ftp_data *d, double rate);
+/* The bytes the limit lets move now, at most want; 0: pause. */
+size_t ftp_data_allow(ftp_data *d, size_t want);
+/* Counts n bytes moved against the limit. */
+void ftp_data_spend(ftp_data *d, size_t n);
+/* Seconds to wait after FTP_PAUSE. */
+double ftp_data_pause(const ftp_data *d);
 /* Passive mode: starts connecting to dst, as ftp_net_connect does. */
 int ftp_data_connect(ftp_data *d, const ftp_addr *dst);
 void ftp_data_close(ftp_data *d);
@@ -55,10 +68,12 @@ int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
 
 /* Socket to file until the socket has nothing more now (FTP_WANT_READ),
  * reached its end (FTP_OK) or the step moved its share (FTP_MORE: call
- * again, after letting others run). *moved counts bytes written to f. */
+ * again, after letting others run), or the rate limit allows nothing yet
+ * (FTP_PAUSE). *moved counts bytes written to f. */
 int ftp_data_to_file(ftp_data *d, FILE *f, size_t *moved);
 /* File to socket until the socket is full (FTP_WANT_WRITE), the file has
- * been sent to its end (FTP_OK) or the step moved its share (FTP_MORE). */
+ * been sent to its end (FTP_OK), the step moved its share (FTP_MORE) or
+ * the rate limit allows nothing yet (FTP_PAUSE). */
 int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved);
 /* Sends the rest of d->pending: FTP_OK when empty, or FTP_WANT_WRITE. */
 int ftp_data_flush(ftp_data *d);

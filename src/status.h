@@ -8,6 +8,7 @@ enum ftp_status {
     FTP_WANT_READ = 1,
     FTP_WANT_WRITE = 2,
     FTP_MORE = 3,     /* ready for more, but this step's share is spent */
+    FTP_PAUSE = 4,    /* the rate limit: wait before the next step (data.h) */
     FTP_CLOSED = -1,  /* the peer closed the connection */
     FTP_EPROTO = -2,  /* the peer sent something that is not FTP */
     FTP_ELIMIT = -3,  /* a size limit was hit */

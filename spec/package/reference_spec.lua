@@ -263,6 +263,8 @@ describe("the reference", function()
     walk = { "helpers", "FTP:walk", "opts." },
     download = { "helpers", "FTP:download", "opts." },
     upload = { "helpers", "FTP:upload", "opts." },
+    retrbinary = { "FTP", "FTP:retrbinary", "opts." },
+    storbinary = { "FTP", "FTP:storbinary", "opts." },
     download_many = { "helpers", "FTP:download_many", "opts." },
     mirror = { "helpers", "mirror_options", "" },
     mirror_up = { "helpers", "mirror_options", "" },

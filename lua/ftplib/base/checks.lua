@@ -60,6 +60,16 @@ function checks.check_options(fname, argn, opts, option_types)
   return opts
 end
 
+-- Checks a transfer's rate_limit option: nil (none) or bytes a second,
+-- 1 or more and finite. Returns it.
+function checks.check_rate(fname, rate)
+  if rate ~= nil and not (rate >= 1 and rate < math.huge) then
+    checks.raise(("bad option 'rate_limit' to '%s' (bytes a second, 1 or more, expected)")
+      :format(fname))
+  end
+  return rate
+end
+
 -- Checks a command or an argument bound for the control connection: a CR,
 -- LF or NUL would end the line early and smuggle in a command of the
 -- server's choosing. Raised before anything is sent.

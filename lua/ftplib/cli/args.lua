@@ -39,6 +39,8 @@ Options:
       --timezone TZ       the server's LIST times are in TZ: +0200, -05:30
                           or auto (found with MDTM)
       --retries N         reconnect and resume a dropped transfer N times
+      --limit-rate RATE   get, put, cat: at most RATE bytes a second (100K, 2M, 1G:
+                          1024-based, as curl takes them)
       --timeout SECONDS   give up on a silent server (default 60)
       --active            active mode (PORT/EPRT) instead of passive
       --tls               explicit TLS (AUTH TLS) on ftp:// URLs
@@ -69,8 +71,22 @@ local OPTIONS = {
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
   proxy = { nil, "string" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
+  ["limit-rate"] = { nil, "rate" },
   include = { "I", "list" }, exclude = { "X", "list" }, timezone = { nil, "string" },
 }
+
+-- Suffixes of a rate, as curl's --limit-rate takes them.
+local RATE_UNITS = { [""] = 1, k = 1024, m = 1024 ^ 2, g = 1024 ^ 3 }
+
+-- Bytes a second from "100K", "2M", "1.5m", "5000": an integer 1 or more, or nil.
+local function parse_rate(text)
+  local number, unit = tostring(text):match("^(%d+%.?%d*)([kKmMgG]?)$")
+  local scale = number and RATE_UNITS[unit:lower()]
+  local rate = scale and math.floor(tonumber(number) * scale)
+  if rate and rate >= 1 then
+    return rate
+  end
+end
 
 local BY_LETTER = {}
 for long, spec in pairs(OPTIONS) do
@@ -82,6 +98,14 @@ end
 -- The value of option `long` from its text, or nil, error.
 local function option_value(long, text)
   local kind = OPTIONS[long][2]
+  if kind == "rate" then
+    local rate = text ~= nil and parse_rate(text)
+    if not rate then
+      return nil, "--" .. long .. " needs a rate such as 500K or 2M, got '" .. tostring(text)
+        .. "'"
+    end
+    return rate
+  end
   if kind == "number" then
     local n = tonumber(text)
     if not n or n < 0 then

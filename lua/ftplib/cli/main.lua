@@ -154,7 +154,8 @@ function commands.get(env, args)
     local progress, finish = progress_for(env, basename(path))
     env.partial = target .. ".part"
     local bytes, info, code = ftp:download(path, target, {
-      resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+      resume = env.opts.continue, progress = progress, retries = env.opts.retries,
+      rate_limit = env.opts.limit_rate })
     finish()
     env.partial = nil
     if bytes and info.restarted and not env.opts.quiet then
@@ -166,7 +167,8 @@ end
 
 function commands.cat(env, args)
   return with_session(env, "cat", args[1], function(ftp, path)
-    return ftp:retrbinary("RETR " .. path, env.stdout)
+    return ftp:retrbinary("RETR " .. path, env.stdout, nil, nil,
+      { rate_limit = env.opts.limit_rate })
   end)
 end
 
@@ -183,7 +185,8 @@ function commands.put(env, args)
     end
     local progress, finish = progress_for(env, basename(source))
     local bytes, info, code = ftp:upload(source, path, {
-      resume = env.opts.continue, progress = progress, retries = env.opts.retries })
+      resume = env.opts.continue, progress = progress, retries = env.opts.retries,
+      rate_limit = env.opts.limit_rate })
     finish()
     if bytes and info.restarted and not env.opts.quiet then
       say(env, "ftplib: put: started over: ", info.restarted)

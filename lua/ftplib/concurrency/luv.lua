@@ -15,6 +15,22 @@ local scheduler = require "ftplib.concurrency.scheduler"
 local WAIT = scheduler.exports.WAIT
 local host_coroutine = scheduler.exports.coroutine
 
+--- Sessions in a luv (libuv) loop.
+--
+-- `require "ftplib.concurrency.luv"` (needs lua-luv) gives `start`, which runs a
+-- function in a coroutine the uv loop drives: each wait of the library becomes a uv
+-- poll handle on the descriptor and a uv timer, so the loop's other handles keep
+-- running during transfers. The host runs the loop (`uv.run()`) as it likes.
+-- examples/luv_parallel.lua uses it.
+-- @module ftplib.concurrency.luv
+-- @usage local uv = require "luv"
+-- local hostloop = require "ftplib.concurrency.luv"
+-- hostloop.start(function(name)
+--   local ftp <close> = assert(ftplib.FTP(host, { user = "me", passwd = "pw" }))
+--   local out <close> = assert(io.open(name, "wb"))
+--   return assert(ftp:retrbinary("RETR " .. name, out))
+-- end, function(ok, result) print(ok, result) end, "file.bin")
+-- uv.run()
 local hostloop = {}
 
 -- Calls step(true) once fd is ready in dir, or step(false) after timeout
@@ -34,12 +50,15 @@ local function wake_on(step, fd, dir, timeout)
   end
 end
 
--- Runs fn(...) in a coroutine driven by the uv loop, from now until it ends. done
--- (optional) is called with what coroutine.resume gave at the end: true and fn's
--- results, or false and the error fn raised. Returns a table that counts the waits
--- (`waits`) and gets `results` (coroutine.resume's values, packed) at the end.
--- Raises when the coroutine yields something other than a library wait: a host
--- adapter must not swallow another protocol's yields.
+--- Runs `fn(...)` in a coroutine driven by the uv loop, from now until it ends.
+-- @tparam function fn the work: sessions, transfers, anything the library does
+-- @tparam[opt] function done called at the end with what `coroutine.resume` gave:
+-- `true` and `fn`'s results, or `false` and the error `fn` raised
+-- @param ... `fn`'s arguments
+-- @treturn table the run's state: `waits` (library waits so far) and, once `fn` ended,
+-- `results` (`coroutine.resume`'s values, packed)
+-- @raise (from the uv callback that resumed it) when the coroutine yields something
+-- other than a library wait: a host adapter must not swallow another protocol's yields
 function hostloop.start(fn, done, ...)
   local co = host_coroutine(fn)
   local state = { waits = 0 }

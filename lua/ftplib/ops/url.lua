@@ -27,6 +27,7 @@
 -- folders above the remote file. Both return the bytes moved (local bytes
 -- for ;type=a).
 local checks = require "ftplib.base.checks"
+local ltn12 = require "ftplib.base.ltn12"
 local sessions = require "ftplib.protocol.session"
 local netrc = require "ftplib.parsers.netrc"
 local urlparse = require "ftplib.parsers.url"
@@ -76,6 +77,8 @@ local list = require "ftplib.ops.list"
 -- @tfield[opt] boolean verify `get` only: as for @{FTP:download}
 -- @tfield[opt] boolean atomic `put` only: as for @{FTP:upload} (`get` and `open` raise for
 -- `put`-only options, and `put` for `verify`, before any connection)
+-- @tfield[opt] number rate_limit `get` and `put`: at most this many bytes a second, as for
+-- @{FTP:retrbinary}, whatever the target or source; binary transfers only (`;type=i`)
 
 -- Options -----------------------------------------------------------------------
 
@@ -92,6 +95,8 @@ local FILE_OPTIONS = {
 }
 local URL_OPTIONS = { netrc = "string|boolean", user = "string", passwd = "string",
   acct = "string", create_dirs = "boolean" }
+-- Options of the binary transfer itself, to any target or source (get and put).
+local TRANSFER_OPTIONS = { rate_limit = "number" }
 -- Options only one of the functions takes: refused by the others before any
 -- connection is made, instead of an error from ftp:download after the login.
 local ONLY_FOR = { verify = "get", atomic = "put", create_dirs = "put" }
@@ -114,6 +119,9 @@ local function split_options(fname, opts)
       file[key] = value
     elseif URL_OPTIONS[key] then
       checks.check(fname, 3, value, URL_OPTIONS[key])
+    elseif TRANSFER_OPTIONS[key] and fname ~= "open" then
+      checks.check(fname, 3, value, TRANSFER_OPTIONS[key])
+      checks.check_rate(fname, value)
     else
       checks.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
     end
@@ -167,7 +175,7 @@ end
 
 local function check_target(target)
   local t = type(target)
-  if t == "string" or t == "function" or io.type(target) == "file"
+  if t == "nil" or t == "string" or t == "function" or io.type(target) == "file"
     or ((t == "table" or t == "userdata") and target.write) then
     return target
   end
@@ -184,8 +192,56 @@ local function check_file_options(fname, file_opts, local_binary)
   end
 end
 
+-- rate_limit goes with binary transfers, to ftp:download/upload's options for a
+-- local path, else to the transfer's.
+local function check_rate_option(fname, opts, parts, file_opts, local_binary)
+  if opts.rate_limit and parts.type ~= "i" then
+    checks.raise(("option 'rate_limit' to '%s' needs a binary transfer (;type=i)")
+      :format(fname))
+  end
+  if local_binary then
+    file_opts.rate_limit = opts.rate_limit
+  end
+  return opts.rate_limit
+end
+
+local get
+
+-- ftplib.get with no target: the body, gathered in memory.
+local function get_body(url_text, opts)
+  local chunks = {}
+  local bytes, err, code = get(url_text, function(chunk)
+    chunks[#chunks + 1] = chunk
+  end, opts)
+  if not bytes then
+    return nil, err, code
+  end
+  return table.concat(chunks)
+end
+
+local function get_into(url_text, target, opts)
+  local session_opts, file_opts
+  opts, session_opts, file_opts = split_options("get", opts)
+  local parts = urlparse.parse(url_text)
+  if parts.dir_only and parts.type ~= "d" then
+    checks.raise("the URL names a folder, not a file (;type=d lists it): " .. url_text)
+  end
+  local local_binary = type(target) == "string" and parts.type == "i"
+  check_file_options("get", file_opts, local_binary)
+  local rate = check_rate_option("get", opts, parts, file_opts, local_binary)
+  local ftp <close>, err, code = open_session(parts, opts, session_opts)
+  if not ftp then
+    return nil, err, code
+  end
+  if local_binary then
+    return ftp:download(parts.path, target, file_opts)
+  end
+  return url_transfers.get(ftp, parts, target, rate)
+end
+
 -- ftplib.get(url, target, opts) --> bytes, or nil, msg, code. target: a
--- local path (written through .part), or a sink as for retrbinary.
+-- local path (written through .part), or a sink as for retrbinary; none:
+-- --> the body.
 
 --- Downloads what a URL names, on a session of its own (connect, log in, transfer,
 -- QUIT). URLs: `ftp://[user[:password]@]host[:port]/path[;type=a|i|d]`; `ftps://` is
@@ -198,33 +254,25 @@ end
 -- `opts.user`, else the netrc entry for the host, else anonymous.
 -- @function ftplib.get
 -- @tparam string url
--- @tparam string|function|file|object target a local path (always, for a string), written
--- through a `.part` (by @{FTP:download} for `;type=i`), or a sink as for
--- @{FTP:retrbinary}
+-- @tparam[opt] string|function|file|object target a local path (always, for a string),
+-- written through a `.part` (by @{FTP:download} for `;type=i`); a sink as for
+-- @{FTP:retrbinary} (an ltn12 sink wrapped by @{ftplib.ltn12_sink} is called with `nil`
+-- at the end, also when the session could not be opened); `nil`: the body is returned
+-- as a string
 -- @tparam[opt] table opts the @{url_options}
--- @treturn integer the bytes moved (local bytes for `;type=a`)
+-- @treturn integer|string the bytes moved (local bytes for `;type=a`); with no target,
+-- the body
 -- @return[2] `nil, message, code`
 -- @raise for a malformed URL, a URL naming a folder (ending in `/`) without `;type=d`,
 -- an unknown or mistyped option, a file option where it does not apply
 -- @usage assert(ftplib.get("ftp://me:s%40cret@ftp.example.org/pub/README", "README"))
-local function get(url_text, target, opts)
+function get(url_text, target, opts)
   checks.check("get", 1, url_text, "string")
   check_target(target)
-  local session_opts, file_opts
-  opts, session_opts, file_opts = split_options("get", opts)
-  local parts = urlparse.parse(url_text)
-  if parts.dir_only and parts.type ~= "d" then
-    checks.raise("the URL names a folder, not a file (;type=d lists it): " .. url_text)
+  if target == nil then
+    return get_body(url_text, opts)
   end
-  check_file_options("get", file_opts, type(target) == "string" and parts.type == "i")
-  local ftp <close>, err, code = open_session(parts, opts, session_opts)
-  if not ftp then
-    return nil, err, code
-  end
-  if type(target) == "string" and parts.type == "i" then
-    return ftp:download(parts.path, target, file_opts)
-  end
-  return url_transfers.get(ftp, parts, target)
+  return ltn12.ending(target, get_into, url_text, target, opts)
 end
 
 local function check_source(source)
@@ -292,6 +340,7 @@ local function put(url_text, source, opts)
   local remote = remote_path(parts, source, url_text)
   local local_binary = type(source) == "string" and parts.type == "i"
   check_file_options("put", file_opts, local_binary)
+  local rate = check_rate_option("put", opts, parts, file_opts, local_binary)
   local ftp <close>, err, code = open_session(parts, opts, session_opts)
   if not ftp then
     return nil, err, code
@@ -302,7 +351,7 @@ local function put(url_text, source, opts)
   if local_binary then
     return ftp:upload(source, remote, file_opts)
   end
-  return url_transfers.put(ftp, parts, remote, source)
+  return url_transfers.put(ftp, parts, remote, source, rate)
 end
 
 -- ftplib.open(url, opts) --> ftp, path: a logged-in session for the URL
@@ -345,8 +394,8 @@ local function keys_of(fname, ...)
   return all
 end
 local option_types = {
-  get = keys_of("get", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
-  put = keys_of("put", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS),
+  get = keys_of("get", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS, TRANSFER_OPTIONS),
+  put = keys_of("put", SESSION_OPTIONS, FILE_OPTIONS, URL_OPTIONS, TRANSFER_OPTIONS),
   open = keys_of("open", SESSION_OPTIONS, URL_OPTIONS),
 }
 

@@ -76,9 +76,9 @@ local function counted_sink(target)
   end }, counted
 end
 
-local function get_binary(ftp, path, target)
+local function get_binary(ftp, path, target, rate)
   local sink, counted = counted_sink(target)
-  local ok, err, code = ftp:retrbinary("RETR " .. path, sink)
+  local ok, err, code = ftp:retrbinary("RETR " .. path, sink, nil, nil, { rate_limit = rate })
   if not ok then
     return nil, err, code
   end
@@ -122,15 +122,16 @@ end
 
 local GETTERS = { a = get_lines, d = get_names }
 
--- Gets parts.path into target: a local path (through .part) or a sink.
-function url_transfers.get(ftp, parts, target)
+-- Gets parts.path into target: a local path (through .part) or a sink;
+-- rate: a binary transfer's rate limit (nil: none).
+function url_transfers.get(ftp, parts, target, rate)
   local getter = GETTERS[parts.type] or get_binary
   if type(target) == "string" then
     return into_local_file(target, function(file)
-      return getter(ftp, parts.path, file)
+      return getter(ftp, parts.path, file, rate)
     end)
   end
-  return getter(ftp, parts.path, target)
+  return getter(ftp, parts.path, target, rate)
 end
 
 -- Putting ---------------------------------------------------------------------
@@ -207,8 +208,8 @@ local function upload_source(source, lines)
   return lines and line_splitter(read) or read, counted
 end
 
--- Stores source (a local path or any source) to remote.
-function url_transfers.put(ftp, parts, remote, source)
+-- Stores source (a local path or any source) to remote; rate as for get.
+function url_transfers.put(ftp, parts, remote, source, rate)
   local lines = parts.type == "a"
   local opened
   if type(source) == "string" then
@@ -220,8 +221,12 @@ function url_transfers.put(ftp, parts, remote, source)
     source = opened
   end
   local from, counted = upload_source(source, lines)
-  local store = lines and ftp.storlines or ftp.storbinary
-  local ok, err, code = store(ftp, "STOR " .. remote, from)
+  local ok, err, code
+  if lines then
+    ok, err, code = ftp:storlines("STOR " .. remote, from)
+  else
+    ok, err, code = ftp:storbinary("STOR " .. remote, from, nil, nil, nil, { rate_limit = rate })
+  end
   if opened then
     opened:close()
   end

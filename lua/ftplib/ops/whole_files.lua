@@ -31,11 +31,12 @@ local DOWNLOAD_OPTIONS = {
   size = "number", resume = "boolean", progress = "function", verify = "boolean|string",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
   modify = "number", precision = "number", part = "string", segments = "number",
+  rate_limit = "number",
 }
 local UPLOAD_OPTIONS = {
   resume = "boolean", atomic = "boolean", progress = "function",
   preserve_time = "boolean", retries = "number", retry_delay = "number",
-  verify = "string",
+  verify = "string", rate_limit = "number",
 }
 for key, types in pairs(verify.OPTIONS) do -- verify_retries, verify_algo
   DOWNLOAD_OPTIONS[key], UPLOAD_OPTIONS[key] = types, types
@@ -53,6 +54,7 @@ local function check_options(fname, opts, types)
   opts = checks.check_options(fname, 3, opts, types)
   retry.check_options(fname, opts)
   verify.check_options(fname, opts)
+  checks.check_rate(fname, opts.rate_limit)
   return opts
 end
 
@@ -80,6 +82,11 @@ local function run_job(self, job, try, again)
   end)
   job.info.verify_retries = job.hash_algo and redone or nil
   return result, err, code
+end
+
+-- The options retrbinary and storbinary take from the job's.
+local function transfer_options(job)
+  return { rate_limit = job.opts.rate_limit }
 end
 
 -- name cut to at most `room` bytes, not inside a UTF-8 sequence when the
@@ -369,7 +376,7 @@ local function fetch(self, job, offset)
   self._announced_size = nil
   local sink = download_sink(self, job, file, offset)
   local ok, rerr, rcode = self:retrbinary("RETR " .. job.remote, sink, PROGRESS_BLOCK,
-    offset > 0 and offset or nil)
+    offset > 0 and offset or nil, transfer_options(job))
   job.announced = offset == 0 and self._announced_size or nil
   local closed, cerr = file:close()
   if ok and not closed then
@@ -582,6 +589,8 @@ end
 -- answer what they did (else `"changed"`). A failed range is fetched again by any
 -- session, up to `retries` (default 2) more times. No SIZE or a refused REST: one
 -- session; clones refused (421): fewer; `fallback` says so
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}
 -- @tparam[opt=0] number opts.retries how many more tries after a dropped connection or
 -- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
 -- already there (5xx replies and local file errors are not retried)
@@ -666,14 +675,15 @@ local function send(self, job, offset)
   if not (offset > 0 and job.use_appe) then
     local ok, code
     ok, err, code = self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, callback,
-      offset > 0 and offset or nil)
+      offset > 0 and offset or nil, transfer_options(job))
     if not (offset > 0 and refused(ok, code)) then
       return ok, err, code
     end
     job.use_appe = true
   end
   local ok, code
-  ok, err, code = self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback)
+  ok, err, code = self:storbinary("APPE " .. job.target, file, PROGRESS_BLOCK, callback, nil,
+    transfer_options(job))
   if not (refused(ok, code) and UNKNOWN_COMMAND[code]) then
     return ok, err, code
   end
@@ -681,7 +691,8 @@ local function send(self, job, offset)
   job.info.restarted = "the server takes neither REST + STOR nor APPE (" .. err
     .. "): sent from the start"
   file:seek("set", 0)
-  return self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, upload_callback(job, 0))
+  return self:storbinary("STOR " .. job.target, file, PROGRESS_BLOCK, upload_callback(job, 0),
+    nil, transfer_options(job))
 end
 
 -- MFMT (draft-somers-ftp-mfxx) with the local file's time, when FEAT lists
@@ -872,6 +883,8 @@ end
 -- non-atomic upload's file stays under `remote`
 -- @tparam[opt=1] number opts.verify_retries as for @{FTP:download}
 -- @tparam[opt] string opts.verify_algo as for @{FTP:download}
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}
 -- @treturn integer the bytes this call transferred (after a digest mismatch: those of
 -- the transfer done again)
 -- @treturn table `resumed`: the bytes the remote file kept; `restarted`: why a resume

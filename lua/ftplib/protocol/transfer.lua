@@ -5,10 +5,21 @@ local wait = require "ftplib.concurrency.wait"
 local checks = require "ftplib.base.checks"
 local tls = require "ftplib.protocol.tls"
 local keepalive = require "ftplib.protocol.keepalive"
+local ltn12 = require "ftplib.base.ltn12"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DEFAULT_BLOCKSIZE = 65536
+
+-- The options of retrbinary and storbinary (their last argument), for
+-- ftplib._option_types (spec/reference_spec.lua).
+local TRANSFER_OPTIONS = { rate_limit = "number" }
+
+-- opts checked: the rate limit (bytes a second, nil for none).
+local function rate_limit_of(fname, argn, opts)
+  opts = checks.check_options(fname, argn, opts, TRANSFER_OPTIONS)
+  return checks.check_rate(fname, opts.rate_limit)
+end
 
 -- Ending a transfer ------------------------------------------------------
 
@@ -133,8 +144,25 @@ local function wait_data(self, data, dir)
   end
 end
 
+-- A step the rate limit held back (`false, "pause", seconds`, see
+-- rate_limit below): sleep that long, which under the scheduler lets the
+-- other tasks run, keepalive NOOPs still going out when due.
+local function pause(self, seconds)
+  wait.sleep(seconds)
+  return keepalive.tick(self)
+end
+
+-- Waits for what a step asked: its descriptor ready in dir, or the pause
+-- the rate limit gave.
+local function wait_step(self, data, dir, seconds)
+  if dir == "pause" then
+    return pause(self, seconds)
+  end
+  return wait_data(self, data, dir)
+end
+
 -- Repeats step(data, ...) while it answers `false, dir`, waiting in
--- wait_data (so keepalive NOOPs go out) in between: wait.until_done for a
+-- wait_step (so keepalive NOOPs go out) in between: wait.until_done for a
 -- transfer.
 local function step_until_done(self, data, step, ...)
   while true do
@@ -142,7 +170,7 @@ local function step_until_done(self, data, step, ...)
     if a ~= false then
       return a, b, c
     end
-    local ok, err, code = wait_data(self, data, b)
+    local ok, err, code = wait_step(self, data, b, c)
     if not ok then
       return nil, err, code
     end
@@ -173,7 +201,7 @@ local function receive_chunks(self, data, write, blocksize)
       end
       pass() -- data may always be ready: let other sessions run
     elseif chunk == false then
-      local ok, werr, wcode = wait_data(self, data, "r")
+      local ok, werr, wcode = wait_step(self, data, err, code)
       if not ok then
         return nil, werr, wcode
       end
@@ -197,7 +225,7 @@ local function pump_file(self, data, pump, file)
     elseif state == "more" then
       pass()
     else
-      local ok, err, ecode = wait_data(self, data, state)
+      local ok, err, ecode = wait_step(self, data, state, code)
       if not ok then
         return nil, err, ecode
       end
@@ -209,12 +237,17 @@ local function receive_file(self, data, file)
   return pump_file(self, data, data._to_file, file)
 end
 
--- A function sink answers false to stop; an object's write answers
--- nil, err (as Lua files do) to fail, or false to stop.
+-- A function sink answers false to stop, or nil, err to fail (as an ltn12
+-- sink does: a plain callback answering nothing goes on); an object's
+-- write answers nil, err (as Lua files do) to fail, or false to stop.
 local function writer_for(sink)
   if type(sink) == "function" then
     return function(chunk)
-      return sink(chunk) ~= false
+      local r, err = sink(chunk)
+      if r == nil and err ~= nil then
+        return nil, tostring(err), "io"
+      end
+      return r ~= false
     end
   end
   return function(chunk)
@@ -242,11 +275,14 @@ end
 -- Opens a transfer and runs it; once more when the server refused a spent
 -- TLS session (see tls.worth_retry) and start(false) can begin again.
 -- start(first) gives the loop and its arguments, or nil when the source
--- cannot be read again.
-function FTP:_transfer(cmd, rest, start)
+-- cannot be read again. rate: the rate limit (bytes a second) or nil.
+function FTP:_transfer(cmd, rest, start, rate)
   local data, err, code = self:ntransfercmd(cmd, rest)
   if not data then
     return nil, err, code
+  end
+  if rate then
+    data:_set_rate(rate)
   end
   local text
   text, err, code = self:_run_transfer(data, start(true))
@@ -261,12 +297,16 @@ function FTP:_transfer(cmd, rest, start)
   if not data then
     return nil, err, code
   end
+  if rate then
+    data:_set_rate(rate)
+  end
   return self:_run_transfer(data, table.unpack(again, 1, again.n))
 end
 
--- A download in type kind ("I" or "A"). It starts again from nothing: the
--- refused attempt sent no byte.
-function FTP:_download(kind, cmd, rest, loop, ...)
+-- A download in type kind ("I" or "A"), at most rate bytes a second
+-- (nil: no limit). It starts again from nothing: the refused attempt sent
+-- no byte.
+function FTP:_download(kind, cmd, rest, rate, loop, ...)
   local ok, err, code = self:_settype(kind)
   if not ok then
     return nil, err, code
@@ -274,7 +314,7 @@ function FTP:_download(kind, cmd, rest, loop, ...)
   local args = table.pack(loop, ...)
   return self:_transfer(cmd, rest, function()
     return table.unpack(args, 1, args.n)
-  end)
+  end, rate)
 end
 
 -- How an upload source starts again: a string from its start, a Lua file
@@ -301,11 +341,17 @@ end
 -- if the sink raises, the same, and the error is raised again.
 -- @tparam string cmd the command, `"RETR name"`
 -- @tparam function|file|object sink where the data goes: a function called with each
--- chunk (returning `false` stops); an open Lua file (written by the C core, with no Lua
--- call per chunk); or an object with `write(self, chunk)` (returning `false` stops,
--- `nil, err` fails with `"io"`)
+-- chunk (returning `false` stops, `nil, err` fails with `"io"`); an open Lua file
+-- (written by the C core, with no Lua call per chunk); an object with
+-- `write(self, chunk)` (returning `false` stops, `nil, err` fails with `"io"`); or an
+-- ltn12 sink wrapped by @{helpers.ltn12_sink|ftplib.ltn12_sink} (called with `nil` at
+-- the end)
 -- @tparam[opt=65536] number blocksize the largest chunk a function or object is given
 -- @tparam[opt] number|string rest the offset to start from (REST), for a resume
+-- @tparam[opt] table opts transfer options
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second (1 or more),
+-- enforced by the C core with a small burst (an eighth of a second of data): between
+-- steps the transfer sleeps, or under the scheduler lets the other tasks run
 -- @treturn string the final reply's text (226)
 -- @treturn integer its code
 -- @return[2] `nil, message, code`: code `"aborted"` when the sink stopped it (message
@@ -314,14 +360,16 @@ end
 -- @raise for a sink of another kind, CR, LF or NUL in `cmd`, and what the sink raised
 -- @usage local out <close> = assert(io.open("README", "wb"))
 -- assert(ftp:retrbinary("RETR README", out))
-function FTP:retrbinary(cmd, sink, blocksize, rest)
+function FTP:retrbinary(cmd, sink, blocksize, rest, opts)
   checks.check_line("retrbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_sink("retrbinary", sink)
   blocksize = checks.check("retrbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
+  local rate = rate_limit_of("retrbinary", 5, opts)
   if io.type(sink) == "file" then
-    return self:_download("I", cmd, rest, receive_file, sink)
+    return self:_download("I", cmd, rest, rate, receive_file, sink)
   end
-  return self:_download("I", cmd, rest, receive_chunks, writer_for(sink), blocksize)
+  return ltn12.ending(sink, self._download, self, "I", cmd, rest, rate, receive_chunks,
+    writer_for(sink), blocksize)
 end
 
 -- Splits chunks into lines for callback: CRLF (or LF) stripped, each line
@@ -384,7 +432,7 @@ end
 function FTP:retrlines(cmd, callback)
   checks.check_line("retrlines", 1, cmd) -- before TYPE, EPSV or PASV go out
   callback = checks.check("retrlines", 2, callback or print, "function")
-  return self:_download("A", cmd, nil, receive_lines, callback)
+  return self:_download("A", cmd, nil, nil, receive_lines, callback)
 end
 
 -- Sending ------------------------------------------------------------------
@@ -473,8 +521,9 @@ local function check_source(fname, source)
 end
 
 -- An upload in type kind ("I" or "A"): make() gives the loop and its
--- arguments reading source from its start, for each attempt.
-function FTP:_upload(kind, cmd, rest, source, make)
+-- arguments reading source from its start, for each attempt; rate as for
+-- _download.
+function FTP:_upload(kind, cmd, rest, source, make, rate)
   local ok, err, code = self:_settype(kind)
   if not ok then
     return nil, err, code
@@ -484,7 +533,7 @@ function FTP:_upload(kind, cmd, rest, source, make)
     if first or rewind() then
       return make()
     end
-  end)
+  end, rate)
 end
 
 --- Uploads in binary mode (TYPE I): runs `cmd` (`"STOR name"`, `"APPE name"`) and
@@ -493,11 +542,14 @@ end
 -- @tparam string|file|object|function source what to send: a string; an open Lua file
 -- (sent by the C core with `sendfile` when there is no `callback`); an object with
 -- `read(self, n)`; or a function returning the next chunk, `nil` at the end (or
--- `nil, err` to fail with `"io"`)
+-- `nil, err` to fail with `"io"`): an ltn12 source (`ltn12.source.file`, ...) is one
 -- @tparam[opt=65536] number blocksize the size of the chunks read from the source
 -- @tparam[opt] function callback called with each chunk once sent; returning `false`
 -- stops the upload (`"aborted"`)
 -- @tparam[opt] number|string rest the offset the server writes from (REST)
+-- @tparam[opt] table opts transfer options
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}
 -- @treturn string the final reply's text (226)
 -- @treturn integer its code
 -- @return[2] `nil, message, code`
@@ -505,17 +557,18 @@ end
 -- string, CR, LF or NUL in `cmd`
 -- @usage local notes <close> = assert(io.open("notes.txt", "rb"))
 -- assert(ftp:storbinary("STOR notes.txt", notes))
-function FTP:storbinary(cmd, source, blocksize, callback, rest)
+function FTP:storbinary(cmd, source, blocksize, callback, rest, opts)
   checks.check_line("storbinary", 1, cmd) -- before TYPE, EPSV or PASV go out
   check_source("storbinary", source)
   blocksize = checks.check("storbinary", 3, blocksize or DEFAULT_BLOCKSIZE, "number")
   checks.check("storbinary", 4, callback, "function|nil")
+  local rate = rate_limit_of("storbinary", 6, opts)
   return self:_upload("I", cmd, rest, source, function()
     if io.type(source) == "file" and not callback then
       return send_file, source
     end
     return send_chunks, chunk_reader(source, blocksize), callback
-  end)
+  end, rate)
 end
 
 -- Lines for storlines: from a file or object (read "L"), a string, or a
@@ -582,4 +635,5 @@ function FTP:storlines(cmd, source, callback)
   end)
 end
 
-return { FTP = FTP }
+return { FTP = FTP,
+  option_types = { retrbinary = TRANSFER_OPTIONS, storbinary = TRANSFER_OPTIONS } }
