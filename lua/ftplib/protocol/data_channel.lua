@@ -260,7 +260,7 @@ local function pipelined_data(self, cmd)
   end
   local data
   if port then
-    data, perr, pcode = connect_data(self, self:_peer(), port)
+    data, perr, pcode = connect_data(self, self:_server_host(), port)
     if data then
       return data
     end
