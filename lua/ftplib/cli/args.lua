@@ -62,9 +62,10 @@ Options:
       --version           print the version and exit
 
 A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
-2 network (refused, timeout, closed, proxy), 3 login refused, 4 the server refused
-(4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror or rm -r
-finished with failures.
+2 network (refused, timeout, closed, proxy), 3 login refused, 4 the server
+refused (4xx/5xx), 5 local file error, 6 TLS, 7 protocol error (also: no digest
+command for --verify-hash, a file still differing), 8 mirror or rm -r finished
+with failures.
 ]]
 
 -- Options: long name -> { short letter, kind } where kind is "flag",
@@ -93,6 +94,11 @@ local function parse_rate(text)
   if rate and rate >= 1 then
     return rate
   end
+end
+
+-- For spec/cli/toolbox_cli_spec.lua: every option has its line in USAGE.
+function cliargs._options()
+  return OPTIONS
 end
 
 local BY_LETTER = {}
