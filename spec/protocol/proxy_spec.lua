@@ -8,12 +8,7 @@ local proxies = require "spec.support.proxies"
 local proc = require "spec.support.proc"
 local socket = require "socket"
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 local function download(ftp, name)
   local chunks = {}
