@@ -9,12 +9,7 @@ local hostile = require "spec.support.hostile"
 
 local SIZE = 1024 * 1024 -- four ranges of 256 KiB
 
-local function random_bytes(n)
-  local urandom = assert(io.open("/dev/urandom", "rb"))
-  local bytes = urandom:read(n)
-  urandom:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 describe("segmented download from a hostile server", function()
   local tmp, data
