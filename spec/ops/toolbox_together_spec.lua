@@ -99,6 +99,26 @@ describe("rate_limit where the helpers meet", function()
       within(took, 0.7, 1.6, "download_many of 2 x 256 KiB, 2 sessions at 256 KiB/s each")
     end)
 
+  it("holds each session of a segmented download (ftplib.get) to it", function()
+    -- 512 KiB in 2 ranges at 256 KiB/s each: about 0.9 s (one session: 1.9 s).
+    s:write("rate/big.bin", content_a .. content_b)
+    local target = tmp .. "/big.bin"
+    local took, bytes, info = timed(ftplib.get, s:url("/rate/big.bin"), target,
+      { segments = 2, rate_limit = RATE })
+    assert.are.equal(2 * SIZE, bytes, info)
+    assert.are.equal(2, info.sessions)
+    assert.are.equal(content_a .. content_b, proc.read_file(target))
+    within(took, 0.7, 1.6, "2 segments of 256 KiB at 256 KiB/s each")
+  end)
+
+  it("holds each parallel session of mirror to it", function()
+    local ftp <close> = login(s)
+    local took, report = timed(ftp.mirror, ftp, "rate", tmp .. "/par",
+      { rate_limit = RATE, parallel = 2, exclude = "big.bin" })
+    assert.are.same({ "a.bin", "b.bin" }, sorted(report.created))
+    within(took, 0.7, 1.6, "mirror of 2 x 256 KiB on 2 sessions at 256 KiB/s each")
+  end)
+
   it("relays ftplib.copy held to it, FXP skipped (its bytes never pass the client)",
     function()
       local src <close> = login(s)
