@@ -248,7 +248,9 @@ end
 -- @tparam[opt=1000000] number opts.max_entries as for @{FTP:walk}; past it nothing is
 -- deleted
 -- @tparam[opt] {string,...} opts.include globs of what to delete, matched against the
--- path relative to `path`, as the @{filter_options} say: only the files they take are
+-- path relative to `path` (the filters choose among what lies under `path`; a `path`
+-- that is a file or a link is deleted as it is), as the @{filter_options} say: only
+-- the files they take are
 -- deleted, and only the folders a glob names (itself or a folder above it) are removed;
 -- a folder entered only to look for matches stays, and so does `path` itself unless a
 -- glob names it (`"**"`)
