@@ -12,7 +12,8 @@
 -- so that a later call with resume = true goes on where each range
 -- stopped, and only for the same remote file (path, SIZE, MDTM). The file
 -- gets its final name once every range is full, the .part has SIZE's
--- bytes, and SIZE and MDTM still answer what they did at the start.
+-- bytes, and SIZE and MDTM still answer what they did at the start (and,
+-- with verify = "hash", the server's digest is the .part's).
 --
 -- What cannot be cut falls back, and says so in info.fallback: no SIZE or
 -- a refused REST, one session (the plain download of whole_files.lua);
@@ -27,6 +28,7 @@ local scheduler = require "ftplib.concurrency.scheduler"
 local parallel = require "ftplib.ops.parallel"
 local retry = require "ftplib.ops.retry"
 local record = require "ftplib.ops.segment_record"
+local verify = require "ftplib.ops.verify"
 local lfs = checks.lazy_require("lfs", "ftp:download needs LuaFileSystem")
 
 local spawn = scheduler.exports.spawn
@@ -304,8 +306,10 @@ local function fetch_range(session, state, range)
   -- What one session learned about stopping this server's transfers (abort.lua)
   -- holds for the others: same server, same kind of transfer.
   session._abort_learned = session._abort_learned or state.abort_learned
+  -- rate_limit holds each session's transfer, as lftp's limit holds each connection.
   local ok, rerr, rcode = session:retrbinary("RETR " .. state.job.remote,
-    range_sink(state, session, at, outcome), BLOCK, start > 0 and start or nil)
+    range_sink(state, session, at, outcome), BLOCK, start > 0 and start or nil,
+    { rate_limit = state.job.opts.rate_limit })
   state.abort_learned = state.abort_learned or session._abort_learned
   if start == 0 and session._announced_size and session._announced_size ~= state.plan.total then
     return at.range, nil, ("%s: the 150 reply announced %d bytes, SIZE gave %d"):format(
@@ -472,6 +476,25 @@ local function whole(state)
   return true
 end
 
+-- With verify = "hash" (job.hash_algo, chosen by the caller before any
+-- byte): the whole .part against the server's digest. One that differs is
+-- removed (known bad: neither renamed nor resumed), "verify" telling the
+-- caller to fetch every range again.
+local function verified(ftp, state)
+  local job = state.job
+  if not job.hash_algo then
+    return true
+  end
+  local ok, err, code = verify.compare(ftp, job.remote, job.part, state.plan.total,
+    job.hash_algo)
+  if ok then
+    job.info.verified = job.hash_algo
+  elseif code == "verify" then
+    os.remove(job.part)
+  end
+  return ok, err, code
+end
+
 local function finish(state)
   local job = state.job
   if job.opts.preserve_time and state.origin.modify then
@@ -570,6 +593,9 @@ function segments.download(ftp, job, n)
   end
   if ok then
     ok, err, code = unchanged(ftp, state)
+  end
+  if ok then
+    ok, err, code = verified(ftp, state)
   end
   if ok then
     ok, err, code = finish(state)
