@@ -68,7 +68,7 @@ function server_files.enters(self, path)
     end
     return nil, err, code
   end
-  ok, err, code = self:cwd(home)
+  ok, err = self:cwd(home)
   if not ok then
     -- The session is in a folder nobody knows: every relative command after
     -- this would act there. Closed, rather (a retry logs in afresh).
