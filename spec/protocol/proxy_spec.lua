@@ -111,7 +111,17 @@ for _, kind in ipairs(servers.kinds()) do
           -- proxy resolves it on this same system.
           local first = (require("ftplib.core").resolve("localhost", "21") or {})[1]
           local named = s
-          if first and first.family == "inet6" then
+          if not first then
+            -- No name resolves here (a bare chroot: no /etc/hosts, no DNS): the name
+            -- still goes to the proxy, unresolved by us, and the proxy's refusal
+            -- comes back as "proxy", not a local "cannot resolve".
+            local ftp, err, code = ftplib.FTP("localhost", { port = s.port, timeout = 10,
+              proxy = p:url { scheme = "socks5h" } })
+            assert.is_nil(ftp)
+            assert.equal("proxy", code, err)
+            assert.matches("SOCKS5 reply", err)
+            return
+          elseif first.family == "inet6" then
             named = servers.start(kind, { ipv6 = true })
             finally(function() named:stop() end)
             named:write("pub/small.txt", "small\n")
