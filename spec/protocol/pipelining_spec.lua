@@ -273,6 +273,38 @@ describe("pipelining against the scripted server", function()
     assert.are.same({}, again:errors())
   end)
 
+  -- pyftpdlib over TLS answers the data connection of a refused transfer with a 226
+  -- once it sees it close, which may be after the NOOP that was to bring the session
+  -- in step: EPSV's reply is read past it, and a 226 during the probe is passed over.
+  it("a 226 come late for a refused transfer: read past, before EPSV's and the probe's",
+    function()
+      local srv, ftp = run(fake.script(fake.login_steps(), TYPE_I,
+        { { expect = "^EPSV$" }, { pasv = true },
+          { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+          { expect = "^RETR missing$" }, { send = "550 No such file\r\n" },
+          { expect = "^NOOP$" }, { send = "200 ok\r\n" },
+          -- The probe: a late 226 first, then both answers.
+          { expect = "^NOOP$" }, { expect = "^NOOP$" }, { send = "226 Transfer complete.\r\n" },
+          { send = "200 ok\r\n" }, { send = "200 ok\r\n" },
+          -- Pipelined: a late 226 before EPSV's own reply.
+          { expect = "^EPSV$" }, { pasv = true }, { send = "226 Transfer complete.\r\n" },
+          { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+          { expect = "^RETR missing$" }, { send = "550 No such file\r\n" },
+          { expect = "^NOOP$" }, { send = "200 ok\r\n" } },
+        retr("a", "one"), { { expect = "^PWD$" }, { send = '257 "/z" here\r\n' } }, QUIT))
+      for _ = 1, 2 do
+        local ok, err, code = download(ftp, "missing")
+        assert.is_nil(ok)
+        assert.equal(550, code, err)
+      end
+      assert.equal("one", assert(download(ftp, "a")))
+      assert.equal("/z", assert(ftp:pwd()))
+      assert.is_true(ftp._pipelining)
+      ftp:quit()
+      assert.is_true(srv:wait(5))
+      assert.are.same({}, srv:errors())
+    end)
+
   it("a server known to lose pipelined commands is never probed", function()
     local login = fake.login_steps()
     login[1] = { send = "220 Microsoft FTP Service\r\n" }

@@ -112,12 +112,31 @@ local function connect_data(self, host, port)
   return data
 end
 
+-- Replies that end a transfer, which no EPSV or PASV is answered with:
+-- before their own reply, they came late for an earlier transfer (pyftpdlib
+-- over TLS answers the data connection of a refused transfer with a 226
+-- once it sees it close, which may be after the NOOP that was to bring the
+-- session in step).
+local LATE_TRANSFER_REPLY = { [225] = true, [226] = true, [426] = true }
+local MAX_LATE = 4
+
+-- The reply to EPSV or PASV (code, text, errcode), read past late ones.
+local function passive_reply(self, code, text, errcode)
+  for _ = 1, MAX_LATE do
+    if not LATE_TRANSFER_REPLY[code] then
+      break
+    end
+    code, text, errcode = self:_readreply()
+  end
+  return code, text, errcode
+end
+
 -- The port from EPSV, or nil when the server refuses it (then PASV for good).
 function FTP:_epsv()
   if not self.use_epsv or self._epsv_refused then
     return nil
   end
-  local code, text, errcode = self:_cmd("EPSV")
+  local code, text, errcode = passive_reply(self, self:_cmd("EPSV"))
   if not code then
     return nil, text, errcode
   end
@@ -133,7 +152,7 @@ function FTP:_epsv()
 end
 
 function FTP:_pasv()
-  local code, text, errcode = self:_cmd("PASV")
+  local code, text, errcode = passive_reply(self, self:_cmd("PASV"))
   if not code then
     return nil, text, errcode
   end
@@ -237,8 +256,9 @@ end
 -- not answer 229, cmd went out with no data connection set up: its reply is
 -- read and dropped with any other it caused (resync), and after a refusal
 -- (5xx) false tells the caller to open the connection the usual way (PASV).
--- When the connection to that port fails, the server waits for it with
--- cmd: resync waits for its reply, at most one timeout.
+-- When the connection to that port fails, cmd's reply says why when it is
+-- a refusal (proftpd answers a missing file's RETR at once and closes the
+-- port): resync reads it, waiting at most one timeout.
 local function pipelined_data(self, cmd)
   local ok, err, code = self:_check_in_step()
   if ok then
@@ -250,7 +270,7 @@ local function pipelined_data(self, cmd)
   if not ok then
     return nil, err, code
   end
-  local reply, text, errcode = self:_readreply()
+  local reply, text, errcode = passive_reply(self, self:_readreply())
   if not reply then
     self:_pipelined_reply_failed(errcode)
     return nil, text, errcode
@@ -269,6 +289,8 @@ local function pipelined_data(self, cmd)
   ok, err, code = self:_sync(1)
   if not ok then
     return nil, err, code
+  elseif port and math.type(err) == "integer" and err >= 400 then
+    return nil, ok, err -- cmd's refusal, the reason the port was closed
   elseif perr then
     return nil, perr, pcode
   elseif reply >= 500 then
@@ -365,10 +387,15 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if not text then
     data:_close()
-    if code == "proto" then
+    if code == "proto" or (self.passive and math.type(code) == "integer") then
       -- A 2xx or 3xx where a 1xx was due: the server may still open the
-      -- transfer, or answer again (a reply nobody asked for came first).
-      self:_sync()
+      -- transfer, or answer again (a reply nobody asked for came first). A
+      -- refusal after our data connection came: the server may answer that
+      -- connection too (pyftpdlib over TLS sends a 226 once it closes).
+      local synced, serr, scode = self:_sync()
+      if not synced and code ~= "proto" then
+        return nil, serr, scode
+      end
     end
     return nil, err, code
   end

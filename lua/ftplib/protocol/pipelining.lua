@@ -13,7 +13,13 @@
 -- old servers then connect to the default data port), with REST (a refused
 -- REST would leave the command to run from the start), in active mode, and
 -- with the option pipelining = false.
+--
+-- A pipelined command the server refuses finds our data connection coming
+-- after its refusal; a server may answer that connection too (pyftpdlib over
+-- TLS sends a 226 once it closes): data_channel.lua resyncs after a refusal
+-- and reads past such late replies before EPSV's own.
 local wait = require "ftplib.concurrency.wait"
+local resync = require "ftplib.protocol.resync"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -25,6 +31,8 @@ local LOSES_COMMANDS = { "Microsoft FTP Service", "MadGoat" }
 -- How long the second NOOP's answer may come after the first's, at least:
 -- a server that read both lines answers both at once (or one delay apart).
 local PROBE_LAG = 1
+-- Replies answering no NOOP passed over during the probe, at most.
+local MAX_STRAYS = 4
 
 local function loses_commands(welcome)
   for _, name in ipairs(LOSES_COMMANDS) do
@@ -46,10 +54,12 @@ local function reply_by(self, deadline)
 end
 
 -- Two NOOPs, sent one after the other without waiting: the session
--- pipelines once both answers came. When the second does not come soon
--- after the first, it was lost or is late, and no count tells which: PWD
--- settles it (resync.lua: only its 257 ends the read), and is the probe of
--- later resyncs. true, or nil, msg, code when the session was lost.
+-- pipelines once both answers came, the second soon after the first. A
+-- reply that answers no NOOP (a 226 come late for an earlier transfer) is
+-- passed over. When the second answer does not come soon, it was lost or is
+-- late, and no count tells which: PWD settles it (resync.lua: only its 257
+-- ends the read), and is the probe of later resyncs. true, or nil, msg, code
+-- when the session was lost.
 local function probe(self)
   self._pipelining = false -- until both answers came
   local ok, err, code = self:_check_in_step()
@@ -62,19 +72,24 @@ local function probe(self)
   if not ok then
     return nil, err, code
   end
-  local started = now()
-  local first, text, errcode = self:_readreply()
-  if not first then
-    return nil, text, errcode
+  local started, answers, by = now(), 0, self:_deadline()
+  for _ = 1, 2 + MAX_STRAYS do
+    local reply, text, errcode = reply_by(self, by)
+    if reply == nil then
+      return nil, text, errcode
+    elseif reply == false then
+      break
+    elseif resync.answers_noop(reply) then
+      answers = answers + 1
+      if answers == 2 then
+        self._pipelining = true
+        return true
+      end
+      by = math.min(now() + math.max(PROBE_LAG, 2 * (now() - started)), self:_deadline())
+    end
   end
-  local lag = math.max(PROBE_LAG, 2 * (now() - started))
-  local second
-  second, text, errcode = reply_by(self, math.min(now() + lag, self:_deadline()))
-  if second == nil then
-    return nil, text, errcode
-  elseif second then
-    self._pipelining = true
-    return true
+  if answers == 0 then
+    return self:_lose("no answer to NOOP within the timeout", "timeout")
   end
   self._sync_probe = "PWD"
   ok, err, code = self:_sync(1)
