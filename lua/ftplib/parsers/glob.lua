@@ -168,4 +168,46 @@ function glob.may_match_after(m, prefix)
   return #run(m, prefix) > 0
 end
 
+-- Matching resumed where it stopped: a walk reads a folder's path once, and
+-- then each entry's name only, however deep the folder. A state is a set of
+-- positions written as text ("" when nothing can match any more): the same
+-- set is the same short string, shared by every folder it is kept for.
+local function encode(set)
+  table.sort(set)
+  return table.concat(set, ",")
+end
+
+local function decode(state)
+  local set = {}
+  for i in state:gmatch("%d+") do
+    set[#set + 1] = tonumber(i)
+  end
+  return set
+end
+
+--- The state of m after reading text from state (nil: from the start).
+function glob.resume(m, state, text)
+  local set
+  if state == nil then
+    set = {}
+    add_state(m, set, {}, 1)
+  elseif state == "" then
+    return ""
+  else
+    set = decode(state)
+  end
+  for k = 1, #text do
+    if #set == 0 then
+      break
+    end
+    set = step(m, set, text:byte(k))
+  end
+  return encode(set)
+end
+
+--- Whether m, in state (from glob.resume), has matched all it read.
+function glob.accepts(m, state)
+  return state:find("%f[%d]" .. (m.n + 1) .. "%f[^%d]") ~= nil
+end
+
 return glob
