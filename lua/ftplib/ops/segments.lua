@@ -37,6 +37,9 @@ local segments = {}
 
 -- What download answers when the file cannot be cut: the caller downloads
 -- it on one session, the second value saying why.
+-- The largest file cut into ranges (2^53 bytes).
+local MAX_SEGMENTED = 1 << 53
+
 segments.FALLBACK = setmetatable({}, { __name = "segments.FALLBACK" })
 
 segments.MAX = 32          -- sessions one download may open
@@ -300,7 +303,10 @@ local function fetch_range(session, state, range)
   end
   file:setvbuf("no")
   local start = range.from + range.done
-  file:seek("set", start)
+  local at_start, serr, scode = file:seek("set", start)
+  if at_start ~= start then
+    return range, nil, "cannot seek in " .. state.job.part .. ": " .. tostring(serr), scode or "io"
+  end
   local outcome, at = {}, { range = range, file = file }
   session._announced_size = nil
   -- What one session learned about stopping this server's transfers (abort.lua)
@@ -537,6 +543,10 @@ local function prepare(ftp, job, n)
   local origin, err, code = identify(ftp, job)
   if origin == segments.FALLBACK or not origin then
     return origin, err, code
+  elseif origin.size > MAX_SEGMENTED then
+    -- Beyond what a file position holds exactly everywhere (a double's 2^53):
+    -- a SIZE no disk holds is more likely a lie than a file.
+    return segments.FALLBACK, "SIZE " .. origin.size .. " too large to cut: one session"
   end
   local plan
   plan, err, code = choose_plan(job, origin, n)
