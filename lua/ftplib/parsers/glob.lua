@@ -133,17 +133,26 @@ local function step(m, set, c)
   return next_set
 end
 
--- The states after reading all of subject (an empty set: no match possible).
-local function run(m, subject)
+-- The states before reading anything.
+local function start(m)
   local set = {}
   add_state(m, set, {}, 1)
-  for k = 1, #subject do
+  return set
+end
+
+-- The states after reading all of text from set (an empty set: no match possible).
+local function read(m, set, text)
+  for k = 1, #text do
     if #set == 0 then
       break
     end
-    set = step(m, set, subject:byte(k))
+    set = step(m, set, text:byte(k))
   end
   return set
+end
+
+local function run(m, subject)
+  return read(m, start(m), subject)
 end
 
 --- Whether the compiled glob m matches all of subject.
@@ -187,22 +196,10 @@ end
 
 --- The state of m after reading text from state (nil: from the start).
 function glob.resume(m, state, text)
-  local set
-  if state == nil then
-    set = {}
-    add_state(m, set, {}, 1)
-  elseif state == "" then
+  if state == "" then
     return ""
-  else
-    set = decode(state)
   end
-  for k = 1, #text do
-    if #set == 0 then
-      break
-    end
-    set = step(m, set, text:byte(k))
-  end
-  return encode(set)
+  return encode(read(m, state == nil and start(m) or decode(state), text))
 end
 
 --- Whether m, in state (from glob.resume), has matched all it read.
