@@ -75,9 +75,10 @@ else
       local reference = local_file("data.bin", CONTENT)
       local ftp <close> = session(s)
       for _, algo in ipairs(ALGOS) do
-        local digest, used = ftp:hash("data.bin", algo)
+        local digest, used, range_end = ftp:hash("data.bin", algo)
         assert.equal(core.file_digest(reference, algo), digest, algo)
         assert.equal(algo, used)
+        assert.equal(#CONTENT, range_end, "mod_digest's range ends at the size")
       end
     end)
 

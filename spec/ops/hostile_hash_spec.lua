@@ -1,8 +1,10 @@
 -- verify = "hash" against a server that lies about digests (spec/support/hostile.lua):
--- wrong digests, replies that are no digest (malformed, of the wrong length or
--- algorithm, huge, over the line limit), data corrupted on the way. Each time the
--- transfer is done again as many times as verify_retries allow, a download that still
--- fails leaves nothing under its name, and nothing raises.
+-- wrong digests, replies that are no digest (malformed, of the wrong length, algorithm
+-- or range, huge, over the line limit), data corrupted on the way. A wrong digest:
+-- the transfer is done again as many times as verify_retries allow, and a download
+-- that still fails leaves nothing under its name. A reply holding no digest of the
+-- whole file says nothing of the bytes: it fails at once, the .part kept. Nothing
+-- raises.
 local core = require "ftplib.core"
 local lfs = require "lfs"
 local hostile = require "spec.support.hostile"
@@ -100,7 +102,7 @@ describe("download with verify = \"hash\" from a lying server", function()
     assert.equal(CONTENT, proc.read_file(target))
   end)
 
-  it("takes a reply holding no digest as a mismatch: malformed, wrong length, wrong algorithm",
+  it("fails at once, keeping the .part, on a reply holding no digest of the whole file",
       function()
     local lies = {
       "213 garbage",
@@ -108,6 +110,7 @@ describe("download with verify = \"hash\" from a lying server", function()
       "213 SHA-256 0-100000 " .. GOOD .. "0 data.bin",
       "213 SHA-256 0-100000 " .. GOOD:sub(2) .. "z data.bin",
       "213 SHA-256 10-100000 " .. GOOD .. " data.bin",
+      "213 SHA-256 0-99999999999999999999 " .. GOOD .. " data.bin",
       "250 " .. GOOD,
       "150 " .. GOOD,
       hash_reply(core.sha256(""):sub(1, 32), "MD5"), -- another algorithm, after OPTS HASH too
@@ -116,26 +119,67 @@ describe("download with verify = \"hash\" from a lying server", function()
       local ftp <close> = start({ HASH = { lie } })
       local target, ok, err, code = download(ftp, { verify = "hash" })
       assert.is_nil(ok, lie)
-      assert.equal("verify", code, lie .. ": " .. tostring(err))
-      assert.truthy(err:find("digest cannot be read", 1, true), err)
-      assert.equal(2, count("^RETR data%.bin$"), lie)
-      assert_left_nothing(target)
+      assert.equal("proto", code, lie .. ": " .. tostring(err))
+      assert.equal(1, count("^RETR data%.bin$"), lie)
+      assert.is_false(exists(target))
+      assert.equal(CONTENT, proc.read_file(target .. ".part"), "the bytes may be fine: kept")
       srv:stop()
       srv = nil
     end
   end)
 
-  it("survives a huge multi-line reply and a line over maxline (the session is restored)",
+  it("takes no digest of part of the file for the whole file's (HASH's range end)", function()
+    -- GOOD is the whole file's digest, but the server says it covers bytes 0-1024.
+    for _, range in ipairs { "0-1024", "0-100001", "0-99998" } do
+      local ftp <close> = start({ HASH = { ("213 SHA-256 %s %s data.bin"):format(range, GOOD) } })
+      local target, ok, err, code = download(ftp, { verify = "hash" })
+      assert.is_nil(ok, range)
+      assert.equal("proto", code, range .. ": " .. tostring(err))
+      assert.truthy(err:find("not of the whole file", 1, true), err)
+      assert.equal(1, count("^RETR data%.bin$"), range)
+      assert.equal(CONTENT, proc.read_file(target .. ".part"))
+      srv:stop()
+      srv = nil
+    end
+    -- The size (proftpd) and the last byte's offset both cover it.
+    for _, range in ipairs { "0-100000", "0-99999" } do
+      local ftp <close> = start({ HASH = { ("213 SHA-256 %s %s data.bin"):format(range, GOOD) } })
+      local target, bytes, info = download(ftp, { verify = "hash" })
+      assert.equal(#CONTENT, bytes, range .. ": " .. tostring(info))
+      assert.equal("sha256", info.verified)
+      assert.equal(CONTENT, proc.read_file(target))
+      srv:stop()
+      srv = nil
+    end
+  end)
+
+  it("reads an old server's \"250 MD5 of file is <hex>\", and a wrong one is a mismatch",
+      function()
+    local function md5(bytes)
+      proc.write_file(tmp .. "/md5-of", bytes)
+      return core.file_digest(tmp .. "/md5-of", "md5")
+    end
+    local ftp <close> = start({ XMD5 = { "250 MD5 of file is " .. md5(CORRUPT),
+      "250 MD5 of file is " .. md5(CONTENT):upper() } }, { features = { "SIZE", "XMD5" } })
+    local target, bytes, info = download(ftp, { verify = "hash" })
+    assert.equal(#CONTENT, bytes, tostring(info))
+    assert.equal("md5", info.verified)
+    assert.equal(1, info.verify_retries)
+    assert.equal(CONTENT, proc.read_file(target))
+    assert.equal(2, count("^XMD5 data%.bin$"))
+  end)
+
+  it("reads a huge multi-line reply; one over maxline fails with \"limit\", the .part kept",
       function()
     local huge = string.rep("213-Computing, computing, computing\r\n", 20000) .. hash_reply(BAD)
     local over = "213 SHA-256 0-100000 " .. string.rep("f", 100000) .. " data.bin"
     local ftp <close> = start({ HASH = { huge, over, hash_reply(GOOD) } })
     local target, ok, err, code = download(ftp, { verify = "hash", verify_retries = 2 })
-    assert.equal(#CONTENT, ok, tostring(err) .. " " .. tostring(code))
-    assert.equal(2, err.verify_retries)
-    assert.equal(CONTENT, proc.read_file(target))
-    assert.equal(3, count("^RETR data%.bin$"))
-    assert.equal(2, count("^USER "), "one login more after the line over maxline")
+    assert.is_nil(ok)
+    assert.equal("limit", code, err)
+    assert.equal(2, count("^RETR data%.bin$"), "again after the huge reply's wrong digest")
+    assert.is_false(exists(target))
+    assert.equal(CONTENT, proc.read_file(target .. ".part"))
   end)
 
   it("keeps the .part when the server refuses the digest (450): nothing known bad", function()
@@ -149,7 +193,7 @@ describe("download with verify = \"hash\" from a lying server", function()
   end)
 
   it("falls back to XSHA256 when OPTS HASH is refused, and checks its reply too", function()
-    local ftp <close> = start({ XSHA256 = { "250 0x" .. GOOD:upper() .. "ZZ", "250 " .. GOOD } },
+    local ftp <close> = start({ XSHA256 = { "250 0x" .. BAD:upper(), "250 " .. GOOD } },
       { opts_hash = "501 Unsupported algorithm", features = { "SIZE", "HASH MD5*;SHA-256",
         "XSHA256" } })
     local target, bytes, info = download(ftp, { verify = "hash" })
@@ -202,7 +246,7 @@ describe("upload with verify = \"hash\" to a lying server", function()
   end)
 
   it("deletes an atomic upload's temporary when the digest stays wrong", function()
-    local ftp <close> = start({ HASH = { "213 SHA-256 0-1 nonsense up.bin", hash_reply(BAD) } })
+    local ftp <close> = start({ HASH = { hash_reply(BAD) } })
     local ok, err, code = upload(ftp, "up.bin", { verify = "hash", atomic = true })
     assert.is_nil(ok)
     assert.equal("verify", code, err)
@@ -210,5 +254,14 @@ describe("upload with verify = \"hash\" to a lying server", function()
     assert.same({}, srv:events("renamed"), "never renamed to the final name")
     assert.same({ "up.bin.part", "up.bin.part" }, srv:events("deleted"))
     assert.equal(2, count("^DELE "), "each known-bad temporary deleted once")
+  end)
+
+  it("fails at once with \"proto\" on a reply holding no digest: not sent again", function()
+    local ftp <close> = start({ HASH = { "213 SHA-256 0-1 nonsense up.bin", hash_reply(GOOD) } })
+    local ok, err, code = upload(ftp, "up.bin", { verify = "hash" })
+    assert.is_nil(ok)
+    assert.equal("proto", code, err)
+    assert.same({ "up.bin 100000" }, srv:events("stored"))
+    assert.same({}, srv:events("deleted"), "a non-atomic upload's file stays")
   end)
 end)

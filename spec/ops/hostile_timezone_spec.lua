@@ -129,6 +129,19 @@ describe("timezone = \"auto\" against a hostile server", function()
     assert.equal(TRUE_UTC, listed(other, "u.txt").modify) -- the ls line is shifted
   end)
 
+  it("learns anew on a new connection: another server, another zone", function()
+    local refusing = started(scenario(7200, nil))
+    local ftp <close> = refusing:session { timezone = "auto" }
+    listed(ftp, "a.txt")
+    assert.matches("^MDTM a%.txt failed: 550", select(2, ftp:server_timezone()))
+    local answering = started(scenario(3600, mdtm(TRUE_UTC)))
+    assert(ftp:connect(answering.host, answering.port))
+    assert(ftp:login("anonymous", "guest"))
+    assert.matches("^not found yet", select(2, ftp:server_timezone()))
+    assert.equal(TRUE_UTC, listed(ftp, "a.txt").modify)
+    assert.same({ 3600, "auto" }, { ftp:server_timezone() })
+  end)
+
   it("raises for an offset of another form or beyond 14 hours", function()
     for _, bad in ipairs { "+2", "UTC", "+1500", 3600.5, 15 * 3600, "+02:75" } do
       assert.has_error(function() ftplib.FTP { timezone = bad } end)
@@ -137,3 +150,52 @@ describe("timezone = \"auto\" against a hostile server", function()
     assert.same({ -19800, "option" }, { ftplib.FTP({ timezone = "-05:30" }):server_timezone() })
   end)
 end)
+
+describe("timezone = \"auto\" when the MDTM is lost with the connection (spec/support/fake.lua)",
+  function()
+    local fake = require "spec.support.fake"
+
+    -- A LIST of one file shown with its time of day `offset` seconds east of UTC.
+    local function list_steps(offset)
+      return fake.script(fake.type_steps("A"), fake.epsv_steps(), fake.sending_steps("^LIST",
+        "150 here it comes", hostile.ls("-", "a.txt", 5, ls_time(offset)) .. "\r\n",
+        "226 done"))
+    end
+
+    it("does not give up for the session: the next LIST asks again", function()
+      local lost = fake.start(fake.script(fake.login_steps(), list_steps(7200),
+        { { expect = "^MDTM a%.txt$" }, { close = true } }), { timeout = 20 })
+      finally(function() lost:stop() end)
+      local ftp <close> = assert(ftplib.FTP(lost.host, { port = lost.port, user = "anonymous",
+        passwd = "guest", timeout = 10, timezone = "auto" }))
+      assert.equal(TRUE_UTC + 7200, listed(ftp, "a.txt").modify) -- as LIST said: no guess
+      local offset, why = ftp:server_timezone()
+      assert.is_nil(offset)
+      assert.matches("^not found yet: MDTM a%.txt failed: .*asked again", why)
+      assert.is_true(lost:wait(5))
+      assert.same({}, lost:errors())
+      -- The session comes back (as a retry brings it back) and the next LIST asks again.
+      local back = fake.start(fake.script(fake.login_steps(), list_steps(7200),
+        fake.answer_steps("^MDTM a%.txt$", "213 " .. mdtm(TRUE_UTC))), { timeout = 20 })
+      finally(function() back:stop() end)
+      assert(ftp:connect(back.host, back.port))
+      assert(ftp:login("anonymous", "guest"))
+      assert.equal(TRUE_UTC, listed(ftp, "a.txt").modify)
+      assert.same({ 7200, "auto" }, { ftp:server_timezone() })
+      ftp:close()
+      assert.is_true(back:wait(5))
+      assert.same({}, back:errors())
+    end)
+
+    it("does not give up on an MDTM that timed out either", function()
+      local slow = fake.start(fake.script(fake.login_steps(), list_steps(7200),
+        { { expect = "^MDTM a%.txt$" }, { sleep = 3 } }), { timeout = 20 })
+      finally(function() slow:stop() end)
+      local ftp <close> = assert(ftplib.FTP(slow.host, { port = slow.port, user = "anonymous",
+        passwd = "guest", timeout = 1, timezone = "auto" }))
+      assert.equal(TRUE_UTC + 7200, listed(ftp, "a.txt").modify)
+      local offset, why = ftp:server_timezone()
+      assert.is_nil(offset)
+      assert.matches("^not found yet: MDTM a%.txt failed: .*asked again", why)
+    end)
+  end)

@@ -5,6 +5,7 @@ local digest_reply = require "ftplib.parsers.digest_reply"
 
 local SHA256 = digest_reply.algorithm("sha256")
 local CRC32 = digest_reply.algorithm("crc32")
+local MD5 = digest_reply.algorithm("md5")
 local HEX256 = "a948904f2f0f479b8f8197694b30184b0d2ed1c1cd2a1ec0fb85d299a192a447"
 
 describe("digest_reply.hash_feature", function()
@@ -30,7 +31,22 @@ end)
 describe("digest_reply.parse_hash", function()
   it("reads a multi-line 213: the digest in lower case, and the range's end", function()
     local text = "213-Computing SHA-256 digest\n213 SHA-256 0-12 " .. HEX256:upper() .. " a.txt"
-    assert.same({ HEX256, "12" }, { digest_reply.parse_hash(text, SHA256) })
+    assert.same({ HEX256, 12 }, { digest_reply.parse_hash(text, SHA256) })
+  end)
+
+  it("refuses a range end past any file size, and says whether an end covers a file",
+      function()
+    local digest, why = digest_reply.parse_hash("213 SHA-256 0-99999999999999999999 " .. HEX256
+      .. " a.txt", SHA256)
+    assert.is_nil(digest)
+    assert.truthy(why:find("range end", 1, true), why)
+    -- proftpd writes the size; a last byte's offset is one less; nothing else covers it.
+    assert.is_true(digest_reply.covers_file(100000, 100000))
+    assert.is_true(digest_reply.covers_file(99999, 100000))
+    assert.is_true(digest_reply.covers_file(0, 0))
+    assert.is_false(digest_reply.covers_file(1024, 100000))
+    assert.is_false(digest_reply.covers_file(100001, 100000))
+    assert.is_false(digest_reply.covers_file(99998, 100000))
   end)
 
   it("takes a name with spaces, or none", function()
@@ -78,6 +94,17 @@ describe("digest_reply.parse_x", function()
     assert.equal(HEX256, digest_reply.parse_x("250-Computing SHA256 digest\n250 "
       .. HEX256:upper(), SHA256))
     assert.equal(HEX256, digest_reply.parse_x("213 " .. HEX256 .. " a.txt", SHA256))
+  end)
+
+  it("takes the word of the last line that is hex of the algorithm's length", function()
+    local md5 = "6f5902ac237024bdd0c176cb93063dc4"
+    assert.equal(md5, digest_reply.parse_x("250 MD5 of file is " .. md5:upper(), MD5))
+    assert.equal(md5, digest_reply.parse_x("250 MD5 of file is " .. md5 .. ".", MD5))
+    assert.equal(HEX256, digest_reply.parse_x("213 data.bin " .. HEX256, SHA256))
+    assert.equal("0000beef", digest_reply.parse_x("250 CRC32 of file is BEEF", CRC32))
+    -- Two short hex words (the name "a" and the digest): which is the CRC-32 is a guess.
+    assert.is_nil(digest_reply.parse_x("250 CRC32 of a is BEEF", CRC32))
+    assert.is_nil(digest_reply.parse_x("250 MD5 of file is " .. HEX256, MD5))
   end)
 
   it("drops a 0x and gives a short CRC-32 its leading zeros", function()

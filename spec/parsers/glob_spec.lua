@@ -72,6 +72,24 @@ describe("glob", function()
     assert.is_false(glob.may_match_after(assert(glob.compile("*.c")), "src/"))
   end)
 
+  it("resumes where it stopped: a path read in pieces matches as read whole", function()
+    local patterns = { "src/**/*.c", "**/node_modules", "a/*/b", "a/**", "x", "*.c", "a/b" }
+    local subjects = { "src/a.c", "src/x/y/a.c", "x/src/a.c", "a/b/node_modules", "node_modules",
+      "a/q/b", "a/q/r/b", "a", "a/", "x", "y.c", "a/b", "" }
+    for _, pattern in ipairs(patterns) do
+      local m = glob.compile(pattern)
+      for _, subject in ipairs(subjects) do
+        local state = glob.resume(m, nil, "")
+        for piece in subject:gmatch("[^/]*/?") do
+          state = glob.resume(m, state, piece)
+        end
+        assert.equal(glob.matches(m, subject), glob.accepts(m, state), pattern .. " " .. subject)
+        assert.equal(glob.may_match_after(m, subject), glob.resume(m, nil, subject) ~= "")
+      end
+    end
+    assert.equal("", glob.resume(glob.compile("a/*"), nil, "b/")) -- nothing can match any more
+  end)
+
   it("refuses what is not a glob, or one too long, without raising", function()
     assert.same({ nil, "a glob must be a string" }, { glob.compile(42) })
     local m, why = glob.compile(string.rep("a", glob.MAX_PATTERN + 1))
@@ -165,4 +183,52 @@ describe("filter rules", function()
     end)
     assert.is_false(takes({ exclude = "*" }, "anything", false)) -- a string: one glob
   end)
+  it("answers alike for a path asked cold and one whose folders were asked first", function()
+    local opts = { include = { "/src/**/*.c", "docs/", "keep" },
+      exclude = { "gen/", "**/node_modules", "/top.tmp" } }
+    local paths = { { "src", true }, { "src/a", true }, { "src/a/x.c", false },
+      { "src/a/gen", true }, { "src/a/gen/y.c", false }, { "docs", true },
+      { "docs/a/b.pdf", false }, { "x/keep", true }, { "x/keep/any", false },
+      { "x/node_modules", true }, { "x/node_modules/keep/z", false }, { "top.tmp", false },
+      { "src/top.tmp", false }, { "other", true }, { "other/file", false } }
+    local warm = filters.new("walk", opts)
+    for _, case in ipairs(paths) do
+      local cold = filters.new("walk", opts)
+      assert.equal(cold:takes(case[1], nil, case[2]), warm:takes(case[1], nil, case[2]), case[1])
+      assert.equal(filters.new("walk", opts):included(case[1], case[2]),
+        warm:included(case[1], case[2]), case[1])
+    end
+    -- The walked folder is not a folder above its entries: a folders-only
+    -- exclude leaves a top-level file alone, not a file in a folder.
+    local dirs_only = filters.new("walk", { exclude = { "*/" } })
+    assert.is_true(dirs_only:takes("a", nil, false))
+    assert.is_false(dirs_only:takes("a/b", nil, false))
+  end)
+
+  it("matches each entry of deep folders with long names only once (not per folder above)",
+    function()
+      -- A server may serve a chain of 128 folders named with 200 bytes each:
+      -- matching every folder above again made each entry cost seconds.
+      local selector = filters.new("walk", { include = { "**/keep/**", "*.c" },
+        exclude = { "**/node_modules", "*.tmp" } })
+      local name = string.rep("n", 200)
+      local started, dir = os.clock(), nil
+      for _ = 1, 128 do
+        if os.clock() - started > 2 then
+          break -- failed already: the bound below says so
+        end
+        dir = dir and dir .. "/" .. name or name
+        assert.is_true(selector:takes(dir, nil, true))
+        assert.is_true(selector:takes(dir .. "/f.c", nil, false))
+      end
+      assert.is_true(os.clock() - started < 2, "took " .. (os.clock() - started) .. " s")
+      assert.equal(128 * 201 - 1, #dir)
+      assert.is_false(selector:takes(dir .. "/node_modules", nil, true))
+      assert.is_false(selector:takes(dir .. "/x.tmp", nil, false))
+      -- Asked cold (as download_many asks), each folder above is matched once.
+      local cold = filters.new("download_many", { exclude = { "**/node_modules" } })
+      assert.is_true(cold:takes(dir .. "/g.c", nil, false))
+      assert.is_false(cold:takes(dir .. "/node_modules/h.c", nil, false))
+      assert.is_true(os.clock() - started < 2, "took " .. (os.clock() - started) .. " s")
+    end)
 end)

@@ -28,10 +28,6 @@ local filters = {}
 -- The option types every filtered helper takes.
 filters.OPTION_TYPES = { include = "table|string", exclude = "table|string", filter = "function" }
 
-local function basename(rel)
-  return rel:match("[^/]*$")
-end
-
 -- A compiled rule for one glob (see the rules above).
 local function rule_for(fname, option, pattern)
   if type(pattern) ~= "string" then
@@ -52,45 +48,136 @@ local function rule_for(fname, option, pattern)
   return { matcher = matcher, anchored = anchored, dirs_only = dirs_only }
 end
 
-local function matches(rule, rel, is_dir)
-  if rule.dirs_only and not is_dir then
+-- Matching is resumed from the folder above (glob.resume): a walk asks
+-- about a folder before its entries, so what each folder's path matched
+-- (its record, below) is kept for the selector's life and an entry reads
+-- its own name only. Matching each path whole, and each folder above it
+-- again, cost time quadratic in the path's length: seconds an entry for a
+-- server's chain of deep folders with long names.
+
+-- What a path or a folder above it matched, as bits: an exclude
+-- (EXCLUDED), an include (INCLUDED).
+local EXCLUDED, INCLUDED = 1, 2
+
+local function has(facts, bit)
+  return facts & bit ~= 0
+end
+
+-- The folder holding rel and rel's last name; no folder (nil) for a
+-- top-level name: the walked folder itself is not matched as one above.
+local function split(rel)
+  local dir = rel:match("^(.*)/")
+  return dir, dir and rel:sub(#dir + 2) or rel
+end
+
+-- The record above top-level names: nothing matched, each glob at its start.
+local TOP = { facts = 0, states = {} }
+
+-- Whether one of rules matches the entry named name in the folder whose
+-- record is above. states, for a folder: gets each glob with a `/` in its
+-- state after the folder's path and a "/" (what lies below may match).
+local function any_matches(rules, above, name, is_dir, states)
+  local found = false
+  for _, rule in ipairs(rules) do
+    local m, applies = rule.matcher, is_dir or not rule.dirs_only
+    if rule.anchored then
+      local state = glob.resume(m, above.states[rule], name)
+      found = found or applies and glob.accepts(m, state)
+      if states then
+        states[rule] = glob.resume(m, state, "/")
+      end
+    elseif applies and not found then
+      found = glob.matches(m, name)
+    end
+  end
+  return found
+end
+
+-- The bits of the entry named name below the folder whose record is above.
+-- What the folder above decided is not matched again (nor its globs'
+-- states kept: what lies below is decided too).
+local function facts_below(self, above, name, is_dir, states)
+  local facts = above.facts
+  if not has(facts, EXCLUDED) and any_matches(self.exclude, above, name, is_dir, states) then
+    facts = facts | EXCLUDED
+  end
+  if not has(facts, INCLUDED) and any_matches(self.include, above, name, is_dir, states) then
+    facts = facts | INCLUDED
+  end
+  return facts
+end
+
+-- The record of folder dir ({facts =, states =}), kept in self.folders. A
+-- folder asked about cold (download_many's paths) is climbed to the nearest
+-- one known, then each folder on the way down read once.
+local function folder_record(self, dir)
+  local known = self.folders
+  local chain, up = {}, dir
+  while up and not known[up] do
+    chain[#chain + 1] = up
+    up = split(up)
+  end
+  local record = up and known[up] or TOP
+  for i = #chain, 1, -1 do
+    local _, name = split(chain[i])
+    local states = {}
+    record = { facts = facts_below(self, record, name, true, states), states = states }
+    known[chain[i]] = record
+  end
+  return record
+end
+
+-- The bits of the entry at rel, and for a folder its record.
+local function entry_facts(self, rel, is_dir)
+  if is_dir then
+    local record = folder_record(self, rel)
+    return record.facts, record
+  end
+  local dir, name = split(rel)
+  return facts_below(self, dir and folder_record(self, dir) or TOP, name, false)
+end
+
+-- Whether a path below the folder whose record is given could match one of
+-- the include globs.
+local function may_match_below(self, record)
+  for _, rule in ipairs(self.include) do
+    if not rule.anchored or record.states[rule] ~= "" then
+      return true
+    end
+  end
+  return false
+end
+
+local Selector = {}
+Selector.__index = Selector
+
+--- Whether the entry at rel (relative to the walked folder, "/" between
+-- names) is taken: true or false, or nil and the error opts.filter raised.
+-- is_dir: the entry is a folder to enter.
+function Selector:takes(rel, entry, is_dir)
+  local facts, record = entry_facts(self, rel, is_dir)
+  if has(facts, EXCLUDED) then
     return false
   end
-  return glob.matches(rule.matcher, rule.anchored and rel or basename(rel))
-end
-
-local function any_matches(rules, rel, is_dir)
-  for _, rule in ipairs(rules) do
-    if matches(rule, rel, is_dir) then
-      return true
+  if self.filter then
+    local ok, answer = pcall(self.filter, rel, entry)
+    if not ok then
+      return nil, tostring(answer)
+    elseif not answer then
+      return false
     end
   end
-  return false
-end
-
--- Whether rel or a folder above it matches one of rules.
-local function matches_here_or_above(rules, rel, is_dir)
-  if any_matches(rules, rel, is_dir) then
+  if #self.include == 0 or has(facts, INCLUDED) then
     return true
   end
-  local dir = rel:match("^(.*)/[^/]*$")
-  while dir do
-    if any_matches(rules, dir, true) then
-      return true
-    end
-    dir = dir:match("^(.*)/[^/]*$")
-  end
-  return false
+  return is_dir and may_match_below(self, record) or false
 end
 
--- Whether a path below folder rel could match one of rules.
-local function may_match_below(rules, rel)
-  for _, rule in ipairs(rules) do
-    if not rule.anchored or glob.may_match_after(rule.matcher, rel .. "/") then
-      return true
-    end
-  end
-  return false
+-- Whether the include globs name rel itself or a folder above it (true
+-- when there are none): rmtree removes only such folders, not those entered
+-- only to look for what include takes.
+function Selector:included(rel, is_dir)
+  return #self.include == 0 or has(entry_facts(self, rel, is_dir), INCLUDED)
 end
 
 local function compile_list(fname, option, value)
@@ -104,39 +191,6 @@ local function compile_list(fname, option, value)
   return rules
 end
 
-local Selector = {}
-Selector.__index = Selector
-
---- Whether the entry at rel (relative to the walked folder, "/" between
--- names) is taken: true or false, or nil and the error opts.filter raised.
--- is_dir: the entry is a folder to enter.
-function Selector:takes(rel, entry, is_dir)
-  if matches_here_or_above(self.exclude, rel, is_dir) then
-    return false
-  end
-  if self.filter then
-    local ok, answer = pcall(self.filter, rel, entry)
-    if not ok then
-      return nil, tostring(answer)
-    elseif not answer then
-      return false
-    end
-  end
-  if #self.include == 0 then
-    return true
-  elseif matches_here_or_above(self.include, rel, is_dir) then
-    return true
-  end
-  return is_dir and may_match_below(self.include, rel) or false
-end
-
--- Whether the include globs name rel itself or a folder above it (true
--- when there are none): rmtree removes only such folders, not those entered
--- only to look for what include takes.
-function Selector:included(rel, is_dir)
-  return #self.include == 0 or matches_here_or_above(self.include, rel, is_dir)
-end
-
 -- The selector of a helper's options (fname names the helper in errors),
 -- or nil when they hold no filter. Raises for a glob that is not a string or
 -- too long.
@@ -148,6 +202,7 @@ function filters.new(fname, opts)
     include = compile_list(fname, "include", opts.include),
     exclude = compile_list(fname, "exclude", opts.exclude),
     filter = opts.filter,
+    folders = {}, -- a folder's relative path -> its record (folder_record)
   }, Selector)
 end
 

@@ -5,9 +5,12 @@
 -- file's LIST time with its MDTM, which RFC 3659 makes UTC. MLSD and EPLF
 -- times are UTC already and are left alone.
 --
--- "auto" never guesses: an MDTM that fails or cannot be read, or a
--- difference beyond 14 hours (no zone is that far), gives no offset for the
--- session, and the reason is kept (ftp:server_timezone, debug output).
+-- "auto" never guesses: an MDTM the server refuses or answers unreadably,
+-- or a difference beyond 14 hours (no zone is that far), gives no offset for
+-- the connection, and the reason is kept (ftp:server_timezone, debug
+-- output). An MDTM lost with the connection (timeout, drop) says nothing of
+-- the server: the next LIST asks again. A new connection (connect, and the
+-- reconnects of retries) may reach another server: it learns anew.
 local utc = require "ftplib.base.utc"
 local safename = require "ftplib.ops.safename"
 
@@ -35,14 +38,26 @@ local function probe_entry(entries)
   return nil
 end
 
+-- Whether a failed MDTM was the server's own answer (a refusal, a reply
+-- that cannot be read), which it would give again; not a lost connection.
+local function answered(code)
+  return math.type(code) == "integer" or code == "proto" or code == "limit"
+end
+
 -- Settles self._tz_offset from entry's LIST time and its MDTM: the offset,
--- or false with the reason in self._tz_note.
+-- or false with the reason in self._tz_note; nil (the reason kept too) when
+-- the MDTM was lost with the connection, to be asked again.
 local function detect(self, path, entry)
   local remote = join(path, entry.name)
-  local stamp, err = self:mdtm(remote)
+  local stamp, err, code = self:mdtm(remote)
   local offset, note
   if not stamp then
     note = "MDTM " .. safename.shown(remote) .. " failed: " .. tostring(err)
+    if not answered(code) then
+      self._tz_note = note .. " (asked again at the next LIST)"
+      self:_debug(1, "timezone", "auto: not found yet: " .. self._tz_note)
+      return
+    end
   else
     local diff = entry.modify - stamp
     offset = math.floor(diff / QUARTER_HOUR + 0.5) * QUARTER_HOUR
@@ -89,9 +104,12 @@ end
 -- are UTC already).
 -- @treturn integer the offset, seconds east of UTC (0 when `timezone` is unset)
 -- @treturn string how it is known: `"option"`, `"auto"` or `"unset"`
--- @return[2] `nil, why`: `"auto"` found no offset (an MDTM that failed, LIST and MDTM
--- more than 14 hours apart: no guess is made, and LIST times are taken as UTC), or
--- has not looked yet (no LIST with a file's time of day so far)
+-- @return[2] `nil, why`: `"auto"` found no offset on this connection (an MDTM the
+-- server refused or answered unreadably, LIST and MDTM more than 14 hours apart: no
+-- guess is made, and LIST times are taken as UTC), or has not found it yet (no LIST
+-- with a file's time of day so far, or the MDTM was lost with the connection: asked
+-- again at the next LIST; `why` starts with "not found yet"). A new connection
+-- (@{FTP:connect}, a retry's reconnect) looks again.
 -- @usage ftp = assert(ftplib.FTP(host, { user = u, passwd = p, timezone = "auto" }))
 -- ftp:list("pub"); print(ftp:server_timezone())
 function FTP:server_timezone()
@@ -104,7 +122,7 @@ function FTP:server_timezone()
   elseif self._tz_offset == false then
     return nil, self._tz_note
   end
-  return nil, "not found yet: no LIST with a file's time of day so far"
+  return nil, "not found yet: " .. (self._tz_note or "no LIST with a file's time of day so far")
 end
 
 return { FTP = FTP }

@@ -16,10 +16,6 @@ verify.OPTIONS = { verify_retries = "number", verify_algo = "string" }
 -- Bytes digested between two turns given to other tasks of a scheduler.
 local SLICE = 4 * 1024 * 1024
 
--- Failures of ftp:hash saying the server's answer holds no digest: as good as
--- a wrong digest (a lying or broken server), so worth another transfer.
-local UNREADABLE = { proto = true, limit = true }
-
 -- The helpers whose verify is "hash" or nothing (no size checks to turn off).
 local HASH_ONLY = { upload = true, mirror = true, mirror_up = true, put = true }
 
@@ -80,21 +76,27 @@ local function local_digest(path, algo)
 end
 
 -- Whether `remote` (on the server) and `localpath` (of `size` bytes) have the
--- same `algo` digest: true, or nil, msg, "verify" (they differ, or the
--- server's answer holds no digest), or nil, msg, code (the server refused,
--- the session failed, the local file cannot be read). An empty file the
--- server will not digest (proftpd's X commands refuse an empty range) is the
--- same file when SIZE says 0 too.
+-- same `algo` digest: true, or nil, msg, "verify" (they differ), or nil, msg,
+-- code (the server refused, the session failed, the local file cannot be
+-- read). Only a digest that differs is "verify" (done again, the copy
+-- removed): a reply holding no digest of the whole file (unreadable, over a
+-- limit, of a range that is not the file's) says nothing of the bytes
+-- transferred, so it fails as it is ("proto", "limit"), the copy kept. An
+-- empty file the server will not digest (proftpd's X commands refuse an
+-- empty range) is the same file when SIZE says 0 too.
 function verify.compare(ftp, remote, localpath, size, algo)
-  local theirs, err, code = ftp:hash(remote, algo)
+  local theirs, err, code = ftp:hash(remote, algo) -- on success: digest, name, range end
   if not theirs then
-    if UNREADABLE[code] then
-      return nil, remote .. ": the server's digest cannot be read (" .. err .. ")", "verify"
-    elseif size == 0 and math.type(code) == "integer" and code >= 500
+    if size == 0 and math.type(code) == "integer" and code >= 500
         and ftp:size(remote) == 0 then
       return true
     end
     return nil, err, code
+  end
+  local range_end = code -- HASH's (nil from an X command)
+  if range_end and not digest_reply.covers_file(range_end, size) then
+    return nil, string.format("%s: the server's digest is of bytes 0-%d, not of the whole "
+      .. "file (%d bytes)", remote, range_end, size), "proto"
   end
   local ours
   ours, err, code = local_digest(localpath, algo)
@@ -109,9 +111,8 @@ end
 
 -- Runs transfer() and, while it fails with "verify" and opts.verify_retries
 -- (default 1) allow, restart() (which makes the next transfer start from
--- byte 0), brings the session back (a digest reply over a limit closes it)
--- and runs transfer() again. Answers the last transfer's results and how many
--- were done again.
+-- byte 0), brings the session back if it was lost and runs transfer() again.
+-- Answers the last transfer's results and how many were done again.
 function verify.run(ftp, opts, transfer, restart)
   local tries = opts.verify == "hash" and (opts.verify_retries or 1) or 0
   local folder = tries > 0 and ftp:_pwd_cached() or nil

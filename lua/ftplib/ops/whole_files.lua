@@ -587,8 +587,9 @@ end
 -- that differs is removed and the file downloaded again from the start
 -- (`verify_retries` times); still differing, the download fails with `"verify"` and
 -- leaves nothing under `localpath` (an old file there stays as it was). A reply
--- holding no digest (malformed, of the wrong length, over a limit) counts as one that
--- differs
+-- holding no digest of the whole file (malformed, of the wrong length, over a limit,
+-- of a HASH range that is not the file's) says nothing of the bytes: the download fails
+-- with that code (`"proto"`, `"limit"`) at once, not done again, the `.part` kept
 -- @tparam[opt=1] number opts.verify_retries with `verify = "hash"`: how many more
 -- transfers after a digest mismatch
 -- @tparam[opt] string opts.verify_algo with `verify = "hash"`: `"sha512"`,
@@ -630,7 +631,8 @@ end
 -- @return[2] `nil, message, code`: a file shorter than a known size fails with
 -- `"closed"` (worth resuming), a longer one with `"proto"`, a local file error with
 -- `"io"`; with `verify = "hash"`, `"unsupported"` (no digest command, nothing
--- transferred) or `"verify"` (the digests still differ); a remote file that changed
+-- transferred), `"verify"` (the digests still differ) or `"proto"` (no digest of the
+-- whole file in the server's reply); a remote file that changed
 -- during a segmented download (or whose SIZE differs between sessions) with `"changed"`
 -- @raise for an unknown or mistyped option, `retries` or `verify_retries` not a
 -- non-negative integer, a negative `retry_delay`, a `verify` string other than `"hash"`,

@@ -68,9 +68,10 @@ local function checked_hex(hex, algorithm)
 end
 
 -- A HASH reply's last line, "213 SHA-256 0-1024 <hex> <name>": the digest in
--- lower case and the range's end, or nil and why the reply is unusable (and,
--- for a digest of another algorithm the library knows, that one's name). Only
--- a digest of `algorithm` from byte 0 is the whole file's.
+-- lower case and the range's end (an integer), or nil and why the reply is
+-- unusable (and, for a digest of another algorithm the library knows, that
+-- one's name). Only a digest of `algorithm` from byte 0 can be the whole
+-- file's; whether the end is the file's end, the caller knows (covers_file).
 function digest_reply.parse_hash(text, algorithm)
   local hash_name, first, last, hex = last_line(text):match(
     "^213 +(%S+) +(%d+)%-(%d+) +(%S+)")
@@ -83,26 +84,60 @@ function digest_reply.parse_hash(text, algorithm)
   elseif first:find("[^0]") then
     return nil, "a digest of part of the file (from byte " .. first .. ")"
   end
+  local range_end = #last <= 18 and math.tointeger(tonumber(last)) or nil
+  if not range_end then
+    return nil, "a range end past any file size (" .. last:sub(1, 30) .. ")"
+  end
   local digest, why = checked_hex(hex, algorithm)
   if not digest then
     return nil, why
   end
-  return digest, last
+  return digest, range_end
 end
 
--- An X command's 2xx reply, "250 <HEX>" (proftpd) or "213 <hex> <name>": the
--- digest in lower case, or nil and why not. A "0x" before it is dropped, and a
--- CRC-32 shorter than 8 digits is one printed without its leading zeros.
+-- Whether a HASH range from byte 0 to range_end covers a file of `size`
+-- bytes. The draft leaves open whether the end is the last byte's offset or
+-- the size: proftpd's mod_digest writes the size ("0-0" for an empty file),
+-- a last-byte offset is size - 1; both are taken, nothing shorter or longer.
+function digest_reply.covers_file(range_end, size)
+  return range_end == size or range_end == size - 1
+end
+
+-- A word of an X command's reply as a digest: without a "0x" before it or
+-- punctuation after it, lower case; nil when it is no hex.
+local function hex_word(word)
+  word = word:gsub("^0[xX]", ""):gsub("[.,;:]+$", "")
+  if word == "" or word:find("%X") then
+    return nil
+  end
+  return word:lower()
+end
+
+-- An X command's 2xx reply: the digest in lower case, or nil and why not.
+-- The digest is the word of the last line that is hex of the algorithm's
+-- length, wherever it stands: "250 <HEX>" (proftpd), "213 <hex> <name>",
+-- "250 MD5 of file is <hex>" (older servers). A CRC-32 of fewer digits is one
+-- printed without its leading zeros, taken only when it is the one hex word.
 function digest_reply.parse_x(text, algorithm)
-  local hex = last_line(text):match("^2%d%d +(%S+)")
-  if not hex then
+  local line = last_line(text)
+  local words = line:match("^2%d%d +(.*)$")
+  if not words then
     return nil, "no digest in the reply"
   end
-  hex = hex:gsub("^0[xX]", "")
-  if algorithm.name == "crc32" and #hex >= 1 and #hex < 8 and not hex:find("%X") then
-    hex = string.rep("0", 8 - #hex) .. hex
+  local short
+  for word in words:gmatch("%S+") do
+    local hex = hex_word(word)
+    if hex and #hex == algorithm.hex then
+      return hex
+    elseif hex and algorithm.name == "crc32" and #hex < 8 then
+      short = short == nil and hex or false -- false: more than one
+    end
   end
-  return checked_hex(hex, algorithm)
+  if short then
+    return string.rep("0", 8 - #short) .. short
+  end
+  return nil, string.format("no %s digest (%d hex digits) in the reply", algorithm.name,
+    algorithm.hex)
 end
 
 return digest_reply

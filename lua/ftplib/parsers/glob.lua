@@ -133,17 +133,26 @@ local function step(m, set, c)
   return next_set
 end
 
--- The states after reading all of subject (an empty set: no match possible).
-local function run(m, subject)
+-- The states before reading anything.
+local function start(m)
   local set = {}
   add_state(m, set, {}, 1)
-  for k = 1, #subject do
+  return set
+end
+
+-- The states after reading all of text from set (an empty set: no match possible).
+local function read(m, set, text)
+  for k = 1, #text do
     if #set == 0 then
       break
     end
-    set = step(m, set, subject:byte(k))
+    set = step(m, set, text:byte(k))
   end
   return set
+end
+
+local function run(m, subject)
+  return read(m, start(m), subject)
 end
 
 --- Whether the compiled glob m matches all of subject.
@@ -166,6 +175,36 @@ function glob.may_match_after(m, prefix)
     return m.literal:sub(1, #prefix) == prefix
   end
   return #run(m, prefix) > 0
+end
+
+-- Matching resumed where it stopped: a walk reads a folder's path once, and
+-- then each entry's name only, however deep the folder. A state is a set of
+-- positions written as text ("" when nothing can match any more): the same
+-- set is the same short string, shared by every folder it is kept for.
+local function encode(set)
+  table.sort(set)
+  return table.concat(set, ",")
+end
+
+local function decode(state)
+  local set = {}
+  for i in state:gmatch("%d+") do
+    set[#set + 1] = tonumber(i)
+  end
+  return set
+end
+
+--- The state of m after reading text from state (nil: from the start).
+function glob.resume(m, state, text)
+  if state == "" then
+    return ""
+  end
+  return encode(read(m, state == nil and start(m) or decode(state), text))
+end
+
+--- Whether m, in state (from glob.resume), has matched all it read.
+function glob.accepts(m, state)
+  return state:find("%f[%d]" .. (m.n + 1) .. "%f[^%d]") ~= nil
 end
 
 return glob

@@ -481,6 +481,9 @@ function FTP:connect(host, port, timeout, source_address)
   self._lost, self._type, self.features, self.welcome = nil, nil, nil, nil
   self._folder, self._abort_learned, self._data_open = nil, nil, nil
   self._epsv_ok, self._pipelining = nil, nil
+  if self.timezone == "auto" then -- another server, maybe: its zone is learnt anew
+    self._tz_offset, self._tz_note = nil, nil
+  end
   self:_limits(self.maxline, self.maxreply)
   local ok, err, code
   if self._proxy then

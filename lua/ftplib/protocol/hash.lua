@@ -121,9 +121,9 @@ local function select_algorithm(self, state, algorithm)
   return true
 end
 
--- HASH path with `algorithm` selected: the digest, or nil, msg, code and
--- whether an X command may stand in (OPTS HASH refused, HASH unknown). A reply
--- naming another algorithm (a script sent its own OPTS HASH) gets one more
+-- HASH path with `algorithm` selected: {digest =, range_end =}, or nil,
+-- msg, code and whether an X command may stand in (OPTS HASH refused, HASH
+-- unknown). A reply naming another algorithm (a script sent its own OPTS HASH) gets one more
 -- OPTS HASH and HASH.
 local function by_hash(self, state, algorithm, path)
   for _ = 1, 2 do
@@ -136,11 +136,11 @@ local function by_hash(self, state, algorithm, path)
     if not text then
       return nil, err, code, UNKNOWN_COMMAND[code] ~= nil
     end
-    local digest, why, other = digest_reply.parse_hash(text, algorithm)
+    local digest, detail, other = digest_reply.parse_hash(text, algorithm)
     if digest then
-      return digest
+      return { digest = digest, range_end = detail }
     elseif not other then
-      return malformed("HASH", why, text)
+      return malformed("HASH", detail, text)
     end
     state.selected = other -- the server has another selected: select again
   end
@@ -172,10 +172,14 @@ end
 -- @treturn string the digest, in lower-case hex (CRC-32 as 8 digits, big-endian, as
 -- zlib's `crc32` prints)
 -- @treturn string the algorithm
+-- @treturn[opt] integer HASH's range end (the server's words: the file's size, or its
+-- last byte's offset; nil from an X command, which gives none): download and upload's
+-- `verify = "hash"` check it against the file's size
 -- @return[2] `nil, message, code`: `"unsupported"` when FEAT offers no command for the
 -- algorithm (or none at all); the server's refusal (550: no such file; proftpd's
 -- X commands answer 501 for an empty file); `"proto"` for a reply that holds no digest
--- of that algorithm and length, of the whole file
+-- of that algorithm and length from byte 0 (an X command's: the word of its last line
+-- that is hex of that length, as in `250 MD5 of file is <hex>`)
 -- @raise for an algorithm name not in the list, CR, LF or NUL in `path`
 -- @usage local digest, algo = assert(ftp:hash("pub/big.iso"))
 -- print(algo, digest)   --> sha256  9f86d081884c7d65...
@@ -193,15 +197,16 @@ function FTP:hash(path, algo)
     return nil, err, code
   end
   local algorithm, state = digest_reply.algorithm(name), self._hash_state
-  local digest, stand_in
   if state.hash[name] then
-    digest, err, code, stand_in = by_hash(self, state, algorithm, path)
-    if digest then
-      return digest, name
+    local found, stand_in
+    found, err, code, stand_in = by_hash(self, state, algorithm, path)
+    if found then
+      return found.digest, name, found.range_end
     elseif not (stand_in and state.x[name]) then
       return nil, err, code
     end
   end
+  local digest
   digest, err, code = by_x(self, state.x[name], algorithm, path)
   if not digest then
     return nil, err, code
