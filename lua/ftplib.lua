@@ -116,6 +116,15 @@ end
 -- (its SOCKS5 reply code or HTTP status line) or a reply that is neither fails with
 -- `"proxy"`; messages show the URL with its password as `***`. No environment variable
 -- (`ALL_PROXY`, `ftp_proxy`) is read. A malformed URL raises
+-- @tfield[opt=false] boolean mode_z compress the data connections (MODE Z: a zlib
+-- stream each, as proftpd's mod_deflate sends) when FEAT offers it: asked once after
+-- login; a refusal leaves the session in stream mode, said by @{FTP:transfer_mode}
+-- and a debug line, never a failure. Downloads, listings and uploads, file and
+-- callback alike; sizes, progress and REST offsets are those of the file, the rate
+-- limit counts the bytes on the wire. A stream that is corrupt, cut short or followed
+-- by more bytes fails with `"proto"`; it is inflated a block at a time, so a small
+-- stream that inflates to gigabytes costs time, never memory. FXP between a session
+-- in MODE Z and one not is relayed, and segmented downloads use one stream
 
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.

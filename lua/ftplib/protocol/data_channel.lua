@@ -82,6 +82,10 @@ end
 -- what the server still sent and sends `close_notify`, waiting at most 2 s for the
 -- server's.
 function Data:close()
+  if self._mode_z and self:_fd() >= 0 then
+    -- An upload's zlib stream ends here (a download's needs nothing).
+    wait.until_done(self, self:_deadline(), self._finish)
+  end
   if self:_isopen() and self:_secured() then
     tls.end_data(self)
   end
@@ -334,6 +338,10 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if not data then
     return nil, err, code
+  end
+  if self._mode_z_on then -- mode_z.lua: the data is a zlib stream
+    data._mode_z = true
+    data:_set_mode_z(true)
   end
   local text
   if rest then
