@@ -34,6 +34,8 @@ static int push_step(lua_State *L, ftp_data *d, int status)
         return ftp_push_status(L, status, d->local_err);
     if (status == FTP_EPROTO && d->z_err != NULL)
         return ftp_push_error(L, d->z_err, "proto");
+    if (status == FTP_ELIMIT && d->z_err != NULL)
+        return ftp_push_error(L, d->z_err, "limit");
     return ftp_push_conn_status(L, status, &d->conn);
 }
 
@@ -219,6 +221,16 @@ static int l_set_mode_z(lua_State *L)
     return 0;
 }
 
+/* data:_set_expect(size): see ftp_data_set_expect. */
+static int l_set_expect(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    lua_Integer size = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, size >= 0, 2, "size must not be negative");
+    ftp_data_set_expect(d, (long long)size);
+    return 0;
+}
+
 /* data:_finish([upload]) -> true | false, "w" | nil, msg, code: under
  * MODE Z, the end of the zlib stream sent (see ftp_data_finish). */
 static int l_finish(lua_State *L)
@@ -292,7 +304,7 @@ static const luaL_Reg methods[] = {
     {"_bytes", l_bytes},         {"_isopen", l_isopen},
     {"_close", l_close},         {"_set_rate", l_set_rate},
     {"_set_mode_z", l_set_mode_z}, {"_finish", l_finish},
-    {"_wire", l_wire},
+    {"_wire", l_wire},           {"_set_expect", l_set_expect},
     {NULL, NULL}};
 
 static const luaL_Reg meta[] = {

@@ -26,6 +26,7 @@ void ftp_data_init(ftp_data *d)
     ftp_conn_init(&d->conn);
     d->listen_fd = -1;
     d->pipe_fd[0] = d->pipe_fd[1] = -1;
+    d->expect = -1;
 }
 
 void ftp_data_set_rate(ftp_data *d, double rate)
@@ -230,9 +231,14 @@ void ftp_data_set_mode_z(ftp_data *d, int on)
     d->mode_z = on;
 }
 
+void ftp_data_set_expect(ftp_data *d, long long size)
+{
+    d->expect = size;
+}
+
 static int z_failed(ftp_data *d, int st, const char *why)
 {
-    if (st == FTP_EPROTO)
+    if (st == FTP_EPROTO || st == FTP_ELIMIT)
         d->z_err = why;
     return st;
 }
@@ -263,6 +269,9 @@ static int inflated_recv(ftp_data *d, size_t max, const char **block, size_t *go
             if (st != FTP_OK)
                 return z_failed(d, st, d->z.ended ? "MODE Z: data after the end of the zlib stream"
                                                   : "MODE Z: not a valid zlib stream");
+            if (d->expect >= 0 && *got > 0 && d->bytes + (long long)*got > d->expect)
+                return z_failed(d, FTP_ELIMIT,
+                                "MODE Z: the stream inflates past the size the server announced");
             if (*got > 0) {
                 *block = d->z_out;
                 return FTP_OK;

@@ -35,7 +35,8 @@ typedef struct ftp_data {
     int mode_z;
     ftp_z z;
     char *z_out;        /* inflated bytes, FTP_Z_OUT of them at most */
-    const char *z_err;  /* why a MODE Z step failed with FTP_EPROTO */
+    const char *z_err;  /* why a MODE Z step failed (FTP_EPROTO, FTP_ELIMIT) */
+    long long expect;   /* MODE Z: inflating past this many bytes fails (-1: no bound) */
 } ftp_data;
 
 /* The most bytes one inflate gives: whatever the stream's ratio, a step
@@ -82,6 +83,9 @@ int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
 
 /* Turns MODE Z on (before the first byte moves) or off. */
 void ftp_data_set_mode_z(ftp_data *d, int on);
+/* MODE Z: a download inflating past size bytes (what the server announced)
+ * fails with FTP_ELIMIT, before the bytes past it are given out. */
+void ftp_data_set_expect(ftp_data *d, long long size);
 /* Sends up to n bytes of s: FTP_OK with *put > 0 (the bytes taken; under
  * MODE Z compressed into d->pending, which goes out first next time), or a
  * status as from ftp_conn_write. */

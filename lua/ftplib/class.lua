@@ -100,6 +100,7 @@ class.FTP_FIELDS = {
   timezone = "the server's time zone for LIST times: seconds, \"+HHMM\" or \"auto\" (option)",
   proxy = "the proxy URL connections go through, or nil (option)",
   mode_z = "ask for MODE Z (deflate) at login when FEAT offers it (option)",
+  mode_z_upload = "uploads in MODE Z too, else MODE S (option; protocol/mode_z.lua)",
   -- what the server told (public: Python's ftplib has them too)
   welcome = "the greeting's text (connect)",
   features = "FEAT's answer, once per connection (protocol/commands.lua)",
@@ -130,6 +131,7 @@ class.FTP_FIELDS = {
   _raw_names = "names listed as the server's bytes, sent back as they came",
   _mode_z_on = "MODE Z is in effect: data connections are zlib streams (protocol/mode_z.lua)",
   _mode_z_note = "why the session is in MODE S (protocol/mode_z.lua)",
+  _mode_z_now = "the MODE last accepted: \"Z\" or \"S\" (protocol/mode_z.lua)",
   _proxy = "the proxy URL's parts (parsers/url.lua's parse_proxy), or nil",
   _proxy_sa = "the proxy's address the control connection went to",
   _proxy_target = "the host the proxy was asked for: data connections go there",

@@ -299,8 +299,13 @@ local function data_for(self, cmd, rest)
   return data, err, code, false
 end
 
--- The commands whose data is a listing.
+-- The commands whose data is a listing, those that send data.
 local LISTINGS = { LIST = true, NLST = true, MLSD = true }
+local STORES = { STOR = true, APPE = true, STOU = true }
+
+local function verb_of(cmd)
+  return (cmd:match("^%s*(%a+)") or ""):upper()
+end
 
 -- The preliminary reply of a transfer command: 1xx, anything else fails.
 local function expect_1xx(code, text, errcode)
@@ -339,7 +344,7 @@ function FTP:ntransfercmd(cmd, rest)
   if not data then
     return nil, err, code
   end
-  if self._mode_z_on then -- mode_z.lua: the data is a zlib stream
+  if self._mode_z_on and self._mode_z_now == "Z" then -- mode_z.lua: a zlib stream
     data._mode_z = true
     data:_set_mode_z(true)
   end
@@ -385,8 +390,12 @@ function FTP:ntransfercmd(cmd, rest)
     end
   end
   data._size = core.parse_150(text)
+  if data._mode_z and data._size and not STORES[verb_of(cmd)] then
+    -- A zlib stream may inflate to any size: no more than announced.
+    data:_set_expect(data._size)
+  end
   self._announced_size = data._size -- for download's size checks (ops/whole_files.lua)
-  data._listing = LISTINGS[(cmd:match("^%s*(%a+)") or ""):upper()] -- see tls.check_download_end
+  data._listing = LISTINGS[verb_of(cmd)] -- see tls.check_download_end
   return data, data._size
 end
 

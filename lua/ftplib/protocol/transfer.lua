@@ -308,6 +308,9 @@ end
 -- no byte.
 function FTP:_download(kind, cmd, rest, rate, loop, ...)
   local ok, err, code = self:_settype(kind)
+  if ok then
+    ok, err, code = self:_mode_for(false) -- mode_z.lua: MODE Z when in use
+  end
   if not ok then
     return nil, err, code
   end
@@ -538,6 +541,9 @@ end
 -- _download.
 function FTP:_upload(kind, cmd, rest, source, make, rate)
   local ok, err, code = self:_settype(kind)
+  if ok then
+    ok, err, code = self:_mode_for(true) -- mode_z.lua: MODE S unless mode_z_upload
+  end
   if not ok then
     return nil, err, code
   end
