@@ -22,9 +22,16 @@ end
 -- Login's last step (control.lua's FTP:login): MODE Z, or why not. Only a
 -- lost connection fails the login; a refused FEAT or MODE Z does not.
 function FTP:_negotiate_mode_z()
+  local was = self._mode_z_now
   self._mode_z_on, self._mode_z_note, self._mode_z_now = false, nil, "S"
   if not self.mode_z then
     self._mode_z_note = "the option mode_z is off"
+    if was == "Z" then -- a login again on the same connection: the server's MODE stays
+      local rcode, text, errcode = self:_cmd("MODE S")
+      if not rcode then
+        return nil, text, errcode
+      end
+    end
     return true
   end
   local features, err, code = self:_features()
