@@ -129,7 +129,8 @@ end
 -- @tfield[opt=false] boolean mode_z_upload with `mode_z`, uploads compressed too;
 -- otherwise a session in MODE Z sends `MODE S` before an upload (and `MODE Z` before
 -- the next download). Off by default: proftpd's mod_deflate loses data of an upload
--- when one read of it inflates past its buffer, and fails the `STOR` with 451
+-- when one read of it inflates past its buffer (about 128 KiB), and fails the `STOR`
+-- with 451 or stalls
 
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.

@@ -8,9 +8,10 @@
 -- mod_deflate (0.6, in proftpd 1.3.8 and the 1.3.9 sources) inflates an
 -- upload one network read at a time into a fixed buffer, and when a read
 -- inflates past it the compressed bytes left over are overwritten by the
--- next read: any upload compressing better than its buffer ends in "451
--- Transfer aborted" (the zlib check catches it). So a session in MODE Z
--- sends MODE S before an upload and MODE Z again before the next download.
+-- next read: an upload past that buffer (about 128 KiB of file) ends in
+-- "451 Transfer aborted" (the zlib check catches it) or stalls until our
+-- timeout (spec/protocol/mode_z_spec.lua shows both). So a session in MODE
+-- Z sends MODE S before an upload and MODE Z again before the next download.
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 -- Whether FEAT's MODE line names Z ("MODE Z", or a list such as "MODE B Z").
