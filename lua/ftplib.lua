@@ -122,8 +122,9 @@ end
 -- and a debug line, never a failure. Downloads and listings, to a file or a callback;
 -- uploads only with `mode_z_upload`. Sizes, progress and REST offsets are those of
 -- the file (a download inflating past the size its 150 reply announced fails with
--- `"limit"`), the rate limit counts the bytes on the wire. A stream that is corrupt, cut short or followed
--- by more bytes fails with `"proto"`; it is inflated a block at a time, so a small
+-- `"limit"`), the rate limit counts the bytes on the wire. A stream that is corrupt,
+-- cut short or followed by more bytes fails with `"proto"`; it is inflated a block at
+-- a time (256 KiB at most), so a small
 -- stream that inflates to gigabytes costs time, never memory. FXP between a session
 -- in MODE Z and one not is relayed, and segmented downloads use one stream
 -- @tfield[opt=false] boolean mode_z_upload with `mode_z`, uploads compressed too;

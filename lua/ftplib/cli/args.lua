@@ -41,6 +41,8 @@ Options:
       --retries N         reconnect and resume a dropped transfer N times
       --limit-rate RATE   get, put, cat: at most RATE bytes a second (100K, 2M, 1G:
                           1024-based, as curl takes them)
+  -z, --mode-z            compress downloads and listings (MODE Z) when the
+                          server offers it; uploads stay in stream mode
       --timeout SECONDS   give up on a silent server (default 60)
       --active            active mode (PORT/EPRT) instead of passive
       --tls               explicit TLS (AUTH TLS) on ftp:// URLs
@@ -69,7 +71,7 @@ local OPTIONS = {
   parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
-  proxy = { nil, "string" },
+  proxy = { nil, "string" }, ["mode-z"] = { "z", "flag" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
   ["limit-rate"] = { nil, "rate" },
   include = { "I", "list" }, exclude = { "X", "list" }, timezone = { nil, "string" },
