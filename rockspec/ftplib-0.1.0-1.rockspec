@@ -92,6 +92,7 @@ build = {
       ["ftplib.protocol.hash"] = "lua/ftplib/protocol/hash.lua",
       ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
       ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.mode_z"] = "lua/ftplib/protocol/mode_z.lua",
       ["ftplib.protocol.pipelining"] = "lua/ftplib/protocol/pipelining.lua",
       ["ftplib.protocol.proxy"] = "lua/ftplib/protocol/proxy.lua",
       ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
