@@ -235,6 +235,15 @@ else
       assert.is_true(took < #TEXT / rate / 4, ("took %s s"):format(took))
     end)
 
+    it("relays a copy between a session in MODE Z and one not (no FXP)", function()
+      local src <close> = session(s)
+      local dst <close> = session(s, nil, { mode_z = false })
+      local report = assert(ftplib.copy(src, "text.log", dst, "copied.log"))
+      assert.equal("relay", report.method)
+      assert.matches("MODE Z", report.reason, 1, true)
+      assert.is_true(s:read("copied.log") == TEXT)
+    end)
+
     it("falls back to one stream for segments", function()
       local ftp <close> = session(s)
       local target = tmp .. "/seg.log"
