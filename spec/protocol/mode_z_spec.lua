@@ -235,6 +235,12 @@ else
       assert.is_true(took < #TEXT / rate / 4, ("took %s s"):format(took))
     end)
 
+    it("downloads and lists in active mode too", function()
+      local ftp <close> = session(s, nil, { passive = false })
+      assert.is_true(fetch(ftp, "text.log") == TEXT)
+      assert.equal(40, #assert(ftp:nlst("folder")))
+    end)
+
     it("relays a copy between a session in MODE Z and one not (no FXP)", function()
       local src <close> = session(s)
       local dst <close> = session(s, nil, { mode_z = false })
