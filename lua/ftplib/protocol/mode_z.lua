@@ -88,7 +88,8 @@ end
 --- The transfer mode of the session's downloads and listings: `"Z"` (deflate: the
 -- `mode_z` option was set, FEAT offered MODE Z and the server accepted it at login)
 -- or `"S"` (stream mode, the default) with the reason. Uploads go in MODE S unless
--- the option `mode_z_upload` is set too.
+-- the option `mode_z_upload` is set too. A transfer run by hand (@{FTP:transfercmd})
+-- goes in the mode last sent, as the server sees it.
 -- @treturn string `"Z"` or `"S"`
 -- @treturn ?string for `"S"`: why not Z (`"the option mode_z is off"`, `"FEAT does
 -- not offer MODE Z"`, `"MODE Z refused: 504 ..."`, `"not logged in"`)
