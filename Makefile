@@ -48,15 +48,18 @@ LUA_CFLAGS     := $(shell $(PKG_CONFIG) --cflags lua5.4 2>/dev/null)
 LUA_LIBS       := $(shell $(PKG_CONFIG) --libs lua5.4 2>/dev/null || echo -llua5.4)
 OPENSSL_CFLAGS := $(shell $(PKG_CONFIG) --cflags openssl 2>/dev/null)
 OPENSSL_LIBS   := $(shell $(PKG_CONFIG) --libs openssl 2>/dev/null || echo -lssl -lcrypto)
+# zlib: MODE Z (src/deflate.c).
+ZLIB_CFLAGS    := $(shell $(PKG_CONFIG) --cflags zlib 2>/dev/null)
+ZLIB_LIBS      := $(shell $(PKG_CONFIG) --libs zlib 2>/dev/null || echo -lz)
 
 CFLAGS  ?= -O2 -g
 # Flags the build relies on; CFLAGS (optimisation, debug info) may be overridden.
 ALL_CFLAGS  = -std=c99 -D_GNU_SOURCE $(CFLAGS) -Wall -Wextra -Werror -fPIC \
-              $(LUA_CFLAGS) $(OPENSSL_CFLAGS) $(EXTRA_CFLAGS)
+              $(LUA_CFLAGS) $(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) $(EXTRA_CFLAGS)
 # The module is loaded into a process that already has Lua: do not link liblua into it.
 ALL_LDFLAGS = -shared $(LDFLAGS) $(EXTRA_LDFLAGS)
 LDLIBS     ?=
-ALL_LDLIBS  = $(OPENSSL_LIBS) $(LDLIBS)
+ALL_LDLIBS  = $(OPENSSL_LIBS) $(ZLIB_LIBS) $(LDLIBS)
 
 # Lint whichever of these directories exist.
 LINT_DIRS := $(wildcard lua spec bin examples bench scripts)
@@ -151,7 +154,8 @@ fuzz: setup
 $(FUZZ_DIR)/%: fuzz/fuzz_%.c $(FUZZ_SRCS) $(wildcard fuzz/*.h src/*.h)
 	@mkdir -p $(@D)
 	$(FUZZ_CC) -std=c99 -D_GNU_SOURCE -Wall -Wextra -Werror $(FUZZ_CFLAGS) -Isrc \
-		$(OPENSSL_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_EXTRA) $(OPENSSL_LIBS)
+		$(OPENSSL_CFLAGS) $(ZLIB_CFLAGS) -o $@ $< $(FUZZ_SRCS) $(FUZZ_EXTRA) $(OPENSSL_LIBS) \
+		$(ZLIB_LIBS)
 
 # The name converter is part of the Lua binding: its target runs it in a Lua state.
 $(FUZZ_DIR)/iconv: src/core_iconv.c
@@ -175,7 +179,7 @@ bench-latency: setup
 # half from this checkout's lua/ (or $$FTPLIB_LUA_DIR).
 EMBED_DIR   := examples/embed
 EMBED_CFLAGS = -DFTPLIB_LUA_DIR='"$(CURDIR)/lua"' -I$(EMBED_DIR)
-EMBED_LIBS   = $(LUA_LIBS) $(OPENSSL_LIBS) -lm -ldl
+EMBED_LIBS   = $(LUA_LIBS) $(OPENSSL_LIBS) $(ZLIB_LIBS) -lm -ldl
 
 .PHONY: embed tsan-threads
 embed: $(BUILD)/embed/host

@@ -116,6 +116,22 @@ end
 -- (its SOCKS5 reply code or HTTP status line) or a reply that is neither fails with
 -- `"proxy"`; messages show the URL with its password as `***`. No environment variable
 -- (`ALL_PROXY`, `ftp_proxy`) is read. A malformed URL raises
+-- @tfield[opt=false] boolean mode_z compress the data connections (MODE Z: a zlib
+-- stream each, as proftpd's mod_deflate sends) when FEAT offers it: asked once after
+-- login; a refusal leaves the session in stream mode, said by @{FTP:transfer_mode}
+-- and a debug line, never a failure. Downloads and listings, to a file or a callback;
+-- uploads only with `mode_z_upload`. Sizes, progress and REST offsets are those of
+-- the file (a download inflating past the size its 150 reply announced fails with
+-- `"limit"`), the rate limit counts the bytes on the wire. A stream that is corrupt,
+-- cut short or followed by more bytes fails with `"proto"`; it is inflated a block at
+-- a time (256 KiB at most), so a small
+-- stream that inflates to gigabytes costs time, never memory. FXP between a session
+-- in MODE Z and one not is relayed, and segmented downloads use one stream
+-- @tfield[opt=false] boolean mode_z_upload with `mode_z`, uploads compressed too;
+-- otherwise a session in MODE Z sends `MODE S` before an upload (and `MODE Z` before
+-- the next download). Off by default: proftpd's mod_deflate loses data of an upload
+-- when one read of it inflates past its buffer (about 128 KiB), and fails the `STOR`
+-- with 451 or stalls
 
 --- The TLS options of @{ftplib.FTP_TLS}: the table `opts.tls`. Not a field of the module.
 -- An unknown key, or a value of another type, raises.

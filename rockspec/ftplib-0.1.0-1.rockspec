@@ -39,6 +39,11 @@ external_dependencies = {
       header = "openssl/ssl.h",
       library = "ssl",
    },
+   -- MODE Z (src/deflate.c)
+   ZLIB = {
+      header = "zlib.h",
+      library = "z",
+   },
 }
 
 build = {
@@ -87,6 +92,7 @@ build = {
       ["ftplib.protocol.hash"] = "lua/ftplib/protocol/hash.lua",
       ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
       ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.mode_z"] = "lua/ftplib/protocol/mode_z.lua",
       ["ftplib.protocol.pipelining"] = "lua/ftplib/protocol/pipelining.lua",
       ["ftplib.protocol.proxy"] = "lua/ftplib/protocol/proxy.lua",
       ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
@@ -111,6 +117,7 @@ build = {
             "src/core_reply.c",
             "src/core_tls.c",
             "src/data.c",
+            "src/deflate.c",
             "src/digest.c",
             "src/net.c",
             "src/rate.c",
@@ -120,9 +127,9 @@ build = {
             -- end files
          },
          defines = { "_GNU_SOURCE" },
-         incdirs = { "src", "$(OPENSSL_INCDIR)" },
-         libdirs = { "$(OPENSSL_LIBDIR)" },
-         libraries = { "ssl", "crypto" },
+         incdirs = { "src", "$(OPENSSL_INCDIR)", "$(ZLIB_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)", "$(ZLIB_LIBDIR)" },
+         libraries = { "ssl", "crypto", "z" },
       },
    },
    install = {

@@ -37,6 +37,11 @@ external_dependencies = {
       header = "openssl/ssl.h",
       library = "ssl",
    },
+   -- MODE Z (src/deflate.c)
+   ZLIB = {
+      header = "zlib.h",
+      library = "z",
+   },
 }
 
 build = {
@@ -85,6 +90,7 @@ build = {
       ["ftplib.protocol.hash"] = "lua/ftplib/protocol/hash.lua",
       ["ftplib.protocol.keepalive"] = "lua/ftplib/protocol/keepalive.lua",
       ["ftplib.protocol.listing"] = "lua/ftplib/protocol/listing.lua",
+      ["ftplib.protocol.mode_z"] = "lua/ftplib/protocol/mode_z.lua",
       ["ftplib.protocol.pipelining"] = "lua/ftplib/protocol/pipelining.lua",
       ["ftplib.protocol.proxy"] = "lua/ftplib/protocol/proxy.lua",
       ["ftplib.protocol.resync"] = "lua/ftplib/protocol/resync.lua",
@@ -109,6 +115,7 @@ build = {
             "src/core_reply.c",
             "src/core_tls.c",
             "src/data.c",
+            "src/deflate.c",
             "src/digest.c",
             "src/net.c",
             "src/rate.c",
@@ -118,9 +125,9 @@ build = {
             -- end files
          },
          defines = { "_GNU_SOURCE" },
-         incdirs = { "src", "$(OPENSSL_INCDIR)" },
-         libdirs = { "$(OPENSSL_LIBDIR)" },
-         libraries = { "ssl", "crypto" },
+         incdirs = { "src", "$(OPENSSL_INCDIR)", "$(ZLIB_INCDIR)" },
+         libdirs = { "$(OPENSSL_LIBDIR)", "$(ZLIB_LIBDIR)" },
+         libraries = { "ssl", "crypto", "z" },
       },
    },
    install = {

@@ -22,6 +22,7 @@ PACKAGES=(
     gcc make pkg-config
     lua5.4 liblua5.4-dev
     libssl-dev openssl
+    zlib1g-dev
     # test and lint tools
     lua-busted lua-check luarocks
     lua-filesystem lua-socket

@@ -32,6 +32,10 @@ static int push_step(lua_State *L, ftp_data *d, int status)
     }
     if (status == FTP_EIO)
         return ftp_push_status(L, status, d->local_err);
+    if (status == FTP_EPROTO && d->z_err != NULL)
+        return ftp_push_error(L, d->z_err, "proto");
+    if (status == FTP_ELIMIT && d->z_err != NULL)
+        return ftp_push_error(L, d->z_err, "limit");
     return ftp_push_conn_status(L, status, &d->conn);
 }
 
@@ -129,7 +133,9 @@ static int l_recv(lua_State *L)
         return push_pause(L, d);
     const char *block;
     size_t got = 0;
+    long long wire0 = d->wire;
     int st = ftp_data_recv(d, allowed, &block, &got);
+    ftp_data_spend(d, (size_t)(d->wire - wire0)); /* the limit counts the wire */
     if (st == FTP_CLOSED && d->conn.err == 0) {
         lua_pushliteral(L, "");
         return 1;
@@ -137,7 +143,6 @@ static int l_recv(lua_State *L)
     if (st != FTP_OK)
         return push_step(L, d, st);
     d->bytes += (long long)got;
-    ftp_data_spend(d, got);
     lua_pushlstring(L, block, got);
     return 1;
 }
@@ -155,11 +160,11 @@ static int l_send(lua_State *L)
     if (left > 0 && (allowed = ftp_data_allow(d, left)) == 0)
         return push_pause(L, d);
     size_t put = 0;
-    int st = ftp_conn_write(&d->conn, s + i - 1, allowed, &put);
+    long long wire0 = d->wire;
+    int st = ftp_data_send(d, s + i - 1, allowed, &put);
+    ftp_data_spend(d, (size_t)(d->wire - wire0));
     if (st != FTP_OK)
         return push_step(L, d, st);
-    d->bytes += (long long)put;
-    ftp_data_spend(d, put);
     lua_pushinteger(L, (lua_Integer)put);
     return 1;
 }
@@ -206,6 +211,40 @@ static int l_set_rate(lua_State *L)
     luaL_argcheck(L, rate >= 0, 2, "rate must not be negative");
     ftp_data_set_rate(d, (double)rate);
     return 0;
+}
+
+/* data:_set_mode_z(on): MODE Z for this connection (before any byte moves). */
+static int l_set_mode_z(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    ftp_data_set_mode_z(d, lua_toboolean(L, 2));
+    return 0;
+}
+
+/* data:_set_expect(size): see ftp_data_set_expect. */
+static int l_set_expect(lua_State *L)
+{
+    ftp_data *d = check_data(L);
+    lua_Integer size = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, size >= 0, 2, "size must not be negative");
+    ftp_data_set_expect(d, (long long)size);
+    return 0;
+}
+
+/* data:_finish([upload]) -> true | false, "w" | nil, msg, code: under
+ * MODE Z, the end of the zlib stream sent (see ftp_data_finish). */
+static int l_finish(lua_State *L)
+{
+    ftp_data *d = check_connected(L);
+    return push_step(L, d, ftp_data_finish(d, lua_toboolean(L, 2)));
+}
+
+/* data:_wire() -> bytes through the socket (under MODE Z the compressed
+ * ones; _bytes counts the file's). */
+static int l_wire(lua_State *L)
+{
+    lua_pushinteger(L, (lua_Integer)check_data(L)->wire);
+    return 1;
 }
 
 static int l_fd(lua_State *L)
@@ -264,6 +303,8 @@ static const luaL_Reg methods[] = {
     {"_from_file", l_from_file}, {"_fd", l_fd},
     {"_bytes", l_bytes},         {"_isopen", l_isopen},
     {"_close", l_close},         {"_set_rate", l_set_rate},
+    {"_set_mode_z", l_set_mode_z}, {"_finish", l_finish},
+    {"_wire", l_wire},           {"_set_expect", l_set_expect},
     {NULL, NULL}};
 
 static const luaL_Reg meta[] = {

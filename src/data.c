@@ -26,6 +26,7 @@ void ftp_data_init(ftp_data *d)
     ftp_conn_init(&d->conn);
     d->listen_fd = -1;
     d->pipe_fd[0] = d->pipe_fd[1] = -1;
+    d->expect = -1;
 }
 
 void ftp_data_set_rate(ftp_data *d, double rate)
@@ -72,6 +73,9 @@ void ftp_data_close(ftp_data *d)
     free(d->recv_buf);
     d->recv_buf = NULL;
     d->held = FTP_OK;
+    ftp_z_end(&d->z);
+    free(d->z_out);
+    d->z_out = NULL;
 }
 
 int ftp_data_connect(ftp_data *d, const ftp_addr *dst)
@@ -195,7 +199,7 @@ static int gather_tls(ftp_data *d, size_t want, size_t *got)
     return FTP_OK;
 }
 
-int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got)
+static int gathered_recv(ftp_data *d, size_t max, const char **block, size_t *got)
 {
     *got = 0;
     if (d->held != FTP_OK) {
@@ -212,6 +216,86 @@ int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got)
     /* One recv takes all the socket holds, up to want: a second would
      * most often only say EAGAIN. */
     return ftp_conn_read(&d->conn, d->recv_buf, want, got);
+}
+
+static int counted_recv(ftp_data *d, size_t max, const char **block, size_t *got)
+{
+    int st = gathered_recv(d, max, block, got);
+    if (st == FTP_OK)
+        d->wire += (long long)*got;
+    return st;
+}
+
+void ftp_data_set_mode_z(ftp_data *d, int on)
+{
+    d->mode_z = on;
+}
+
+void ftp_data_set_expect(ftp_data *d, long long size)
+{
+    d->expect = size;
+}
+
+static int z_failed(ftp_data *d, int st, const char *why)
+{
+    if (st == FTP_EPROTO || st == FTP_ELIMIT)
+        d->z_err = why;
+    return st;
+}
+
+static int start_inflate(ftp_data *d)
+{
+    if (d->z.kind == FTP_Z_INFLATE)
+        return FTP_OK;
+    if (d->z.kind != FTP_Z_NONE)
+        return z_failed(d, FTP_EPROTO, "MODE Z: a data connection is read or written, not both");
+    if (d->z_out == NULL && (d->z_out = malloc(FTP_Z_OUT)) == NULL)
+        return FTP_ENOMEM;
+    return ftp_z_start_inflate(&d->z);
+}
+
+/* The next inflated block of at most max bytes, reading at most max bytes
+ * of the stream: the input of one read is inflated over as many calls as
+ * its output needs, so that a bomb costs time, never memory. */
+static int inflated_recv(ftp_data *d, size_t max, const char **block, size_t *got)
+{
+    int st = start_inflate(d);
+    if (st != FTP_OK)
+        return st;
+    *got = 0;
+    for (;;) {
+        if (ftp_z_has_input(&d->z)) {
+            st = ftp_z_inflate(&d->z, d->z_out, min_size(max, FTP_Z_OUT), got);
+            if (st != FTP_OK)
+                return z_failed(d, st, d->z.ended ? "MODE Z: data after the end of the zlib stream"
+                                                  : "MODE Z: not a valid zlib stream");
+            if (d->expect >= 0 && *got > 0 && d->bytes + (long long)*got > d->expect)
+                return z_failed(d, FTP_ELIMIT,
+                                "MODE Z: the stream inflates past the size the server announced");
+            if (*got > 0) {
+                *block = d->z_out;
+                return FTP_OK;
+            }
+            if (ftp_z_has_input(&d->z)) /* no progress: zlib would spin */
+                return z_failed(d, FTP_EPROTO, "MODE Z: not a valid zlib stream");
+            continue; /* all taken, nothing made yet (a header): read on */
+        }
+        const char *in;
+        size_t n;
+        st = counted_recv(d, max, &in, &n);
+        if (st == FTP_CLOSED && d->conn.err == 0 && !d->z.ended)
+            return z_failed(d, FTP_EPROTO, "MODE Z: the zlib stream was cut short");
+        if (st != FTP_OK)
+            return st;
+        ftp_z_feed(&d->z, in, n);
+    }
+}
+
+int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got)
+{
+    if (d->mode_z)
+        return inflated_recv(d, max, block, got);
+    return counted_recv(d, max, block, got);
 }
 
 static int local_error(ftp_data *d)
@@ -271,6 +355,7 @@ static int splice_to_file(ftp_data *d, int file_fd, size_t share, size_t *moved)
             d->conn.err = errno;
             return FTP_ESYS;
         }
+        d->wire += n;
         int st = drain_pipe(d, file_fd, (size_t)n, moved);
         if (st != FTP_OK)
             return st;
@@ -279,12 +364,22 @@ static int splice_to_file(ftp_data *d, int file_fd, size_t share, size_t *moved)
     }
 }
 
+/* What a step has used of its share: the file's bytes, or the wire's when
+ * more (MODE Z: the rate limit counts the wire, see ftp_data_set_rate). */
+static size_t share_used(const ftp_data *d, long long wire0, size_t moved)
+{
+    size_t wire = (size_t)(d->wire - wire0);
+    return wire > moved ? wire : moved;
+}
+
 static int copy_to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
+    long long wire0 = d->wire;
     for (;;) {
         const char *block;
         size_t got;
-        int st = ftp_data_recv(d, min_size(FTP_RECV_BUF, share - *moved), &block, &got);
+        size_t left = share - share_used(d, wire0, *moved);
+        int st = ftp_data_recv(d, min_size(FTP_RECV_BUF, left), &block, &got);
         if (st == FTP_CLOSED && d->conn.err == 0)
             return FTP_OK; /* the end of the data */
         if (st != FTP_OK)
@@ -293,14 +388,21 @@ static int copy_to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
             return local_error(d);
         *moved += got;
         d->bytes += (long long)got;
-        if (*moved >= share)
+        if (share_used(d, wire0, *moved) >= share)
             return FTP_MORE;
     }
 }
 
+/* splice and sendfile move the socket's bytes as they are: not for TLS,
+ * not for MODE Z. */
+static int may_splice(const ftp_data *d)
+{
+    return !d->no_splice && d->conn.ssl == NULL && !d->mode_z;
+}
+
 static int to_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
-    if (!d->no_splice && d->conn.ssl == NULL) {
+    if (may_splice(d)) {
         if (fflush(f) != 0)
             return local_error(d);
         if (open_pipe(d) < 0)
@@ -323,8 +425,9 @@ static int rated_step(ftp_data *d, FILE *f, size_t *moved,
     size_t share = ftp_data_allow(d, STEP_BUDGET);
     if (share == 0)
         return FTP_PAUSE;
+    long long wire0 = d->wire;
     int st = pump(d, f, share, moved);
-    ftp_data_spend(d, *moved);
+    ftp_data_spend(d, (size_t)(d->wire - wire0));
     return st;
 }
 
@@ -342,7 +445,9 @@ int ftp_data_flush(ftp_data *d)
         if (st != FTP_OK)
             return st;
         ftp_buf_take(&d->pending, put);
-        d->bytes += (long long)put;
+        d->wire += (long long)put;
+        if (!d->mode_z) /* else counted as they went into the compressor */
+            d->bytes += (long long)put;
     }
     return FTP_OK;
 }
@@ -362,6 +467,7 @@ static int sendfile_from(ftp_data *d, FILE *f, size_t share, size_t *moved)
         if (n > 0) {
             *moved += (size_t)n;
             d->bytes += n;
+            d->wire += n;
             if (*moved < share)
                 continue;
             st = FTP_MORE;
@@ -406,9 +512,45 @@ static int copy_from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
     }
 }
 
+static int start_deflate(ftp_data *d)
+{
+    if (d->z.kind == FTP_Z_DEFLATE)
+        return FTP_OK;
+    if (d->z.kind != FTP_Z_NONE)
+        return z_failed(d, FTP_EPROTO, "MODE Z: a data connection is read or written, not both");
+    return ftp_z_start_deflate(&d->z, Z_DEFAULT_COMPRESSION);
+}
+
+/* MODE Z: the file through the compressor into d->pending, its end (the
+ * end of the file) ending the zlib stream. The file's bytes are read into
+ * the receive buffer, unused by an upload. */
+static int deflate_from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
+{
+    int st = start_deflate(d);
+    if (st == FTP_OK && ensure_recv_buf(d) < 0)
+        st = FTP_ENOMEM;
+    long long wire0 = d->wire;
+    while (st == FTP_OK) {
+        if ((st = ftp_data_flush(d)) != FTP_OK || d->z.ended)
+            break;
+        size_t used = share_used(d, wire0, *moved);
+        if (used >= share)
+            return FTP_MORE;
+        size_t got = fread(d->recv_buf, 1, min_size(FTP_RECV_BUF, share - used), f);
+        if (got == 0 && ferror(f))
+            return local_error(d);
+        st = ftp_z_deflate(&d->z, d->recv_buf, got, got == 0, &d->pending);
+        *moved += got;
+        d->bytes += (long long)got;
+    }
+    return st;
+}
+
 static int from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
-    if (!d->no_splice && d->conn.ssl == NULL) {
+    if (d->mode_z)
+        return deflate_from_file(d, f, share, moved);
+    if (may_splice(d)) {
         int st = sendfile_from(d, f, share, moved);
         if (!d->no_splice)
             return st;
@@ -419,4 +561,44 @@ static int from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 int ftp_data_from_file(ftp_data *d, FILE *f, size_t *moved)
 {
     return rated_step(d, f, moved, from_file);
+}
+
+int ftp_data_send(ftp_data *d, const char *s, size_t n, size_t *put)
+{
+    *put = 0;
+    if (!d->mode_z) {
+        int st = ftp_conn_write(&d->conn, s, n, put);
+        if (st == FTP_OK) {
+            d->bytes += (long long)*put;
+            d->wire += (long long)*put;
+        }
+        return st;
+    }
+    int st = start_deflate(d);
+    if (st == FTP_OK)
+        st = ftp_data_flush(d); /* what the last call compressed goes first */
+    if (st != FTP_OK)
+        return st;
+    size_t take = min_size(n, COPY_CHUNK);
+    if ((st = ftp_z_deflate(&d->z, s, take, 0, &d->pending)) != FTP_OK)
+        return st;
+    *put = take;
+    d->bytes += (long long)take;
+    st = ftp_data_flush(d);
+    return is_wait(st) ? FTP_OK : st; /* taken: the rest goes out next time */
+}
+
+int ftp_data_finish(ftp_data *d, int upload)
+{
+    if (d->mode_z && upload && d->z.kind == FTP_Z_NONE) {
+        int st = start_deflate(d); /* an empty upload is an empty stream */
+        if (st != FTP_OK)
+            return st;
+    }
+    if (d->mode_z && d->z.kind == FTP_Z_DEFLATE && !d->z.ended) {
+        int st = ftp_z_deflate(&d->z, NULL, 0, 1, &d->pending);
+        if (st != FTP_OK)
+            return st;
+    }
+    return ftp_data_flush(d);
 }

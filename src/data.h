@@ -7,6 +7,7 @@
 
 #include "buf.h"
 #include "conn.h"
+#include "deflate.h"
 #include "net.h"
 #include "rate.h"
 
@@ -26,7 +27,21 @@ typedef struct ftp_data {
      * for the next ftp_data_recv. FTP_OK when none. */
     int held;
     ftp_rate rate;      /* the transfer's rate limit (rate 0: none) */
+    long long wire;     /* bytes through the socket, either way: under MODE Z
+                         * the compressed ones (bytes counts the file's) */
+    /* MODE Z: the data is a zlib stream (deflate.h). The codec is set up at
+     * the first receive (inflate) or send (deflate); splice and sendfile are
+     * not used, the bytes must pass through it. */
+    int mode_z;
+    ftp_z z;
+    char *z_out;        /* inflated bytes, FTP_Z_OUT of them at most */
+    const char *z_err;  /* why a MODE Z step failed (FTP_EPROTO, FTP_ELIMIT) */
+    long long expect;   /* MODE Z: inflating past this many bytes fails (-1: no bound) */
 } ftp_data;
+
+/* The most bytes one inflate gives: whatever the stream's ratio, a step
+ * holds no more than this much of its output. */
+#define FTP_Z_OUT (256 * 1024)
 
 /* Size of the receive buffer, the largest block ftp_data_recv gives. */
 #define FTP_RECV_BUF (256 * 1024)
@@ -65,6 +80,20 @@ int ftp_data_accept(ftp_data *d, const ftp_addr *server);
  * with *block and *got > 0 (the bytes stay valid until the next call), or a
  * status as from ftp_conn_read (FTP_CLOSED with conn.err 0: the end). */
 int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
+
+/* Turns MODE Z on (before the first byte moves) or off. */
+void ftp_data_set_mode_z(ftp_data *d, int on);
+/* MODE Z: a download inflating past size bytes (what the server announced)
+ * fails with FTP_ELIMIT, before the bytes past it are given out. */
+void ftp_data_set_expect(ftp_data *d, long long size);
+/* Sends up to n bytes of s: FTP_OK with *put > 0 (the bytes taken; under
+ * MODE Z compressed into d->pending, which goes out first next time), or a
+ * status as from ftp_conn_write. */
+int ftp_data_send(ftp_data *d, const char *s, size_t n, size_t *put);
+/* Ends what was sent: under MODE Z, the end of the zlib stream, flushed
+ * (upload: a stream even when nothing was sent, else only one begun).
+ * FTP_OK (also when there is nothing to end), FTP_WANT_WRITE, or an error. */
+int ftp_data_finish(ftp_data *d, int upload);
 
 /* Socket to file until the socket has nothing more now (FTP_WANT_READ),
  * reached its end (FTP_OK) or the step moved its share (FTP_MORE: call

@@ -25,6 +25,7 @@ class.MODULES = {
     "ftplib.protocol.resync",       -- keeping the control connection in step
     "ftplib.protocol.commands",     -- single-reply commands: pwd, cwd, size, mdtm, feat, ...
     "ftplib.protocol.encoding",     -- names in the server's encoding; login's last step
+    "ftplib.protocol.mode_z",       -- MODE Z (deflate) after login, transfer_mode
     "ftplib.protocol.abort",        -- abort, and stopping a transfer under way
     "ftplib.protocol.pipelining",   -- whether a transfer command may follow EPSV at once
     "ftplib.protocol.data_channel", -- opening data connections: EPSV, PASV, PORT, transfercmd
@@ -65,6 +66,7 @@ class.HOOKS = {
   _secure_channel = "ftplib.protocol.tls",  -- AUTH TLS, for FTP_TLS
   _protect_data = "ftplib.protocol.tls",    -- PBSZ 0, PROT P, for FTP_TLS
   _negotiate_names = "ftplib.protocol.encoding", -- FEAT, OPTS UTF8 ON
+  _negotiate_mode_z = "ftplib.protocol.mode_z",  -- MODE Z
   -- control: implicit FTPS at connect
   _secure_control = "ftplib.protocol.tls",
   -- data_channel: a protected data connection, once its 1xx came
@@ -97,6 +99,8 @@ class.FTP_FIELDS = {
   maxlisting = "bytes of memory one listing may hold (option)",
   timezone = "the server's time zone for LIST times: seconds, \"+HHMM\" or \"auto\" (option)",
   proxy = "the proxy URL connections go through, or nil (option)",
+  mode_z = "ask for MODE Z (deflate) at login when FEAT offers it (option)",
+  mode_z_upload = "uploads in MODE Z too, else MODE S (option; protocol/mode_z.lua)",
   -- what the server told (public: Python's ftplib has them too)
   welcome = "the greeting's text (connect)",
   features = "FEAT's answer, once per connection (protocol/commands.lua)",
@@ -126,6 +130,9 @@ class.FTP_FIELDS = {
   _encoder = "iconv converter from UTF-8 to the server's encoding",
   _decoder = "iconv converter from the server's encoding to UTF-8",
   _raw_names = "names listed as the server's bytes, sent back as they came",
+  _mode_z_on = "MODE Z is in effect: data connections are zlib streams (protocol/mode_z.lua)",
+  _mode_z_note = "why the session is in MODE S (protocol/mode_z.lua)",
+  _mode_z_now = "the MODE last accepted: \"Z\" or \"S\" (protocol/mode_z.lua)",
   _proxy = "the proxy URL's parts (parsers/url.lua's parse_proxy), or nil",
   _proxy_sa = "the proxy's address the control connection went to",
   _proxy_target = "the host the proxy was asked for: data connections go there",
@@ -145,6 +152,7 @@ class.DATA_FIELDS = {
   _listing = "the data is a listing (LIST, NLST, MLSD)",
   _tls_ctx = "the TLS context it resumed a session of",
   _offered_spent = "no unused TLS session was left to offer (tls.worth_retry)",
+  _mode_z = "the data is a zlib stream (MODE Z): inflated, deflated by the core",
 }
 
 -- Whether fn is one of the core's methods (a C function): those stay when

@@ -302,9 +302,14 @@ function commands.RETR(c, argument)
   c.rest = nil
   if not file then return c:reply("550 Failed to open file.") end
   local sent = bytes_to_send(file):sub(offset + 1)
-  local announce = file.announce or #file.data
-  c:reply(("150 Opening BINARY mode data connection for %s (%d bytes)."):format(argument,
-    announce))
+  local announce = file.announce
+  if announce == nil then announce = #file.data end
+  if announce == false then
+    c:reply(("150 Opening BINARY mode data connection for %s."):format(argument))
+  else
+    c:reply(("150 Opening BINARY mode data connection for %s (%d bytes)."):format(argument,
+      announce))
+  end
   local conn = c:open_data()
   if not conn then return c:reply("425 no data connection") end
   -- file.drop_after = n: the first RETR of the file (any session) sends n bytes, then
@@ -403,6 +408,15 @@ function commands.RNTO(c, argument)
   files[to], files[from] = files[from], nil
   record("renamed", from .. " -> " .. to)
   c:reply("250 Rename successful.")
+end
+
+-- MODE Z answered as scenario.mode_z says (default 200), any other mode 200: the
+-- bytes sent are the scenario's either way (a "send" may be a zlib stream).
+function commands.MODE(c, argument)
+  if (argument or ""):upper() == "Z" then
+    return c:reply(scenario.mode_z or "200 MODE Z ok")
+  end
+  c:reply("200 MODE " .. tostring(argument) .. " ok")
 end
 
 function commands.QUIT(c)

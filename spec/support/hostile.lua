@@ -12,6 +12,7 @@
 --     rules = { { pattern = "^deep", lines = { hostile.ls("d", "x") } } }, -- any path matching
 --     files = { ["a.txt"] = { data = "hello", mdtm = "20200101000000", size = false,
 --                             announce = 1000, send = "short" } },
+--     -- announce = false: the 150 gives no size
 --     -- size = false: SIZE refused; sizes = {a, b}: the 1st SIZE answers a, later ones b;
 --     -- drop_after = n: the first RETR (any session) sends n bytes, then both of that
 --     -- session's connections are dropped; announce: the 150's byte count; send: the
@@ -31,6 +32,7 @@
 --     rnfr_refusals = { [2] = "550 no" },  -- the 2nd RNFR received (any session) refused
 --     refuse_dele = { ["a.old"] = "550 Permission denied" },  -- DELE of that path refused
 --     refuse_pwd = true,
+--     mode_z = "504 no",         -- the reply to MODE Z (default 200; other modes: 200)
 --     ignore_case = true,        -- "README" and "Readme" name one file (stored, deleted)
 --     count/line: a rule may list `count` lines made from `line` with %d (big listings);
 --     eol = "\r\r\n": its line ends

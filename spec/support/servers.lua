@@ -22,6 +22,8 @@
 --   -- zone, its MDTM in UTC
 --   -- opts.digest = true (proftpd only): mod_digest loaded, FEAT offers HASH, XCRC, XMD5,
 --   -- XSHA, XSHA1, XSHA256 and XSHA512
+--   -- opts.deflate = true (proftpd only): mod_deflate loaded, FEAT offers MODE Z; its
+--   -- log (compressed sizes) is s.dir .. "/deflate.log"
 --   -- opts.max_per_ip = n (vsftpd only): at most n sessions from one address (421 beyond)
 --   s.kind, s.host, s.port, s.root, s.user, s.passwd, s.greeting
 --   s.tls, s.ca, s.certs              -- TLS servers only: see below
@@ -455,7 +457,7 @@ end
 kinds.proftpd = {
   features = {
     ipv6 = true, tls = { explicit = true, implicit = true }, client_cert = true,
-    tls_reuse_required = true, digest = true,
+    tls_reuse_required = true, digest = true, deflate = true,
   },
   owner = servers.USER,
   failure_files = { "proftpd.log", "tls.log", "proftpd.conf" },
@@ -563,6 +565,16 @@ local function proftpd_digest_lines(opts)
   }
 end
 
+-- mod_deflate: MODE Z (zlib streams on the data connections), logging what it did.
+local function proftpd_deflate_lines(s, opts)
+  if not opts.deflate then return {} end
+  return {
+    "LoadModule mod_deflate.c",
+    "DeflateEngine on",
+    "DeflateLog " .. s.dir .. "/deflate.log",
+  }
+end
+
 function kinds.proftpd.configure(s, opts)
   chown(s.root, servers.USER)
   write_proftpd_accounts(s)
@@ -609,6 +621,7 @@ function kinds.proftpd.configure(s, opts)
   }
   append(lines, proftpd_tls_lines(s))
   append(lines, proftpd_digest_lines(opts))
+  append(lines, proftpd_deflate_lines(s, opts))
   s.config = s.dir .. "/proftpd.conf"
   write_lines(s.config, lines)
 end
@@ -1161,7 +1174,7 @@ local function check_options(kind, opts)
     error("servers.start: " .. kind .. " is not installed on this machine", 3)
   end
   for _, feature in ipairs({ "ipv6", "tls", "delay", "encoding", "max_rate", "localtime",
-    "digest" }) do
+    "digest", "deflate" }) do
     if opts[feature] and not definition.features[feature] then
       error(("servers.start: %s does not support opts.%s yet"):format(kind, feature), 3)
     end

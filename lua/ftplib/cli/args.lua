@@ -47,6 +47,9 @@ Options:
                           digest (HASH, XSHA256, ...); sent again on a mismatch
       --segments N        get: N sessions at once, each a range of the file, as
                           lftp's pget -n (1 to 32)
+  -z, --mode-z            compress downloads and listings (MODE Z) when the
+                          server offers it; uploads stay in stream mode, and
+                          --segments gives way to one stream
       --timeout SECONDS   give up on a silent server (default 60)
       --active            active mode (PORT/EPRT) instead of passive
       --tls               explicit TLS (AUTH TLS) on ftp:// URLs
@@ -76,7 +79,7 @@ local OPTIONS = {
   parallel = { "P", "number" }, retries = { nil, "number" }, timeout = { nil, "number" },
   active = { nil, "flag" }, tls = { nil, "flag" }, cacert = { nil, "string" },
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
-  proxy = { nil, "string" },
+  proxy = { nil, "string" }, ["mode-z"] = { "z", "flag" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
   ["limit-rate"] = { nil, "rate" }, ["verify-hash"] = { nil, "flag" },
   segments = { nil, "number" },

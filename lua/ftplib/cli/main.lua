@@ -56,7 +56,8 @@ end
 -- Options of the library taken from the command line.
 local function session_options(opts)
   local session = { timeout = opts.timeout, passive = not opts.active,
-    encoding = opts.encoding, timezone = opts.timezone, proxy = opts.proxy }
+    encoding = opts.encoding, timezone = opts.timezone, proxy = opts.proxy,
+    mode_z = opts.mode_z }
   if opts.verbose then
     session.debuglevel = 1
   end

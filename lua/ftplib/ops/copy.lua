@@ -239,6 +239,8 @@ local function fxp_obstacle(src, dst, opts)
     return "opts.fxp is false"
   elseif src._prot_p or dst._prot_p then
     return "a TLS session protects its data (PROT P): FXP would need SSCN/CPSV"
+  elseif (src._mode_z_on or false) ~= (dst._mode_z_on or false) then
+    return "one session is in MODE Z, the other not: the target would store the zlib stream"
   elseif src._proxy then
     return "the source is reached through a proxy: the target may not reach its address"
   elseif opts.rate_limit then

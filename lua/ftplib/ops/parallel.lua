@@ -16,7 +16,7 @@ local parallel = {}
 local CLONED_OPTIONS = {
   "timeout", "passive", "use_epsv", "pipelining", "trust_server_pasv_ipv4_address", "maxline",
   "maxreply", "debuglevel", "debugfunc", "encoding", "source_address", "port_range",
-  "keepalive", "maxlisting", "timezone", "proxy",
+  "keepalive", "maxlisting", "timezone", "proxy", "mode_z", "mode_z_upload",
 }
 
 local function clone_options(ftp)

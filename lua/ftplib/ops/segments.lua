@@ -585,6 +585,12 @@ end
 -- code. A failure keeps the .part when it holds data, its record telling a
 -- later resume where each range stands.
 function segments.download(ftp, job, n)
+  if ftp._mode_z_on then
+    -- Each range would be a zlib stream from its offset to the file's end,
+    -- cut by an abort where the range ends: the server compresses what is
+    -- thrown away, and a compressed stream is seldom the bottleneck.
+    return segments.FALLBACK, "MODE Z is in effect: one stream, no segments"
+  end
   local state, err, code = prepare(ftp, job, n)
   if state == segments.FALLBACK or not state then
     return state, err, code

@@ -68,6 +68,8 @@ local verify = require "ftplib.ops.verify"
 -- @tfield[opt] number keepalive as in @{ftplib.options}
 -- @tfield[opt] number|string timezone as in @{ftplib.options}
 -- @tfield[opt] string proxy as in @{ftplib.options}
+-- @tfield[opt] boolean mode_z as in @{ftplib.options}
+-- @tfield[opt] boolean mode_z_upload as in @{ftplib.options}
 -- @tfield[opt] boolean resume as for @{FTP:download} (`get`) and @{FTP:upload} (`put`):
 -- like the file options below, only for a binary transfer (`;type=i`) from or to a local
 -- path; elsewhere (and in `ftplib.open`) a file option raises
@@ -96,7 +98,8 @@ local SESSION_OPTIONS = {
   timeout = true, passive = true, debuglevel = true, debugfunc = true,
   source_address = true, use_epsv = true, trust_server_pasv_ipv4_address = true,
   pipelining = true, maxline = true, maxreply = true, encoding = true, port_range = true,
-  keepalive = true, tls = true, timezone = true, proxy = true,
+  keepalive = true, tls = true, timezone = true, proxy = true, mode_z = true,
+  mode_z_upload = true,
 }
 local FILE_OPTIONS = {
   resume = true, progress = true, verify = true, preserve_time = true,

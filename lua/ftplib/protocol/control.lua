@@ -544,6 +544,9 @@ function FTP:login(user, passwd, acct)
   if ok then
     ok, err, code = self:_negotiate_names() -- encoding.lua: FEAT, OPTS UTF8 ON
   end
+  if ok then
+    ok, err, code = self:_negotiate_mode_z() -- mode_z.lua: MODE Z when asked and offered
+  end
   if not ok then
     return nil, err, code
   end

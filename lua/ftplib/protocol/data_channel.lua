@@ -82,6 +82,10 @@ end
 -- what the server still sent and sends `close_notify`, waiting at most 2 s for the
 -- server's.
 function Data:close()
+  if self._mode_z and self:_fd() >= 0 then
+    -- An upload's zlib stream ends here (a download's needs nothing).
+    wait.until_done(self, self:_deadline(), self._finish)
+  end
   if self:_isopen() and self:_secured() then
     tls.end_data(self)
   end
@@ -318,8 +322,13 @@ local function data_for(self, cmd, rest)
   return data, err, code, false
 end
 
--- The commands whose data is a listing.
+-- The commands whose data is a listing, those that send data.
 local LISTINGS = { LIST = true, NLST = true, MLSD = true }
+local STORES = { STOR = true, APPE = true, STOU = true }
+
+local function verb_of(cmd)
+  return (cmd:match("^%s*(%a+)") or ""):upper()
+end
 
 -- The preliminary reply of a transfer command: 1xx, anything else fails.
 local function expect_1xx(code, text, errcode)
@@ -357,6 +366,10 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if not data then
     return nil, err, code
+  end
+  if self._mode_z_on and self._mode_z_now == "Z" then -- mode_z.lua: a zlib stream
+    data._mode_z = true
+    data:_set_mode_z(true)
   end
   local text
   if rest then
@@ -408,8 +421,12 @@ function FTP:ntransfercmd(cmd, rest)
     end
   end
   data._size = core.parse_150(text)
+  if data._mode_z and data._size and not STORES[verb_of(cmd)] then
+    -- A zlib stream may inflate to any size: no more than announced.
+    data:_set_expect(data._size)
+  end
   self._announced_size = data._size -- for download's size checks (ops/whole_files.lua)
-  data._listing = LISTINGS[(cmd:match("^%s*(%a+)") or ""):upper()] -- see tls.check_download_end
+  data._listing = LISTINGS[verb_of(cmd)] -- see tls.check_download_end
   return data, data._size
 end
 

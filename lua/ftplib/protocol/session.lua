@@ -23,7 +23,7 @@ local option_types = {
   tls = "table",
   port_range = "table", keepalive = "number", maxlisting = "number", implicit = "boolean",
   timezone = "number|string",
-  proxy = "string",
+  proxy = "string", mode_z = "boolean", mode_z_upload = "boolean",
 }
 
 -- Options of FTP_TLS alone: a plain FTP session given them raises rather than run
@@ -66,6 +66,8 @@ local function apply_options(self, opts)
   self.maxlisting = opts.maxlisting
   session.set_timezone(self, opts.timezone)
   self.proxy = opts.proxy
+  self.mode_z = opts.mode_z or false
+  self.mode_z_upload = opts.mode_z_upload or false
   self._proxy = opts.proxy and urlparse.parse_proxy(opts.proxy) -- raises for a malformed URL
 end
 

@@ -308,6 +308,9 @@ end
 -- no byte.
 function FTP:_download(kind, cmd, rest, rate, loop, ...)
   local ok, err, code = self:_settype(kind)
+  if ok then
+    ok, err, code = self:_mode_for(false) -- mode_z.lua: MODE Z when in use
+  end
   if not ok then
     return nil, err, code
   end
@@ -351,7 +354,8 @@ end
 -- @tparam[opt] table opts transfer options
 -- @tparam[opt] number opts.rate_limit at most this many bytes a second (1 or more),
 -- enforced by the C core with a small burst (an eighth of a second of data): between
--- steps the transfer sleeps, or under the scheduler lets the other tasks run
+-- steps the transfer sleeps, or under the scheduler lets the other tasks run; under
+-- MODE Z (option `mode_z`) it counts the compressed bytes on the wire
 -- @treturn string the final reply's text (226)
 -- @treturn integer its code
 -- @return[2] `nil, message, code`: code `"aborted"` when the sink stopped it (message
@@ -454,6 +458,18 @@ local function send_all(self, data, chunk)
   return true
 end
 
+-- The end of an upload's data: under MODE Z the zlib stream's end goes
+-- out (mode_z.lua; a file pump ends it itself).
+local function end_upload(self, data)
+  if data._mode_z then
+    local ok, err, code = step_until_done(self, data, data._finish, true)
+    if not ok then
+      return nil, err, code
+    end
+  end
+  return "done"
+end
+
 -- read() gives the next chunk, nil at the end, or nil, err on failure.
 local function send_chunks(self, data, read, callback)
   local ticking = self._ka ~= nil
@@ -464,7 +480,7 @@ local function send_chunks(self, data, read, callback)
       if rerr ~= nil then
         return nil, tostring(rerr), "io"
       end
-      return "done"
+      return end_upload(self, data)
     end
     if type(chunk) ~= "string" then
       checks.raise("source gave a " .. type(chunk) .. ", not a string")
@@ -525,6 +541,9 @@ end
 -- _download.
 function FTP:_upload(kind, cmd, rest, source, make, rate)
   local ok, err, code = self:_settype(kind)
+  if ok then
+    ok, err, code = self:_mode_for(true) -- mode_z.lua: MODE S unless mode_z_upload
+  end
   if not ok then
     return nil, err, code
   end
