@@ -168,6 +168,12 @@ int ftp_parse_epsv(const char *text, size_t len, unsigned *port)
     return 0;
 }
 
+static int closes_word(char c)
+{
+    return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '.' || c == ','
+           || c == ';' || c == ':' || c == ')';
+}
+
 long ftp_parse_quoted_path(const char *text, size_t len, char *out)
 {
     const char *open = memchr(text, '"', len);
@@ -184,6 +190,11 @@ long ftp_parse_quoted_path(const char *text, size_t len, char *out)
             pos++;
             continue;
         }
+        /* The closing quote ends the path and a word: what a server that
+         * did not double a quote in the name sends ('"/a"b" is ...') is no
+         * path at all, rather than a path cut short ("/a"), somewhere else. */
+        if (pos + 1 < len && !closes_word(text[pos + 1]))
+            return -1;
         return (long)n;
     }
     return -1; /* no closing quote */

@@ -112,6 +112,7 @@ class.FTP_FIELDS = {
   _epsv_refused = "the server refused EPSV: PASV for the rest of the session",
   _epsv_ok = "EPSV answered 229 in this session (a condition of pipelining)",
   _pipelining = "the server answered pipelined commands: true, false, nil (not yet known)",
+  _pipelining_failed = "a pipelined transfer's reply never came: never again, even reconnected",
   _sync_probe = "PWD once NOOP was refused mid-resync: the probe ending one (protocol/resync.lua)",
   _abort_learned = "what the server needed to answer ABOR: urgent or close",
   _close_on_stop = "a stopped transfer closes the session, no ABOR (ops/segments.lua's clones)",

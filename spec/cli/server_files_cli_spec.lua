@@ -4,27 +4,14 @@ local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 local lfs = require "lfs"
 
-local ROOT = lfs.currentdir()
-local CPATH = package.cpath:match("^([^;]+)")
-if CPATH:sub(1, 1) ~= "/" then
-  CPATH = ROOT .. "/" .. CPATH
-end
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s"):format(
-  proc.shell_quote(ROOT .. "/lua/?.lua;;"), proc.shell_quote(CPATH .. ";;"))
-local TOOL = ROOT .. "/bin/ftplib"
+local cli_runner = require "spec.support.cli_runner"
 
 local tmp
 
 -- Runs bin/ftplib with argv; returns its exit code, stdout, stderr.
 local function ftplib_cli(...)
-  local words = {}
-  for i, word in ipairs { ... } do
-    words[i] = proc.shell_quote(word)
-  end
-  local out, err = tmp .. "/stdout", tmp .. "/stderr"
-  local _, _, status = os.execute(("%s HOME=%s lua5.4 %s %s > %s 2> %s < /dev/null"):format(
-    ENV, proc.shell_quote(tmp), TOOL, table.concat(words, " "), out, err))
-  return status, proc.read_file(out), proc.read_file(err)
+  local status, out, err = cli_runner.run(tmp, ...)
+  return status, out, err
 end
 
 describe("bin/ftplib --help", function()

@@ -11,12 +11,7 @@ local proc = require "spec.support.proc"
 
 local DELAY = 0.2
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 -- Drives fn(...) from the uv loop (the shipped adapter, ftplib.concurrency.luv): each
 -- wait becomes a poll handle on its descriptor and a timer; the first to fire resumes

@@ -8,12 +8,7 @@ local fake = require "spec.support.fake"
 local DELAY = 0.2
 local BIG_SIZE = 32 * 1024 * 1024
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = require("spec.support.proc").random_bytes
 
 local function login(s, opts)
   opts = opts or {}

@@ -111,6 +111,30 @@ describe("ftp:rmtree on a hostile server", function()
     assert.are.same({ "top" }, paths_of(report.kept))
   end)
 
+  -- A union or virtual file system, or a liar: "x" listed as a folder and as a link to
+  -- /etc. Which one the server acts on is unknown: entering "top/x" could go through the
+  -- link, so neither is used, nothing under top/x is deleted, and top stays.
+  it("a name listed twice (a folder and a link) is neither entered nor deleted", function()
+    srv = hostile.start {
+      lists = {
+        [""] = { lines = { ls("d", "top") } },
+        ["top"] = { lines = { ls("-", "a.txt", 1), ls("d", "x"), ls("l", "x", 4, nil, "/etc") } },
+        ["top/x"] = { lines = { ls("-", "passwd", 1) } },
+      },
+      files = { ["top/a.txt"] = { data = "a" }, ["top/x/passwd"] = { data = "root" } },
+    }
+    local ftp = srv:session()
+    local report = assert(ftp:rmtree("top"))
+    ftp:close()
+    assert.are.same({ "DELE top/a.txt" }, deletes(srv))
+    for _, line in ipairs(srv:commands()) do
+      assert.is_falsy(line:find("top/x", 1, true), line)
+    end
+    assert.are.same({ "top/x", "top/x" }, paths_of(report.failed))
+    assert.matches("listed more than once", report.failed[1].err)
+    assert.are.same({ "top" }, paths_of(report.kept))
+  end)
+
   it("deletes a root that is a link as a link, without listing it", function()
     local tree = scenario()
     tree.lists[""] = { lines = { ls("l", "top", 4, nil, "/") } }

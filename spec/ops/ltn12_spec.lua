@@ -7,12 +7,7 @@ local ftplib = require "ftplib"
 local ltn12 = require "ltn12"
 local servers = require "spec.support.servers"
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = require("spec.support.proc").random_bytes
 
 local function read_file(path)
   local f = assert(io.open(path, "rb"))

@@ -10,12 +10,7 @@ local hostile = require "spec.support.hostile"
 
 local MiB = 1024 * 1024
 
-local function random_bytes(n)
-  local urandom = assert(io.open("/dev/urandom", "rb"))
-  local bytes = urandom:read(n)
-  urandom:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 local function login(s, extra)
   local opts = { port = s.port, user = s.user, passwd = s.passwd, timeout = 10 }

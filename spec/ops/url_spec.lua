@@ -372,7 +372,11 @@ describe("ftplib.get and ftplib.put", function()
     assert.has_error(function()
       ftplib.put("ftp://127.0.0.1:1/f", { data = "x" }, { verify = true })
     end,
-      "ftplib: option 'verify' is for 'get', not 'put'")
+      "ftplib: 'put' option verify must be \"hash\", got 'true'")
+    assert.has_error(function()
+      ftplib.put("ftp://127.0.0.1:1/f", "/tmp/f", { segments = 2 })
+    end,
+      "ftplib: option 'segments' is for 'get', not 'put'")
     assert.has_error(function() ftplib.open("ftp://127.0.0.1:1/f", { create_dirs = true }) end,
       "ftplib: option 'create_dirs' is for 'put', not 'open'")
   end)

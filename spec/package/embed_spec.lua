@@ -29,12 +29,7 @@ local function run(argv, env)
   return status, proc.read_file(out) or "", proc.read_file(err) or ""
 end
 
-local function random_bytes(size)
-  local file = assert(io.open("/dev/urandom", "rb"))
-  local bytes = size > 0 and file:read(size) or ""
-  file:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 local function login_args(s)
   return { s.host, tostring(s.port), s.user, s.passwd }

@@ -5,14 +5,8 @@ local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 local lfs = require "lfs"
 
-local ROOT = lfs.currentdir()
--- The module the specs load (the first entry of package.cpath: $(BUILD)/?.so).
-local CPATH = package.cpath:match("^([^;]+)")
-if CPATH:sub(1, 1) ~= "/" then
-  CPATH = ROOT .. "/" .. CPATH
-end
-local ENV = ("LUA_PATH_5_4=%s LUA_CPATH_5_4=%s"):format(
-  proc.shell_quote(ROOT .. "/lua/?.lua;;"), proc.shell_quote(CPATH .. ";;"))
+local cli_runner = require "spec.support.cli_runner"
+local ROOT, ENV = cli_runner.ROOT, cli_runner.ENV
 
 local KINDS = { "vsftpd", "pyftpdlib" }
 if servers.available("proftpd") then

@@ -49,6 +49,11 @@ describe("257 path parser", function()
     assert.equal("proto", select(3, core.parse_quoted("257 /no/quotes")))
     assert.equal("proto", select(3, core.parse_quoted('257 "/open')))
     assert.equal("proto", select(3, core.parse_quoted('257 "/ends in doubled ""')))
+    -- A quote in the name not doubled: no path, rather than "/x/q", a folder elsewhere.
+    assert.equal("proto", select(3, core.parse_quoted('257 "/x/q"d" is the current folder')))
+    assert.equal("/x", core.parse_quoted('257 "/x". ok'))
+    assert.equal("/x", core.parse_quoted('257 "/x"'))
+    assert.equal("/x", core.parse_quoted('257 "/x"\r\n'))
   end)
 end)
 

@@ -13,12 +13,7 @@ local INTERVAL = 0.2
 local SIZE = 1024 * 1024
 local BLOCK = 16384
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = require("spec.support.proc").random_bytes
 
 -- A session with keepalive on, whose debug lines are kept.
 local function session(s)

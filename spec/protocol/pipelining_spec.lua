@@ -246,6 +246,33 @@ describe("pipelining against the scripted server", function()
     assert.are.same({}, srv:errors())
   end)
 
+  -- Two NOOPs came through, the RETR behind EPSV did not (a firewall's FTP helper that
+  -- acts on EPSV, say): the transfer times out once, and the object never pipelines
+  -- again, not after a reconnect either (a retry would lose the same way).
+  it("a RETR lost behind EPSV: one timeout, then no pipelining, reconnected too", function()
+    local srv, ftp = run(fake.script(fake.login_steps(), TYPE_I, retr("a", "one"),
+      fake.pipelining_probe(),
+      { { expect = "^EPSV$" }, { pasv = true },
+        { send = "229 Entering Extended Passive Mode (|||%PORT%|)\r\n" },
+        { expect = "^RETR b$" }, { sleep = 4 } }), { timeout = 1 })
+    assert.equal("one", assert(download(ftp, "a")))
+    local ok, _, code = download(ftp, "b")
+    assert.is_nil(ok)
+    assert.equal("timeout", code)
+    assert.is_true(ftp._pipelining_failed)
+    srv:stop()
+    local again = fake.start(fake.script(fake.login_steps(), TYPE_I, retr("b", "two"),
+      retr("c", "three"), QUIT), { timeout = 20 })
+    finally(function() again:stop() end)
+    assert(ftp:connect(again.host, again.port))
+    assert(ftp:login("anonymous", "guest"))
+    assert.equal("two", assert(download(ftp, "b")))
+    assert.equal("three", assert(download(ftp, "c")))
+    ftp:quit()
+    assert.is_true(again:wait(5))
+    assert.are.same({}, again:errors())
+  end)
+
   it("a server known to lose pipelined commands is never probed", function()
     local login = fake.login_steps()
     login[1] = { send = "220 Microsoft FTP Service\r\n" }

@@ -13,12 +13,7 @@ local SIZE = 2 * MiB
 -- that stalls.
 local LOW, HIGH = 1.6, 3
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = require("spec.support.proc").random_bytes
 
 local function login(s)
   return assert(ftplib.FTP(s.host, { port = s.port, user = s.user, passwd = s.passwd,

@@ -19,12 +19,7 @@ local ROOT = lfs.currentdir()
 local LUA = io.popen("command -v lua5.4"):read("l")
 local REAL_LUA = (LUA and LUA:find("asan%-lua")) and "/usr/bin/lua5.4" or (LUA or "lua5.4")
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = proc.random_bytes
 
 -- Downloads name into a function sink: the bytes, and the sizes of the blocks. With
 -- pause, the sink sleeps that long at its first block, so that the server's bytes

@@ -5,12 +5,7 @@ local ftplib = require "ftplib"
 local servers = require "spec.support.servers"
 local scaled = require "spec.support.scale" -- FTPLIB_TEST_SCALE (make valgrind)
 
-local function random_bytes(n)
-  local f = assert(io.open("/dev/urandom", "rb"))
-  local bytes = f:read(n)
-  f:close()
-  return bytes
-end
+local random_bytes = require("spec.support.proc").random_bytes
 
 local function tls_options(s, extra)
   local tls = { cafile = s.ca, implicit = s.tls.mode == "implicit" }

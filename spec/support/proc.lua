@@ -62,6 +62,14 @@ function proc.read_file(path)
   return content
 end
 
+-- n bytes from /dev/urandom: contents no compression or pattern makes easy.
+function proc.random_bytes(n)
+  local urandom = assert(io.open("/dev/urandom", "rb"))
+  local bytes = n > 0 and urandom:read(n) or ""
+  urandom:close()
+  return bytes
+end
+
 function proc.write_file(path, content)
   local file = assert(io.open(path, "wb"))
   assert(file:write(content))

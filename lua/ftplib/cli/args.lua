@@ -33,14 +33,20 @@ Options:
   -r, --recursive         rm: delete folders and everything under them
   -P, --parallel N        mirror: N sessions at once
   -I, --include GLOB      mirror: only files matching GLOB (repeatable; * ? **,
-                          a GLOB without / matches names at any depth)
-  -X, --exclude GLOB      mirror: leave GLOB alone, never sent nor deleted
-                          (repeatable; GLOB/ matches folders only)
+                          a GLOB without / matches names at any depth); rm -r:
+                          delete only what GLOB matches
+  -X, --exclude GLOB      mirror, rm -r: leave GLOB alone, never sent nor
+                          deleted (repeatable; GLOB/ matches folders only)
       --timezone TZ       the server's LIST times are in TZ: +0200, -05:30
                           or auto (found with MDTM)
       --retries N         reconnect and resume a dropped transfer N times
-      --limit-rate RATE   get, put, cat: at most RATE bytes a second (100K, 2M, 1G:
-                          1024-based, as curl takes them)
+      --limit-rate RATE   get, put, cat, mirror: at most RATE bytes a second
+                          (100K, 2M, 1G: 1024-based, as curl takes them), for
+                          each file and each session of --parallel, --segments
+      --verify-hash       get, put, mirror: compare each file with the server's
+                          digest (HASH, XSHA256, ...); sent again on a mismatch
+      --segments N        get: N sessions at once, each a range of the file, as
+                          lftp's pget -n (1 to 32)
       --timeout SECONDS   give up on a silent server (default 60)
       --active            active mode (PORT/EPRT) instead of passive
       --tls               explicit TLS (AUTH TLS) on ftp:// URLs
@@ -56,9 +62,10 @@ Options:
       --version           print the version and exit
 
 A progress bar is drawn on a terminal only. Exit codes: 0 done, 1 usage,
-2 network (refused, timeout, closed, proxy), 3 login refused, 4 the server refused
-(4xx/5xx), 5 local file error, 6 TLS, 7 protocol error, 8 mirror or rm -r
-finished with failures.
+2 network (refused, timeout, closed, proxy), 3 login refused, 4 the server
+refused (4xx/5xx), 5 local file error, 6 TLS, 7 protocol error (also: no digest
+command for --verify-hash, a file still differing), 8 mirror or rm -r finished
+with failures.
 ]]
 
 -- Options: long name -> { short letter, kind } where kind is "flag",
@@ -71,7 +78,8 @@ local OPTIONS = {
   insecure = { nil, "flag" }, encoding = { nil, "string" }, parents = { "p", "flag" },
   proxy = { nil, "string" },
   help = { "h", "flag" }, version = { nil, "flag" }, recursive = { "r", "flag" },
-  ["limit-rate"] = { nil, "rate" },
+  ["limit-rate"] = { nil, "rate" }, ["verify-hash"] = { nil, "flag" },
+  segments = { nil, "number" },
   include = { "I", "list" }, exclude = { "X", "list" }, timezone = { nil, "string" },
 }
 
@@ -86,6 +94,11 @@ local function parse_rate(text)
   if rate and rate >= 1 then
     return rate
   end
+end
+
+-- For spec/cli/toolbox_cli_spec.lua: every option has its line in USAGE.
+function cliargs._options()
+  return OPTIONS
 end
 
 local BY_LETTER = {}
@@ -194,6 +207,9 @@ function cliargs.parse(argv)
   end
   if opts.parallel and (opts.parallel < 1 or opts.parallel % 1 ~= 0) then
     return nil, "--parallel needs a whole number of sessions, 1 or more"
+  end
+  if opts.segments and (opts.segments < 1 or opts.segments > 32 or opts.segments % 1 ~= 0) then
+    return nil, "--segments needs a whole number of sessions, 1 to 32"
   end
   if opts.timezone and opts.timezone ~= "auto" and not utc.parse_offset(opts.timezone) then
     return nil, "--timezone needs an offset like +0200 or -05:30, or auto"

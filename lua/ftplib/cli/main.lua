@@ -118,6 +118,11 @@ end
 
 local commands = {}
 
+-- The verify option of get, put and mirror: "hash" with --verify-hash.
+local function verify_mode(env)
+  return env.opts.verify_hash and "hash" or nil
+end
+
 local TYPE_LETTER = { file = "-", dir = "d", link = "l" }
 
 local function print_entries(env, entries)
@@ -155,7 +160,8 @@ function commands.get(env, args)
     env.partial = target .. ".part"
     local bytes, info, code = ftp:download(path, target, {
       resume = env.opts.continue, progress = progress, retries = env.opts.retries,
-      rate_limit = env.opts.limit_rate })
+      rate_limit = env.opts.limit_rate, verify = verify_mode(env),
+      segments = math.tointeger(env.opts.segments) })
     finish()
     env.partial = nil
     if bytes and info.restarted and not env.opts.quiet then
@@ -186,7 +192,7 @@ function commands.put(env, args)
     local progress, finish = progress_for(env, basename(source))
     local bytes, info, code = ftp:upload(source, path, {
       resume = env.opts.continue, progress = progress, retries = env.opts.retries,
-      rate_limit = env.opts.limit_rate })
+      rate_limit = env.opts.limit_rate, verify = verify_mode(env) })
     finish()
     if bytes and info.restarted and not env.opts.quiet then
       say(env, "ftplib: put: started over: ", info.restarted)
@@ -221,7 +227,8 @@ function commands.mirror(env, args)
   end
   local mirror_opts = { delete = env.opts.delete, dry_run = env.opts.dry_run,
     parallel = env.opts.parallel, retries = env.opts.retries,
-    include = env.opts.include, exclude = env.opts.exclude }
+    include = env.opts.include, exclude = env.opts.exclude,
+    rate_limit = env.opts.limit_rate, verify = verify_mode(env) }
   if not env.opts.reverse then
     env.partial_dir = local_dir -- what a Ctrl-C would leave .part files in
   end
@@ -263,7 +270,8 @@ end
 
 -- rm -r of one path: the report printed; `partial` set when it is not whole.
 local function remove_tree(env, ftp, path, partial)
-  local report, err, code = ftp:rmtree(path, { dry_run = env.opts.dry_run })
+  local report, err, code = ftp:rmtree(path, { dry_run = env.opts.dry_run,
+    include = env.opts.include, exclude = env.opts.exclude })
   if report then
     print_rmtree_report(env, report)
     partial.some = partial.some or #report.failed > 0

@@ -141,14 +141,24 @@ function wait.passer()
 end
 
 -- Repeats step(obj, ...) while it answers `false, dir`, waiting on obj's
--- descriptor in between, and returns what it finally answered.
+-- descriptor in between, and returns what it finally answered. `false,
+-- "pause", seconds` (a data connection's rate limit, data:_set_rate) sleeps
+-- that long: a wait of our own making, not the peer's silence, so it does not
+-- count against the deadline.
 function wait.until_done(obj, deadline, step, ...)
   while true do
     local a, b, c = step(obj, ...)
     if a ~= false then
       return a, b, c
     end
-    local ok, err, code = wait.fd(obj:_fd(), b, deadline)
+    local ok, err, code = true, nil, nil
+    if b == "pause" then
+      local slept = now()
+      wait.sleep(c)
+      deadline = deadline + (now() - slept)
+    else
+      ok, err, code = wait.fd(obj:_fd(), b, deadline)
+    end
     if not ok then
       return nil, err, code
     end

@@ -10,7 +10,8 @@
 -- opts.fxp = false: relay only. opts.relay = false: FXP only, no fallback.
 -- opts.timeout: seconds an FXP transfer may take, as the client sees no
 -- data to time it by (default 3600). opts.progress(done): relay only.
--- opts.blocksize: relay block size (default 65536).
+-- opts.blocksize: relay block size (default 65536). opts.rate_limit: bytes a
+-- second, relay only (FXP's bytes never pass through the client to be held).
 local core = require "ftplib.core"
 local checks = require "ftplib.base.checks"
 local data_channel = require "ftplib.protocol.data_channel"
@@ -216,6 +217,9 @@ local function relay(src, src_path, dst, dst_path, opts, attempt)
     return nil, err, code
   end
   attempt.stored = true
+  if opts.rate_limit then -- reading no faster than the limit holds the writes to it too
+    sdata:_set_rate(opts.rate_limit)
+  end
   local called, state, bytes, ecode = pcall(pump, sdata, ddata,
     opts.blocksize or DEFAULT_BLOCKSIZE, opts.progress)
   ok, err, code = end_relay(src, sdata, dst, ddata, called, state, bytes, ecode)
@@ -237,6 +241,8 @@ local function fxp_obstacle(src, dst, opts)
     return "a TLS session protects its data (PROT P): FXP would need SSCN/CPSV"
   elseif src._proxy then
     return "the source is reached through a proxy: the target may not reach its address"
+  elseif opts.rate_limit then
+    return "opts.rate_limit: FXP's bytes do not pass through the client to be held to it"
   end
 end
 
@@ -249,14 +255,18 @@ end
 
 local OPTION_TYPES = {
   fxp = "boolean", relay = "boolean", timeout = "number", progress = "function",
-  blocksize = "number",
+  blocksize = "number", rate_limit = "number",
 }
 
 local function check_options(opts)
   opts = checks.check_options("copy", 5, opts, OPTION_TYPES)
   if opts.fxp == false and opts.relay == false then
     checks.raise("copy: opts.fxp and opts.relay are both false")
+  elseif opts.rate_limit and opts.relay == false then
+    checks.raise("copy: opts.rate_limit needs the relay (FXP's bytes never pass through "
+      .. "the client), and opts.relay is false")
   end
+  checks.check_rate("copy", opts.rate_limit)
   return opts
 end
 
@@ -319,12 +329,16 @@ end
 -- sees no data to time it by)
 -- @tparam[opt] function opts.progress called as `progress(done)` during a relay
 -- @tparam[opt=65536] number opts.blocksize the relay's block size
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
+-- @{FTP:retrbinary}: the copy is relayed (FXP's bytes never pass through the client,
+-- so nothing could hold them to it; `reason` says so)
 -- @treturn table the result: `method` (`"fxp"` or `"relay"`), `bytes` (the bytes
 -- copied; after FXP from SIZE on the target or the 150 reply, `nil` when neither
 -- tells) and `reason` (why it was relayed, when it was)
 -- @return[2] `nil, message, code`
 -- @raise for arguments that are not two distinct FTP sessions and strings, an unknown
--- or mistyped option, `fxp` and `relay` both false
+-- or mistyped option, `fxp` and `relay` both false, `rate_limit` under 1 or with
+-- `relay = false`
 -- @usage local r = assert(ftplib.copy(src_ftp, "pub/big.iso", dst_ftp, "incoming/big.iso"))
 -- print(r.method, r.bytes, r.reason)
 local function copy(src, src_path, dst, dst_path, opts)

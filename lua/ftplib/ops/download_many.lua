@@ -12,13 +12,13 @@ local verify = require "ftplib.ops.verify"
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
 local DOWNLOAD_KEYS = { "resume", "verify", "preserve_time", "retries", "retry_delay",
-  "verify_retries", "verify_algo" }
+  "verify_retries", "verify_algo", "rate_limit" }
 
 local OPTION_TYPES = {
   parallel = "number", dir = "string", progress = "function", resume = "boolean",
   verify = "boolean|string", preserve_time = "boolean", retries = "number",
   retry_delay = "number", verify_retries = "number", verify_algo = "string",
-  on_error = "string",
+  on_error = "string", rate_limit = "number",
 }
 for key, types in pairs(filters.OPTION_TYPES) do
   OPTION_TYPES[key] = types
@@ -169,6 +169,9 @@ end
 -- @tparam[opt=false] boolean opts.preserve_time as for @{FTP:download}
 -- @tparam[opt=0] number opts.retries as for @{FTP:download}
 -- @tparam[opt=1] number opts.retry_delay as for @{FTP:download}
+-- @tparam[opt] number opts.rate_limit at most this many bytes a second for each file, as
+-- for @{FTP:retrbinary}; with `parallel`, each session's transfer has the limit (N
+-- sessions move up to N times as much)
 -- @tparam[opt] {string,...} opts.include globs of the files to download, matched against
 -- each remote path (its leading `/` left out), as the @{filter_options} say; the others
 -- go to `skipped`
@@ -187,7 +190,7 @@ end
 -- @raise for an element of `files` of another form, an unknown or mistyped option, a
 -- `parallel` that is not a positive integer, an `on_error` other than `"continue"` or
 -- `"stop"`, a glob that is not a string or is longer than 4096 bytes, `verify` options
--- @{FTP:download} would raise for
+-- @{FTP:download} would raise for, a `rate_limit` under 1
 function FTP:download_many(files, opts)
   checks.check("download_many", 1, files, "table")
   opts = checks.check_options("download_many", 2, opts, OPTION_TYPES)
@@ -195,6 +198,7 @@ function FTP:download_many(files, opts)
     checks.raise("'download_many' option on_error must be \"continue\" or \"stop\"")
   end
   verify.check_options("download_many", opts)
+  checks.check_rate("download_many", opts.rate_limit)
   local n = parallel.sessions(opts.parallel)
   local selector = filters.new("download_many", opts)
   local jobs = {}

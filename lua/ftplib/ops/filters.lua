@@ -1,4 +1,4 @@
--- Which entries a walk, a mirror or download_many takes: the options
+-- Which entries a walk, a mirror, download_many or rmtree takes: the options
 -- include and exclude (lists of globs, parsers/glob.lua) and filter (a
 -- predicate), decided for a path relative to the walked folder.
 --
@@ -128,6 +128,13 @@ function Selector:takes(rel, entry, is_dir)
     return true
   end
   return is_dir and may_match_below(self.include, rel) or false
+end
+
+-- Whether the include globs name rel itself or a folder above it (true
+-- when there are none): rmtree removes only such folders, not those entered
+-- only to look for what include takes.
+function Selector:included(rel, is_dir)
+  return #self.include == 0 or matches_here_or_above(self.include, rel, is_dir)
 end
 
 -- The selector of a helper's options (fname names the helper in errors),

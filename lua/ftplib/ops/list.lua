@@ -367,10 +367,26 @@ end
 -- Splits a trusted listing into folders to enter, other entries, and entries
 -- whose names cannot be used ({entry =, name =, reason =}); entries the
 -- filters leave out are in none.
+-- How many times each name comes in a listing. A name listed twice (a folder
+-- and a link of the same name, say) contradicts itself: which one the
+-- server acts on is unknown, so neither is used (a walk would enter the
+-- folder through what may be the link, and rmtree delete beyond it).
+local function name_counts(entries)
+  local counts = {}
+  for _, entry in ipairs(entries) do
+    counts[entry.name] = (counts[entry.name] or 0) + 1
+  end
+  return counts
+end
+
 local function split_entries(state, folder, entries)
   local dirs, files, rejected = {}, {}, {}
+  local counts = name_counts(entries)
   for _, entry in ipairs(entries) do
     local name, reason = safename.check(entry.name)
+    if name and counts[name] > 1 then
+      name, reason = nil, "listed more than once in its folder"
+    end
     if not name then
       rejected[#rejected + 1] = { entry = entry, name = entry.name, reason = reason }
     elseif selected(state, folder, name, entry) then -- else neither listed nor entered

@@ -24,6 +24,7 @@ local part_path = require("ftplib.ops.whole_files").part_path
 local safename = require "ftplib.ops.safename"
 local parallel = require "ftplib.ops.parallel"
 local filters = require "ftplib.ops.filters"
+local verify = require "ftplib.ops.verify"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -567,7 +568,8 @@ function down.transfer(ftp, item, opts)
   local bytes, err, code = ftp:download(item.source, item.target, {
     size = item.size, modify = item.modify, precision = item.precision, part = item.part,
     retries = opts.retries, retry_delay = opts.retry_delay,
-    progress = progress_for(opts, item.path),
+    progress = progress_for(opts, item.path), rate_limit = opts.rate_limit,
+    verify = opts.verify, verify_retries = opts.verify_retries, verify_algo = opts.verify_algo,
   })
   if not bytes then
     return nil, err, code
@@ -598,6 +600,8 @@ function up.transfer(ftp, item, opts)
   local bytes, err, code = ftp:upload(item.source, item.target, {
     retries = opts.retries, retry_delay = opts.retry_delay, preserve_time = true,
     progress = progress_for(opts, item.path), atomic = item.atomic,
+    rate_limit = opts.rate_limit, verify = opts.verify, verify_retries = opts.verify_retries,
+    verify_algo = opts.verify_algo,
   })
   if not bytes then
     if opts.on_error == "stop" and item.atomic == false and item.report == "created" then
@@ -733,11 +737,27 @@ end
 -- (kept for a resume), uploads through `remote .. ".part"` renamed once whole (where
 -- no file of either side has that name; else a new file cut short is deleted). With
 -- `parallel`, transfers under way finish
+-- @tfield[opt] number rate_limit at most this many bytes a second for each file
+-- transfer, as for @{FTP:retrbinary}; with `parallel`, each session's transfer has
+-- the limit (N sessions move up to N times as much)
+-- @tfield[opt] string verify `"hash"`: each file transferred is checked against the
+-- server's digest, as for @{FTP:download} and @{FTP:upload} (a download's `.part`
+-- before it takes its name, an upload's temporary or file after it is sent), and sent
+-- again on a mismatch; a file still differing fails (`"verify"`) and the others go on.
+-- FEAT is asked before anything is read or sent: a server offering no digest command
+-- fails the call with `"unsupported"`
+-- @tfield[opt=1] number verify_retries with `verify = "hash"`: as for @{FTP:download}, for
+-- each file
+-- @tfield[opt] string verify_algo with `verify = "hash"`: as for @{FTP:download}
 local OPTION_TYPES = {
   delete = "boolean", dry_run = "boolean", newer_only = "boolean", retries = "number",
   retry_delay = "number", progress = "function", parallel = "number", hidden = "boolean",
-  max_depth = "number", max_entries = "number", on_error = "string",
+  max_depth = "number", max_entries = "number", on_error = "string", rate_limit = "number",
+  verify = "string",
 }
+for key, types in pairs(verify.OPTIONS) do -- verify_retries, verify_algo
+  OPTION_TYPES[key] = types
+end
 for key, types in pairs(filters.OPTION_TYPES) do
   OPTION_TYPES[key] = types
 end
@@ -922,8 +942,16 @@ local function check_deletes(ftp, side, plan, source_root, target_root)
 end
 
 -- Both directions: read, plan, give each item its paths and side, execute.
+-- With verify = "hash", FEAT must offer a digest command before anything is
+-- read (verify.prepare): else no file could be checked.
 local function run(ftp, side, source_root, target_root, opts, selector)
   local failed = {}
+  if not opts.dry_run then
+    local algo, err, code = verify.prepare(ftp, opts)
+    if not algo and err then
+      return nil, err, code
+    end
+  end
   local src, err, code = side.source_tree(ftp, source_root, failed, opts, selector)
   if not src then
     return nil, err, code
@@ -952,6 +980,8 @@ local function check_mirror_options(fname, opts)
       checks.raise("'" .. fname .. "' option " .. name .. " must be a non-negative integer")
     end
   end
+  checks.check_rate(fname, opts.rate_limit)
+  verify.check_options(fname, opts)
   return opts
 end
 
@@ -974,10 +1004,13 @@ end
 -- stopped the run), and `stopped`: the failure that stopped it, or nil; paths relative
 -- to the mirrored folder with `/` between names. A failed file does not stop the
 -- others, unless `on_error = "stop"`.
--- @return[2] `nil, message, code` only when a root folder cannot be read at all
+-- @return[2] `nil, message, code` only when a root folder cannot be read at all, or
+-- with `verify = "hash"` when the server offers no digest command (`"unsupported"`,
+-- nothing done)
 -- @raise for an unknown or mistyped option, a bad `max_depth`, `max_entries`, `retries`,
--- `parallel` or `on_error`, a glob that is not a string or is longer than 4096 bytes,
--- LuaFileSystem missing
+-- `parallel`, `on_error` or `rate_limit`, a glob that is not a string or is longer than
+-- 4096 bytes, a `verify` other than `"hash"`, `verify_retries` or `verify_algo` as
+-- @{FTP:download} raises for them, LuaFileSystem missing
 -- @usage local report = assert(ftp:mirror("pub", "pub-copy", { delete = true }))
 -- print(#report.created, #report.updated, #report.deleted, #report.failed)
 function FTP:mirror(remote_dir, local_dir, opts)
@@ -994,7 +1027,7 @@ end
 -- @tparam string remote_dir the target
 -- @tparam[opt] table opts the @{mirror_options}
 -- @treturn table the report, as for @{FTP:mirror}
--- @return[2] `nil, message, code` only when a root folder cannot be read at all
+-- @return[2] `nil, message, code` as for @{FTP:mirror}
 -- @raise as @{FTP:mirror}
 function FTP:mirror_up(local_dir, remote_dir, opts)
   checks.check("mirror_up", 1, local_dir, "string")

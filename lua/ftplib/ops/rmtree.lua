@@ -16,11 +16,18 @@
 --   link on every Unix server, where pyftpdlib's MLSD follows a link to a
 --   folder and lists it as the folder (RFC 3659's unique fact asks it to);
 -- - a walk stopped by max_entries deletes nothing at all;
+-- - what the filters (include, exclude, filter: filters.lua) leave out is
+--   kept, and so is every folder above it; with include, a folder is removed
+--   only when an include glob names it (or a folder above it): one entered
+--   only to look for what include takes stays, and so does the root;
+-- - on_error = "stop": the first failure (planning included) ends the run,
+--   what was not tried is listed in `pending`;
 -- - every path deleted is made by safename.join from a checked name.
 local checks = require "ftplib.base.checks"
 local list = require "ftplib.ops.list"
 local safename = require "ftplib.ops.safename"
 local server_files = require "ftplib.ops.server_files"
+local filters = require "ftplib.ops.filters"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
 
@@ -32,11 +39,15 @@ local rmtree = {}
 --- Files on the server.
 -- @section server_files
 
-local OPTION_TYPES = { dry_run = "boolean", max_depth = "number", max_entries = "number" }
+local OPTION_TYPES = { dry_run = "boolean", max_depth = "number", max_entries = "number",
+  on_error = "string" }
+for key, types in pairs(filters.OPTION_TYPES) do -- include, exclude, filter
+  OPTION_TYPES[key] = types
+end
 rmtree.option_types = { rmtree = OPTION_TYPES } -- for ftplib._option_types
 
 local function new_report()
-  return { deleted = {}, failed = {}, kept = {} }
+  return { deleted = {}, failed = {}, kept = {}, pending = {} }
 end
 
 local function fail(report, path, err, code)
@@ -55,8 +66,14 @@ end
 -- and the entries that stay (reported, keeping the folder).
 local function add_folder(plan, report, dirpath, dirs, files, rejected)
   plan.folders[#plan.folders + 1] = dirpath
+  local rel = plan.rel_of[dirpath]
   for _, entry in ipairs(dirs) do
-    plan.parent[list.join(dirpath, entry.name)] = dirpath
+    local child, child_rel = list.join(dirpath, entry.name), filters.join(rel, entry.name)
+    plan.parent[child] = dirpath
+    plan.rel_of[child], plan.path_of[child_rel] = child_rel, child
+    if plan.selector and not plan.selector:included(child_rel, true) then
+      keep_up(plan, child, "no include glob names it (entered to look for what they take)")
+    end
   end
   for _, entry in ipairs(files) do
     local path = safename.join(dirpath, entry.name)
@@ -85,11 +102,37 @@ end
 -- links and files = {{path =, parent =}}, parent = {folder -> its folder}, blocked =
 -- {folder -> why it stays}}; nil, message, code when the root cannot be
 -- listed or read, or when the walk stopped (report says why).
+-- The walk's filter: the selector's answer; what it leaves out (or raises
+-- for) keeps the folder it is in, and the folders above.
+local function walk_filter(plan)
+  if not plan.selector then
+    return nil
+  end
+  return function(rel, entry)
+    local takes, err = plan.selector:takes(rel, entry, entry.type == "dir")
+    if not takes then
+      local folder = plan.path_of[rel:match("^(.*)/[^/]*$") or ""]
+      keep_up(plan, folder, "it holds entries the filters leave out")
+    end
+    if takes == nil then
+      error(err, 0) -- to walk, which tells onerror ("filter")
+    end
+    return takes
+  end
+end
+
 local function plan_tree(self, root, opts, report)
-  local plan = { folders = {}, links = {}, files = {}, parent = {}, blocked = {} }
+  local plan = { folders = {}, links = {}, files = {}, parent = {}, blocked = {},
+    rel_of = { [root] = "" }, path_of = { [""] = root }, selector = filters.new("rmtree", opts) }
+  if plan.selector and not plan.selector:included("", true) then
+    keep_up(plan, root, "no include glob names it")
+  end
   local root_error, stopped
   local function onerror(dirpath, err, code, walk_stopped)
-    if walk_stopped then
+    if code == "filter" then
+      fail(report, dirpath, "not deleted: " .. tostring(err), code)
+      return
+    elseif walk_stopped then
       stopped = err
     elseif dirpath == root then
       root_error = { err, code }
@@ -99,7 +142,7 @@ local function plan_tree(self, root, opts, report)
     keep_up(plan, dirpath, "it could not be listed")
   end
   local walk_opts = { onerror = onerror, max_depth = opts.max_depth,
-    max_entries = opts.max_entries }
+    max_entries = opts.max_entries, filter = walk_filter(plan) }
   -- LIST, not MLSD, for the reason above; the session's choice comes back after.
   local mlsd_refused = self._mlsd_refused
   self._mlsd_refused = true
@@ -136,14 +179,34 @@ local function stop(report, root, lost)
   return report
 end
 
-local function carry_out(self, plan, root, report, dry_run)
+-- With on_error = "stop", after the first failure (report.stopped) each
+-- path left is only listed in pending.
+local function carry_out(self, plan, root, report, opts)
+  local stop_first = opts.on_error == "stop"
+  local function halted(path)
+    if report.stopped then
+      report.pending[#report.pending + 1] = path
+      return true
+    end
+  end
+  local function failed_now()
+    if stop_first then
+      report.stopped = report.failed[#report.failed]
+    end
+  end
+  if stop_first then
+    report.stopped = report.failed[1] -- a failure while planning: nothing deleted
+  end
   for _, queue in ipairs { plan.links, plan.files } do
     for _, item in ipairs(queue) do
-      local ok, lost = remove(self, report, item.path, "delete", dry_run)
-      if lost then
-        return stop(report, root, lost)
-      elseif not ok then
-        keep_up(plan, item.parent, "a file in it was not deleted")
+      if not halted(item.path) then
+        local ok, lost = remove(self, report, item.path, "delete", opts.dry_run)
+        if lost then
+          return stop(report, root, lost)
+        elseif not ok then
+          keep_up(plan, item.parent, "a file in it was not deleted")
+          failed_now()
+        end
       end
     end
   end
@@ -152,12 +215,13 @@ local function carry_out(self, plan, root, report, dry_run)
     if plan.blocked[dir] then
       report.kept[#report.kept + 1] = { path = safename.shown(dir),
         reason = "not removed: " .. plan.blocked[dir] }
-    else
-      local ok, lost = remove(self, report, dir, "rmd", dry_run)
+    elseif not halted(dir) then
+      local ok, lost = remove(self, report, dir, "rmd", opts.dry_run)
       if lost then
         return stop(report, root, lost)
       elseif not ok then
         keep_up(plan, plan.parent[dir], "a folder in it was not removed")
+        failed_now()
       end
     end
   end
@@ -183,19 +247,40 @@ end
 -- @tparam[opt=256] number opts.max_depth as for @{FTP:walk}
 -- @tparam[opt=1000000] number opts.max_entries as for @{FTP:walk}; past it nothing is
 -- deleted
+-- @tparam[opt] {string,...} opts.include globs of what to delete, matched against the
+-- path relative to `path` (the filters choose among what lies under `path`; a `path`
+-- that is a file or a link is deleted as it is), as the @{filter_options} say: only
+-- the files they take are
+-- deleted, and only the folders a glob names (itself or a folder above it) are removed;
+-- a folder entered only to look for matches stays, and so does `path` itself unless a
+-- glob names it (`"**"`)
+-- @tparam[opt] {string,...} opts.exclude globs of what to keep: an entry they match (a
+-- folder with all it holds) is neither deleted nor entered
+-- @tparam[opt] function opts.filter called as `filter(relpath, entry)`: a false answer
+-- keeps the entry; one that raises keeps it too and is reported in `failed` (code
+-- `"filter"`). Whatever the filters keep keeps every folder above it (in `kept`)
+-- @tparam[opt="continue"] string opts.on_error `"stop"`: the first failure (a folder not
+-- listed, a name not usable or a filter that raised while planning; a DELE or RMD
+-- refused) ends the run: nothing more is deleted, `stopped` is that failure and
+-- `pending` lists the paths not tried (after a failure while planning, every one)
 -- @treturn table the report: `deleted`, the paths deleted in order (each `path` joined
 -- with the names below it); `failed`, `{path =, err =, code =}` for each entry not
 -- deleted and each folder not listed; `kept`, `{path =, reason =}` for each folder not
--- removed because something under it stays. Complete when `failed` is empty
+-- removed because something under it stays; `pending` and `stopped` (`on_error =
+-- "stop"`). Complete when `failed` is empty
 -- @return[2] `nil, message, code` when nothing was deleted because `path` is not there
 -- (550), its type cannot be told, or it cannot be listed
 -- @raise for a `path` without a last name, CR, LF or NUL in it, an unknown or mistyped
--- option, a bad `max_depth` or `max_entries`
+-- option, a bad `max_depth`, `max_entries` or `on_error`, a glob that is not a string or
+-- is longer than 4096 bytes
 -- @usage local report = assert(ftp:rmtree("old-releases"))
 -- for _, f in ipairs(report.failed) do print(f.path, f.err) end
 function FTP:rmtree(path, opts)
   checks.check_line("rmtree", 1, path)
   opts = checks.check_options("rmtree", 2, opts, OPTION_TYPES)
+  if opts.on_error ~= nil and opts.on_error ~= "continue" and opts.on_error ~= "stop" then
+    checks.raise("'rmtree' option on_error must be \"continue\" or \"stop\"")
+  end
   for _, option in ipairs { "max_depth", "max_entries" } do
     local value = opts[option]
     if value ~= nil and (math.type(value) ~= "integer" or value < 0) then
@@ -228,7 +313,7 @@ function FTP:rmtree(path, opts)
     end
     return report
   end
-  return carry_out(self, plan, root, report, opts.dry_run)
+  return carry_out(self, plan, root, report, opts)
 end
 
 rmtree.FTP = FTP

@@ -28,8 +28,12 @@ record.MIN_RANGE = 256 * 1024
 function record.plan(total, n)
   local count = math.max(1, math.min(n, total // record.MIN_RANGE))
   local ranges = {}
+  -- Cut without multiplying total (a SIZE near 2^63 would overflow): each
+  -- range `share` bytes, the first `extra` ones a byte more.
+  local share, extra = total // count, total % count
   for i = 1, count do
-    ranges[i] = { from = (i - 1) * total // count, to = i * total // count, done = 0 }
+    local from = (i - 1) * share + math.min(i - 1, extra)
+    ranges[i] = { from = from, to = from + share + (i <= extra and 1 or 0), done = 0 }
   end
   return { total = total, ranges = ranges }
 end

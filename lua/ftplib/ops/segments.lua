@@ -12,7 +12,8 @@
 -- so that a later call with resume = true goes on where each range
 -- stopped, and only for the same remote file (path, SIZE, MDTM). The file
 -- gets its final name once every range is full, the .part has SIZE's
--- bytes, and SIZE and MDTM still answer what they did at the start.
+-- bytes, and SIZE and MDTM still answer what they did at the start (and,
+-- with verify = "hash", the server's digest is the .part's).
 --
 -- What cannot be cut falls back, and says so in info.fallback: no SIZE or
 -- a refused REST, one session (the plain download of whole_files.lua);
@@ -27,6 +28,7 @@ local scheduler = require "ftplib.concurrency.scheduler"
 local parallel = require "ftplib.ops.parallel"
 local retry = require "ftplib.ops.retry"
 local record = require "ftplib.ops.segment_record"
+local verify = require "ftplib.ops.verify"
 local lfs = checks.lazy_require("lfs", "ftp:download needs LuaFileSystem")
 
 local spawn = scheduler.exports.spawn
@@ -35,6 +37,9 @@ local segments = {}
 
 -- What download answers when the file cannot be cut: the caller downloads
 -- it on one session, the second value saying why.
+-- The largest file cut into ranges (2^53 bytes).
+local MAX_SEGMENTED = 1 << 53
+
 segments.FALLBACK = setmetatable({}, { __name = "segments.FALLBACK" })
 
 segments.MAX = 32          -- sessions one download may open
@@ -298,14 +303,19 @@ local function fetch_range(session, state, range)
   end
   file:setvbuf("no")
   local start = range.from + range.done
-  file:seek("set", start)
+  local at_start, serr, scode = file:seek("set", start)
+  if at_start ~= start then
+    return range, nil, "cannot seek in " .. state.job.part .. ": " .. tostring(serr), scode or "io"
+  end
   local outcome, at = {}, { range = range, file = file }
   session._announced_size = nil
   -- What one session learned about stopping this server's transfers (abort.lua)
   -- holds for the others: same server, same kind of transfer.
   session._abort_learned = session._abort_learned or state.abort_learned
+  -- rate_limit holds each session's transfer, as lftp's limit holds each connection.
   local ok, rerr, rcode = session:retrbinary("RETR " .. state.job.remote,
-    range_sink(state, session, at, outcome), BLOCK, start > 0 and start or nil)
+    range_sink(state, session, at, outcome), BLOCK, start > 0 and start or nil,
+    { rate_limit = state.job.opts.rate_limit })
   state.abort_learned = state.abort_learned or session._abort_learned
   if start == 0 and session._announced_size and session._announced_size ~= state.plan.total then
     return at.range, nil, ("%s: the 150 reply announced %d bytes, SIZE gave %d"):format(
@@ -472,6 +482,25 @@ local function whole(state)
   return true
 end
 
+-- With verify = "hash" (job.hash_algo, chosen by the caller before any
+-- byte): the whole .part against the server's digest. One that differs is
+-- removed (known bad: neither renamed nor resumed), "verify" telling the
+-- caller to fetch every range again.
+local function verified(ftp, state)
+  local job = state.job
+  if not job.hash_algo then
+    return true
+  end
+  local ok, err, code = verify.compare(ftp, job.remote, job.part, state.plan.total,
+    job.hash_algo)
+  if ok then
+    job.info.verified = job.hash_algo
+  elseif code == "verify" then
+    os.remove(job.part)
+  end
+  return ok, err, code
+end
+
 local function finish(state)
   local job = state.job
   if job.opts.preserve_time and state.origin.modify then
@@ -514,6 +543,10 @@ local function prepare(ftp, job, n)
   local origin, err, code = identify(ftp, job)
   if origin == segments.FALLBACK or not origin then
     return origin, err, code
+  elseif origin.size > MAX_SEGMENTED then
+    -- Beyond what a file position holds exactly everywhere (a double's 2^53):
+    -- a SIZE no disk holds is more likely a lie than a file.
+    return segments.FALLBACK, "SIZE " .. origin.size .. " too large to cut: one session"
   end
   local plan
   plan, err, code = choose_plan(job, origin, n)
@@ -570,6 +603,9 @@ function segments.download(ftp, job, n)
   end
   if ok then
     ok, err, code = unchanged(ftp, state)
+  end
+  if ok then
+    ok, err, code = verified(ftp, state)
   end
   if ok then
     ok, err, code = finish(state)

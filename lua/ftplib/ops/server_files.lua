@@ -48,7 +48,7 @@ end
 -- Whether CWD enters path: true (and back in the folder PWD told), false
 -- (a 5xx refusal: not a folder one may enter), or nil, message, code when
 -- it cannot tell: "proto" when there is no way back (PWD refused), else a
--- 4xx or the session's failure.
+-- 4xx or the session's failure. Entered and not back, the session is closed.
 function server_files.enters(self, path)
   local home, err, code = self:_pwd_cached()
   if not home and math.type(code) == "integer" then
@@ -68,10 +68,12 @@ function server_files.enters(self, path)
     end
     return nil, err, code
   end
-  ok, err, code = self:cwd(home)
+  ok, err = self:cwd(home)
   if not ok then
-    return nil, "entered " .. path .. " and cannot go back to " .. home .. ": " .. tostring(err),
-      code
+    -- The session is in a folder nobody knows: every relative command after
+    -- this would act there. Closed, rather (a retry logs in afresh).
+    return self:_lose("entered " .. path .. " and cannot go back to " .. home .. ": "
+      .. tostring(err), "proto")
   end
   self._folder = home -- back where PWD said: no need to ask again
   return true

@@ -33,6 +33,7 @@ local netrc = require "ftplib.parsers.netrc"
 local urlparse = require "ftplib.parsers.url"
 local url_transfers = require "ftplib.ops.url_transfers"
 local list = require "ftplib.ops.list"
+local verify = require "ftplib.ops.verify"
 
 --- Helpers: one-call transfers on URLs.
 -- @module helpers
@@ -74,9 +75,17 @@ local list = require "ftplib.ops.list"
 -- @tfield[opt] boolean preserve_time as for @{FTP:download} and @{FTP:upload}
 -- @tfield[opt] number retries as for @{FTP:download} and @{FTP:upload}
 -- @tfield[opt] number retry_delay as for @{FTP:download} and @{FTP:upload}
--- @tfield[opt] boolean verify `get` only: as for @{FTP:download}
+-- @tfield[opt] boolean|string verify as for @{FTP:download} (`get`: `true`, `false` or
+-- `"hash"`) and @{FTP:upload} (`put`: `"hash"` only): `"hash"` compares the server's
+-- digest of the file with the local one's, and transfers it again on a mismatch
+-- @tfield[opt=1] number verify_retries with `verify = "hash"`: as for @{FTP:download}
+-- @tfield[opt] string verify_algo with `verify = "hash"`: as for @{FTP:download}
+-- @tfield[opt=1] number segments `get` only: download on this many sessions at once, as
+-- for @{FTP:download} (lftp's `pget -n`); with `verify = "hash"` the whole file is
+-- checked before it takes its name
 -- @tfield[opt] boolean atomic `put` only: as for @{FTP:upload} (`get` and `open` raise for
--- `put`-only options, and `put` for `verify`, before any connection)
+-- `put`-only options, `put` and `open` for `segments`, and `put` for a `verify` other than
+-- `"hash"`, before any connection)
 -- @tfield[opt] number rate_limit `get` and `put`: at most this many bytes a second, as for
 -- @{FTP:retrbinary}, whatever the target or source; binary transfers only (`;type=i`)
 
@@ -91,7 +100,8 @@ local SESSION_OPTIONS = {
 }
 local FILE_OPTIONS = {
   resume = true, progress = true, verify = true, preserve_time = true,
-  retries = true, retry_delay = true, atomic = true,
+  retries = true, retry_delay = true, atomic = true, verify_retries = true,
+  verify_algo = true, segments = true,
 }
 local URL_OPTIONS = { netrc = "string|boolean", user = "string", passwd = "string",
   acct = "string", create_dirs = "boolean" }
@@ -99,7 +109,7 @@ local URL_OPTIONS = { netrc = "string|boolean", user = "string", passwd = "strin
 local TRANSFER_OPTIONS = { rate_limit = "number" }
 -- Options only one of the functions takes: refused by the others before any
 -- connection is made, instead of an error from ftp:download after the login.
-local ONLY_FOR = { verify = "get", atomic = "put", create_dirs = "put" }
+local ONLY_FOR = { atomic = "put", create_dirs = "put", segments = "get" }
 
 local function takes(fname, key)
   return ONLY_FOR[key] == nil or ONLY_FOR[key] == fname
@@ -126,6 +136,7 @@ local function split_options(fname, opts)
       checks.raise(string.format("unknown option '%s' to '%s'", tostring(key), fname))
     end
   end
+  verify.check_options(fname, file) -- put: "hash" only; before any connection
   return opts, session, file
 end
 

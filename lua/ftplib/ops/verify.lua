@@ -20,13 +20,16 @@ local SLICE = 4 * 1024 * 1024
 -- a wrong digest (a lying or broken server), so worth another transfer.
 local UNREADABLE = { proto = true, limit = true }
 
+-- The helpers whose verify is "hash" or nothing (no size checks to turn off).
+local HASH_ONLY = { upload = true, mirror = true, mirror_up = true, put = true }
+
 -- Raises for values verify, verify_retries and verify_algo of helper fname
 -- cannot take.
 function verify.check_options(fname, opts)
   local mode = opts.verify
-  if type(mode) == "string" and mode ~= "hash" then
+  if mode ~= nil and mode ~= "hash" and (type(mode) == "string" or HASH_ONLY[fname]) then
     checks.raise(string.format("'%s' option verify must be %s\"hash\", got '%s'", fname,
-      fname ~= "upload" and "true, false or " or "", mode))
+      HASH_ONLY[fname] and "" or "true, false or ", tostring(mode)))
   end
   for key in pairs(verify.OPTIONS) do
     if opts[key] ~= nil and mode ~= "hash" then

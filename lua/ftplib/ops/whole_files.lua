@@ -531,6 +531,28 @@ local function download_try(self, job)
   return size - job.start, job.info
 end
 
+-- A download on n sessions (segments.lua), as run_job runs one: FEAT asked
+-- first with verify = "hash"; after a digest mismatch (the .part removed by
+-- segments.download) all the ranges again, from nothing. segments.FALLBACK
+-- when the file cannot be cut (run_job then downloads it on one session).
+local function segmented(self, job, n)
+  local algo, err, code = verify.prepare(self, job.opts)
+  if err then
+    return nil, err, code
+  end
+  job.hash_algo = algo
+  local result, redone
+  result, err, code, redone = verify.run(self, job.opts, function()
+    return segments.download(self, job, n)
+  end, function()
+    job.info.resumed, job.info.restarted = nil, nil
+  end)
+  if result ~= segments.FALLBACK then
+    job.info.verify_retries = algo and redone or nil
+  end
+  return result, err, code
+end
+
 -- ftp:download(remote, localpath, opts) --> bytes this call transferred, and
 -- {resumed = bytes kept from an earlier .part, restarted = why a .part
 -- there was not continued (nil when it was, or when there was none)}.
@@ -588,9 +610,11 @@ end
 -- name once every range is full, the `.part` has SIZE's bytes and SIZE and MDTM still
 -- answer what they did (else `"changed"`). A failed range is fetched again by any
 -- session, up to `retries` (default 2) more times. No SIZE or a refused REST: one
--- session; clones refused (421): fewer; `fallback` says so
+-- session; clones refused (421): fewer; `fallback` says so. With `verify = "hash"`, the
+-- whole `.part` is checked once every range is full, before it takes its name; on a
+-- mismatch it is removed and every range fetched again (`verify_retries` times)
 -- @tparam[opt] number opts.rate_limit at most this many bytes a second, as for
--- @{FTP:retrbinary}
+-- @{FTP:retrbinary}; with `segments`, for each session's transfer
 -- @tparam[opt=0] number opts.retries how many more tries after a dropped connection or
 -- a 4xx reply: reconnect, log in again, return to the folder and go on from the bytes
 -- already there (5xx replies and local file errors are not retried)
@@ -611,8 +635,7 @@ end
 -- @raise for an unknown or mistyped option, `retries` or `verify_retries` not a
 -- non-negative integer, a negative `retry_delay`, a `verify` string other than `"hash"`,
 -- an unknown `verify_algo`, `verify_retries` or `verify_algo` without `verify = "hash"`,
--- `segments` not an integer from 1 to 32, `segments` above 1 with `verify = "hash"` (not
--- done yet), LuaFileSystem missing
+-- `segments` not an integer from 1 to 32, LuaFileSystem missing
 -- @usage assert(ftp:download("pub/big.iso", "big.iso", { resume = true, retries = 3 }))
 function FTP:download(remote, localpath, opts)
   checks.check("download", 1, remote, "string")
@@ -624,10 +647,7 @@ function FTP:download(remote, localpath, opts)
   }
   local n = opts.segments and segments.count(opts.segments) or 1
   if n > 1 then
-    if opts.verify == "hash" then
-      checks.raise("'download' options segments and verify = \"hash\" cannot be combined yet")
-    end
-    local bytes, err, code = segments.download(self, job, n)
+    local bytes, err, code = segmented(self, job, n)
     if bytes ~= segments.FALLBACK then
       return bytes, err, code
     end

@@ -252,6 +252,7 @@ local function pipelined_data(self, cmd)
   end
   local reply, text, errcode = self:_readreply()
   if not reply then
+    self:_pipelined_reply_failed(errcode)
     return nil, text, errcode
   end
   local port, perr, pcode
@@ -346,6 +347,9 @@ function FTP:ntransfercmd(cmd, rest)
   end
   if pipelined then
     text, err, code = expect_1xx(self:_readreply())
+    if not text then
+      self:_pipelined_reply_failed(code)
+    end
   else
     text, err, code = expect_1xx(self:_cmd(cmd))
   end

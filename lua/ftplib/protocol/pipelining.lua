@@ -88,7 +88,7 @@ end
 -- nil, msg, code when finding out lost the session.
 function FTP:_may_pipeline(rest)
   if rest or not self.passive or self.pipelining == false or not self.use_epsv
-    or self._epsv_refused or not self._epsv_ok then
+    or self._epsv_refused or not self._epsv_ok or self._pipelining_failed then
     return false
   end
   if self._pipelining == nil then
@@ -102,6 +102,16 @@ function FTP:_may_pipeline(rest)
     end
   end
   return self._pipelining
+end
+
+-- A pipelined transfer whose replies did not come (a timeout, a connection
+-- lost): the server, or a firewall's FTP helper on the way, may lose a
+-- command behind EPSV though two NOOPs came through. No pipelining to this
+-- object's servers again, reconnected or not: a retry would lose the same way.
+function FTP:_pipelined_reply_failed(code)
+  if math.type(code) ~= "integer" then
+    self._pipelining_failed = true
+  end
 end
 
 return { FTP = FTP }
