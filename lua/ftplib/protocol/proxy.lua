@@ -140,13 +140,19 @@ local SOCKS5_REPLIES = {
   [6] = "TTL expired", [7] = "command not supported", [8] = "address type not supported",
 }
 
-local function socks5_password(obj, p, deadline)
-  local ok, err, code = send_all(obj, p, string.pack("Bs1s1", 1, p.user, p.password), deadline)
+-- Sends message, then reads the n bytes of the proxy's answer: them, or
+-- nil, msg, code.
+local function exchange(obj, p, message, n, deadline)
+  local ok, err, code = send_all(obj, p, message, deadline)
   if not ok then
     return nil, err, code
   end
-  local reply
-  reply, err, code = recv_exact(obj, p, 2, deadline)
+  return recv_exact(obj, p, n, deadline)
+end
+
+local function socks5_password(obj, p, deadline)
+  local reply, err, code = exchange(obj, p, string.pack("Bs1s1", 1, p.user, p.password), 2,
+    deadline)
   if not reply then
     return nil, err, code
   end
@@ -162,12 +168,8 @@ end
 -- The method negotiation: none, or user and password when the URL has them.
 local function socks5_auth(obj, p, deadline)
   local methods = p.user and "\0\2" or "\0"
-  local ok, err, code = send_all(obj, p, "\5" .. string.char(#methods) .. methods, deadline)
-  if not ok then
-    return nil, err, code
-  end
-  local reply
-  reply, err, code = recv_exact(obj, p, 2, deadline)
+  local reply, err, code = exchange(obj, p, "\5" .. string.char(#methods) .. methods, 2,
+    deadline)
   if not reply then
     return nil, err, code
   end
