@@ -54,6 +54,24 @@ describe("segmented download from a hostile server", function()
     assert.same({ "dropped a session" }, srv:events("note"))
   end)
 
+  -- The dropped session's way back (its reconnection greeted late) takes longer
+  -- than another session needs to finish its own range and then the dropped one:
+  -- the session that comes back finds nothing left to do.
+  it("ends a session that comes back to find every range taken", function()
+    local srv = hostile.start { features = { "SIZE", "MDTM", "REST STREAM" },
+      greeting_delays = { [5] = 1.5 },
+      files = { ["f.bin"] = { data = data, drop_after = 100000 } } }
+    finally(function() srv:stop() end)
+    local ftp = srv:session({ timeout = 5 })
+    local target = tmp .. "/late.bin"
+    local bytes, info = ftp:download("f.bin", target, { segments = 4, retry_delay = 0 })
+    ftp:close()
+    assert.equal(SIZE, bytes, info)
+    assert.is_true(proc.read_file(target) == data, "content differs")
+    assert.same({ "dropped a session" }, srv:events("note"))
+    assert.same({}, srv:errors())
+  end)
+
   it("fails when the server sends more than SIZE said", function()
     local err, code, took = attempt("more.bin", { data = data, send = data .. ("X"):rep(1000) })
     assert.equal("proto", code, err)

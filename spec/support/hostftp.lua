@@ -70,6 +70,8 @@ end
 
 -- Sockets of every coroutine, waiting to read.
 local waiting = {}
+local sleepers = {} -- client -> when its sleep ends (Client:sleep)
+local accepted = 0 -- control connections so far: the next one's number
 
 local Client = {}
 Client.__index = Client
@@ -95,6 +97,13 @@ function Client:line()
       return nil
     end
   end
+end
+
+-- Holds this session back for `seconds` while the others go on (the main
+-- loop resumes it once the time has passed).
+function Client:sleep(seconds)
+  sleepers[self] = socket.gettime() + seconds
+  coroutine.yield()
 end
 
 function Client:send(text)
@@ -425,6 +434,8 @@ function commands.QUIT(c)
 end
 
 local function serve(c)
+  local delay = (scenario.greeting_delays or {})[c.number]
+  if delay then c:sleep(delay) end
   c:reply(scenario.greeting or "220 hostile server ready")
   while true do
     local line = c:line()
@@ -439,6 +450,27 @@ local function serve(c)
   end
   waiting[c.sock] = nil
   c.sock:close()
+end
+
+-- How long select may wait: at most `longest`, less when a sleeper is due.
+local function next_wake(longest)
+  local now = socket.gettime()
+  for _, wake in pairs(sleepers) do
+    longest = math.min(longest, math.max(0, wake - now))
+  end
+  return longest
+end
+
+local function wake_sleepers()
+  local now, due = socket.gettime(), {}
+  for c, wake in pairs(sleepers) do
+    if wake <= now then due[#due + 1] = c end
+  end
+  for _, c in ipairs(due) do -- resumed after the walk: a resumed one may sleep again
+    sleepers[c] = nil
+    local ok, err = coroutine.resume(c.co)
+    if not ok then record("error", err) end
+  end
 end
 
 local function main()
@@ -456,7 +488,8 @@ local function main()
   while socket.gettime() < deadline and socket.gettime() - last_activity < IDLE do
     local watch = { server }
     for sock in pairs(waiting) do watch[#watch + 1] = sock end
-    local ready = socket.select(watch, nil, 0.5)
+    local ready = socket.select(watch, nil, next_wake(0.5))
+    wake_sleepers()
     for _, sock in ipairs(ready) do
       last_activity = socket.gettime()
       if sock == server then
@@ -464,7 +497,9 @@ local function main()
         local conn = server:accept()
         if conn then
           conn:setoption("tcp-nodelay", true) -- replies go out at once, one per command
-          local c = setmetatable({ sock = conn, buffer = "", cwd = "" }, Client)
+          accepted = accepted + 1
+          local c = setmetatable({ sock = conn, buffer = "", cwd = "", number = accepted },
+            Client)
           c.co = coroutine.create(serve)
           assert(coroutine.resume(c.co, c))
         end

@@ -32,6 +32,7 @@
 --     rnfr_refusals = { [2] = "550 no" },  -- the 2nd RNFR received (any session) refused
 --     refuse_dele = { ["a.old"] = "550 Permission denied" },  -- DELE of that path refused
 --     refuse_pwd = true,
+--     greeting_delays = { [5] = 1.5 }, -- the 5th control connection is greeted 1.5 s late
 --     mode_z = "504 no",         -- the reply to MODE Z (default 200; other modes: 200)
 --     ignore_case = true,        -- "README" and "Readme" name one file (stored, deleted)
 --     count/line: a rule may list `count` lines made from `line` with %d (big listings);

@@ -386,7 +386,13 @@ local function work(ftp, session, state)
         return nil
       end
     end
-    local range, ok, err, code = fetch_range(session, state, table.remove(state.queue, 1))
+    -- Bringing a session back waits, and meanwhile the others may have
+    -- taken the last range or ended the download.
+    local queued = not (state.failure or state.stopped) and table.remove(state.queue, 1)
+    if not queued then
+      break
+    end
+    local range, ok, err, code = fetch_range(session, state, queued)
     if not ok then
       range_failed(state, session, range, err, code)
     end
