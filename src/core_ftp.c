@@ -82,7 +82,9 @@ static void check_command(lua_State *L, const char *cmd, size_t len)
             luaL_argerror(L, 2, "command contains CR, LF or NUL");
 }
 
-/* ftp:_send(line): queues line CRLF and starts sending it. */
+/* ftp:_send(line [, hold]): queues line CRLF and starts sending it; with
+ * hold, only queues it (it goes out with the next line sent: two pipelined
+ * commands in one segment, one wakeup of the server). */
 static int l_send(lua_State *L)
 {
     ftp_session *s = check_open(L);
@@ -91,6 +93,10 @@ static int l_send(lua_State *L)
     check_command(L, cmd, len);
     if (ftp_session_queue(s, cmd, len) < 0)
         return luaL_error(L, "not enough memory");
+    if (lua_toboolean(L, 3)) {
+        lua_pushboolean(L, 1);
+        return 1;
+    }
     return push_step(L, s, ftp_session_flush(s));
 }
 

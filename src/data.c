@@ -72,6 +72,8 @@ void ftp_data_close(ftp_data *d)
     ftp_buf_clear(&d->pending);
     free(d->recv_buf);
     d->recv_buf = NULL;
+    d->recv_cap = 0;
+    d->recv_full = 0;
     d->held = FTP_OK;
     ftp_z_end(&d->z);
     free(d->z_out);
@@ -159,17 +161,35 @@ int ftp_data_accept(ftp_data *d, const ftp_addr *server)
     }
 }
 
-/* Page-aligned: the kernel copies into whole pages, and the buffer's start
+/* A receive buffer of at least `size` bytes. The small first one comes
+ * from the allocator's heap (a 1 KiB file's transfer costs no mmap, munmap
+ * and page faults: glibc maps a 256 KiB block afresh each time). The large
+ * one is page-aligned: the kernel copies into whole pages, and its start
  * never shares a cache line with the allocator's bookkeeping. */
-static int ensure_recv_buf(ftp_data *d)
+static int ensure_recv_buf(ftp_data *d, size_t size)
 {
-    if (d->recv_buf != NULL)
+    if (d->recv_cap >= size)
         return 0;
-    void *p;
-    if (posix_memalign(&p, 4096, FTP_RECV_BUF) != 0)
+    void *p = NULL;
+    if (size <= FTP_RECV_FIRST)
+        p = malloc(FTP_RECV_FIRST);
+    else if (posix_memalign(&p, 4096, FTP_RECV_BUF) != 0)
+        p = NULL;
+    if (p == NULL)
         return -1;
+    free(d->recv_buf);
     d->recv_buf = p;
+    d->recv_cap = size <= FTP_RECV_FIRST ? FTP_RECV_FIRST : FTP_RECV_BUF;
     return 0;
+}
+
+/* The buffer for the next read: the small one first, the large one once a
+ * read has filled the small one (more is coming than a small file holds). */
+static int grow_recv_buf(ftp_data *d)
+{
+    if (d->recv_buf == NULL)
+        return ensure_recv_buf(d, FTP_RECV_FIRST);
+    return ensure_recv_buf(d, d->recv_full ? FTP_RECV_BUF : d->recv_cap);
 }
 
 /* A wait (or a read that needs a write first) ends the gathering without
@@ -207,15 +227,19 @@ static int gathered_recv(ftp_data *d, size_t max, const char **block, size_t *go
         d->held = FTP_OK;
         return st;
     }
-    if (ensure_recv_buf(d) < 0)
+    if (grow_recv_buf(d) < 0)
         return FTP_ENOMEM;
-    size_t want = max < FTP_RECV_BUF ? max : FTP_RECV_BUF;
+    size_t want = max < d->recv_cap ? max : d->recv_cap;
     *block = d->recv_buf;
+    int st;
     if (d->conn.ssl != NULL)
-        return gather_tls(d, want, got);
-    /* One recv takes all the socket holds, up to want: a second would
-     * most often only say EAGAIN. */
-    return ftp_conn_read(&d->conn, d->recv_buf, want, got);
+        st = gather_tls(d, want, got);
+    else /* One recv takes all the socket holds, up to want: a second would
+          * most often only say EAGAIN. */
+        st = ftp_conn_read(&d->conn, d->recv_buf, want, got);
+    if (st == FTP_OK && *got == d->recv_cap)
+        d->recv_full = 1;
+    return st;
 }
 
 static int counted_recv(ftp_data *d, size_t max, const char **block, size_t *got)
@@ -527,7 +551,7 @@ static int start_deflate(ftp_data *d)
 static int deflate_from_file(ftp_data *d, FILE *f, size_t share, size_t *moved)
 {
     int st = start_deflate(d);
-    if (st == FTP_OK && ensure_recv_buf(d) < 0)
+    if (st == FTP_OK && ensure_recv_buf(d, FTP_RECV_BUF) < 0)
         st = FTP_ENOMEM;
     long long wire0 = d->wire;
     while (st == FTP_OK) {

@@ -20,8 +20,12 @@ typedef struct ftp_data {
     long long bytes;    /* payload bytes moved, either way */
     int local_err;      /* errno of the last FTP_EIO */
     /* The receive buffer: made at the first ftp_data_recv, freed on close.
-     * One per data connection, so a block costs no allocation. */
+     * One per data connection, so a block costs no allocation. It starts
+     * at FTP_RECV_FIRST bytes and grows to FTP_RECV_BUF once a read fills
+     * it: a small file costs no mmap and no fresh pages. */
     char *recv_buf;
+    size_t recv_cap;    /* its size, 0 before it is made */
+    int recv_full;      /* a read has filled the small one */
     /* A TLS read failed after others had filled part of the buffer: the
      * bytes went out first, the failure (FTP_CLOSED, an error) waits here
      * for the next ftp_data_recv. FTP_OK when none. */
@@ -45,6 +49,7 @@ typedef struct ftp_data {
 
 /* Size of the receive buffer, the largest block ftp_data_recv gives. */
 #define FTP_RECV_BUF (256 * 1024)
+#define FTP_RECV_FIRST (16 * 1024)
 /* What a data socket asks the kernel for as its receive buffer (SO_RCVBUF):
  * room for a fast sender between our reads. */
 #define FTP_DATA_RCVBUF (4 * 1024 * 1024)

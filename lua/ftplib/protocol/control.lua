@@ -154,6 +154,33 @@ local FOLDER_CHANGERS = {
 -- @raise for CR, LF or NUL in `line`
 function FTP:putcmd(line)
   checks.check_line("putcmd", 1, line)
+  local wire, err, code = self:_wire_of(line)
+  if not wire then
+    return nil, err, code
+  end
+  return self:_sent(self:_send(wire))
+end
+
+-- Two commands in one write (pipelining: one segment, one wakeup of the
+-- server). Both are checked and encoded before either is queued, so a
+-- refused second leaves nothing behind to go out with a later command.
+function FTP:_putcmds(first, second)
+  local wire1, err, code = self:_wire_of(first)
+  local wire2
+  if wire1 then
+    wire2, err, code = self:_wire_of(second)
+  end
+  if not wire2 then
+    return nil, err, code
+  end
+  self:_send(wire1, true)
+  return self:_sent(self:_send(wire2))
+end
+
+-- The bytes of a command line as they go to the server (encoding.lua), once
+-- the session can take it; what it changes of the library's own state is
+-- forgotten (TYPE, the folder); it is shown at debuglevel 1 and 2.
+function FTP:_wire_of(line)
   local ok, err, code = self:_usable()
   if not ok then
     return nil, err, code
@@ -171,7 +198,7 @@ function FTP:putcmd(line)
   end
   self:_debug(1, "cmd", mask(line))
   self:_debug(2, "put", mask(line) .. "\r\n")
-  return self:_sent(self:_send(wire))
+  return wire
 end
 
 -- What a reply step gave (code, text, or nil, msg, errcode), taken as the

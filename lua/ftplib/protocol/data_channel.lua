@@ -266,10 +266,7 @@ end
 local function pipelined_data(self, cmd)
   local ok, err, code = self:_check_in_step()
   if ok then
-    ok, err, code = self:putcmd("EPSV")
-  end
-  if ok then
-    ok, err, code = self:putcmd(cmd)
+    ok, err, code = self:_putcmds("EPSV", cmd)
   end
   if not ok then
     return nil, err, code

@@ -53,7 +53,7 @@ local function reply_by(self, deadline)
   return self:_took_reply(code, text, errcode)
 end
 
--- Two NOOPs, sent one after the other without waiting: the session
+-- Two NOOPs in one write, as EPSV and its transfer command go: the session
 -- pipelines once both answers came, the second soon after the first. A
 -- reply that answers no NOOP (a 226 come late for an earlier transfer) is
 -- passed over. When the second answer does not come soon, it was lost or is
@@ -64,10 +64,7 @@ local function probe(self)
   self._pipelining = false -- until both answers came
   local ok, err, code = self:_check_in_step()
   if ok then
-    ok, err, code = self:putcmd("NOOP")
-  end
-  if ok then
-    ok, err, code = self:putcmd("NOOP")
+    ok, err, code = self:_putcmds("NOOP", "NOOP")
   end
   if not ok then
     return nil, err, code
