@@ -74,15 +74,19 @@ for _, kind in ipairs { "vsftpd", "pyftpdlib" } do
         files[i] = "dmp/f" .. i
         s:write(files[i], ("x"):rep(1000 * i))
       end
-      files[2] = "dmp/missing"
+      -- The first file fails on the session already logged in, while the clone
+      -- is still logging in (a file placed later could let the clone finish
+      -- several small ones while the failing call is under way, on a loaded
+      -- machine): after the failure, at most the clone's first one is done.
+      files[1] = "dmp/missing"
       local ftp <close> = login(s)
       local report = ftp:download_many(files, { dir = fresh("dmp"), parallel = 2,
         on_error = "stop" })
       assert.equal("dmp/missing", report.stopped.path)
       assert.equal(10, #report.done + #report.failed + #report.pending)
       assert.equal(1, #report.failed)
-      -- Before it failed, at most the first file; after, at most one under way.
-      assert.is_true(#report.pending >= 7, #report.pending .. " pending")
+      assert.is_true(#report.done <= 1, #report.done .. " done")
+      assert.is_true(#report.pending >= 8, #report.pending .. " pending")
     end)
 
     it("mirror stops at a file it cannot download, leaving none under its name", function()
