@@ -37,6 +37,9 @@ end
 -- Checks that value is of one of the given types (a "|"-separated list).
 function checks.check(fname, argn, value, types)
   local actual = type(value)
+  if actual == types then -- the common case, without the pattern's iterator
+    return value
+  end
   for t in types:gmatch("[^|]+") do
     if actual == t then
       return value

@@ -196,8 +196,10 @@ function FTP:_wire_of(line)
   if not wire then
     return nil, err, code
   end
-  self:_debug(1, "cmd", mask(line))
-  self:_debug(2, "put", mask(line) .. "\r\n")
+  if (self.debuglevel or 0) >= 1 then -- masked only when shown: a transfer's every command
+    self:_debug(1, "cmd", mask(line))
+    self:_debug(2, "put", mask(line) .. "\r\n")
+  end
   return wire
 end
 
