@@ -1,0 +1,153 @@
+#!/usr/bin/env python3
+"""A TCP relay that adds network latency in front of an FTP server on loopback, for
+bench/latency.lua: every byte is held back DELAY seconds on its way in each direction
+(a round trip of 2 x DELAY), as a link with that latency would, while the server itself
+answers at once. Unlike a server that sleeps before each reply, the delays of bytes in
+flight overlap: a client that sends a command without waiting for the reply to the one
+before (pipelining) gains what it would gain on a real network.
+
+    delay_relay.py --target PORT --delay SECONDS --portfile FILE
+
+Listens on 127.0.0.1 (the port, once listening, written to FILE), relays each control
+connection to 127.0.0.1:PORT, and rewrites the server's passive replies (227 PASV, 229
+EPSV) to ports of its own, relayed the same way to the server's data ports. Active mode
+(PORT, EPRT) is not relayed. Loopback only; stops on SIGTERM or when the parent exits.
+"""
+import argparse
+import asyncio
+import os
+import re
+import signal
+
+HOST = "127.0.0.1"
+PASV = re.compile(rb"^227 .*?(\d+),(\d+),(\d+),(\d+),(\d+),(\d+)")
+EPSV = re.compile(rb"^229 .*?\((.)\1\1(\d+)\1\)")
+
+
+async def delayed_pipe(reader, writer, delay, rewrite=None):
+    """Copies reader to writer, each chunk written DELAY seconds after it was read, in
+    order; rewrite(line) -> line (awaitable) sees every line when given. The end of the
+    input is passed on (after its delay) as the end of the output."""
+    loop = asyncio.get_running_loop()
+    queue = asyncio.Queue()
+
+    async def feed():
+        pending = b""  # a reply line not yet whole (rewrite only)
+        while True:
+            try:
+                data = await reader.read(65536)
+            except ConnectionError:
+                data = b""
+            if rewrite is not None and data:
+                lines = (pending + data).split(b"\n")
+                pending = lines.pop()
+                data = b"".join([await rewrite(line + b"\n") for line in lines])
+                if not data:
+                    continue  # no whole line yet: nothing to pass on
+            elif not data and pending:
+                queue.put_nowait((loop.time() + delay, pending))
+            queue.put_nowait((loop.time() + delay, data))
+            if not data:
+                return
+
+    async def send():
+        while True:
+            due, data = await queue.get()
+            wait = due - loop.time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if not data:
+                break
+            try:
+                writer.write(data)
+                await writer.drain()
+            except ConnectionError:
+                return
+        try:
+            if writer.can_write_eof():
+                writer.write_eof()
+            else:
+                writer.close()
+        except (ConnectionError, OSError):
+            pass
+
+    await asyncio.gather(feed(), send())
+
+
+async def relay(client_reader, client_writer, port, delay, rewrite=None):
+    """Both directions between a client and the server's port, until both ends close."""
+    try:
+        server_reader, server_writer = await asyncio.open_connection(HOST, port)
+    except OSError:
+        client_writer.close()
+        return
+    await asyncio.gather(
+        delayed_pipe(client_reader, server_writer, delay),
+        delayed_pipe(server_reader, client_writer, delay, rewrite))
+    for w in (client_writer, server_writer):
+        w.close()
+
+
+async def data_listener(server_port, delay):
+    """A port of ours that relays one data connection to the server's server_port."""
+    done = asyncio.get_running_loop().create_future()
+
+    async def accepted(reader, writer):
+        listener.close()
+        try:
+            await relay(reader, writer, server_port, delay)
+        finally:
+            if not done.done():
+                done.set_result(None)
+
+    listener = await asyncio.start_server(accepted, HOST, 0, backlog=1)
+    # A port the client never connects to closes after a while, as the server's would.
+    asyncio.get_running_loop().call_later(60, listener.close)
+    return listener.sockets[0].getsockname()[1]
+
+
+def make_rewrite(delay):
+    async def rewrite(line):
+        m = PASV.match(line)
+        if m:
+            port = int(m.group(5)) * 256 + int(m.group(6))
+            ours = await data_listener(port, delay)
+            return ("227 Entering Passive Mode (127,0,0,1,%d,%d).\r\n" %
+                    (ours // 256, ours % 256)).encode()
+        m = EPSV.match(line)
+        if m:
+            ours = await data_listener(int(m.group(2)), delay)
+            return ("229 Entering Extended Passive Mode (|||%d|).\r\n" % ours).encode()
+        return line
+    return rewrite
+
+
+async def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--target", type=int, required=True)
+    parser.add_argument("--delay", type=float, required=True)
+    parser.add_argument("--portfile", required=True)
+    args = parser.parse_args()
+    rewrite = make_rewrite(args.delay)
+
+    async def control(reader, writer):
+        await relay(reader, writer, args.target, args.delay, rewrite)
+
+    server = await asyncio.start_server(control, HOST, 0)
+    port = server.sockets[0].getsockname()[1]
+    tmp = args.portfile + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % port)
+    os.rename(tmp, args.portfile)
+    stop = asyncio.get_running_loop().create_future()
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    parent = os.getppid()
+    while not stop.done():
+        await asyncio.wait([stop], timeout=1)
+        if os.getppid() != parent:
+            break
+    server.close()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
