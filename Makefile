@@ -13,7 +13,7 @@
 #   make rockspec   rewrite the rockspecs' file lists (rockspec/*) from src/, lua/ftplib/, bin/
 #   make embed      build $(BUILD)/embed/host: a C program embedding Lua with the module
 #   make tsan-threads  build $(BUILD)/tsan/threads: two threads, two Lua states, TSan
-#   make bench-latency  only the bench's latency workload (1000 files, 20 ms replies)
+#   make bench-latency  only the bench's latency workload (1000 files behind 20 ms)
 #   make asan       the whole suite, core under AddressSanitizer + UBSan ($(BUILD)-asan)
 #   make valgrind   the whole suite under valgrind memcheck: no errors, no definite leaks
 #   make fuzz       build the libFuzzer targets (fuzz/, clang) and run each FUZZ_SECONDS

@@ -17,7 +17,7 @@
 -- waiting for the reply before it saves a round trip, as it would on a real link. The
 -- same two clients with parallel = 8, the same target (0.8x lftp).
 --
--- Before each run the machine's TIME-WAIT sockets are let drain (below 1000, at most
+-- Before each run the machine's TIME-WAIT sockets are let drain (below 3000, at most
 -- 70 s): thousands of them, left by the runs before, make every connect() slower and
 -- would charge a run for the ones before it.
 --
@@ -54,7 +54,7 @@ local TIME = "/usr/bin/time"
 local RUN_TIMEOUT = 900
 local REMOTE_DIR = "/many"
 local RELAY = "bench/delay_relay.py"
-local TIME_WAIT_LOW, TIME_WAIT_PATIENCE = 1000, 70
+local TIME_WAIT_LOW, TIME_WAIT_PATIENCE = 3000, 70
 
 local q = proc.shell_quote
 
