@@ -11,7 +11,9 @@ before (pipelining) gains what it would gain on a real network.
 Listens on 127.0.0.1 (the port, once listening, written to FILE), relays each control
 connection to 127.0.0.1:PORT, and rewrites the server's passive replies (227 PASV, 229
 EPSV) to ports of its own, relayed the same way to the server's data ports. Active mode
-(PORT, EPRT) is not relayed. Loopback only; stops on SIGTERM or when the parent exits.
+(PORT, EPRT) is not relayed. The TCP handshakes get no delay (the client's connect() to
+the relay completes at once): a data connection costs no round trip of its own here,
+for any client. Loopback only; stops on SIGTERM or when the parent exits.
 """
 import argparse
 import asyncio
@@ -29,14 +31,15 @@ async def delayed_pipe(reader, writer, delay, rewrite=None):
     order; rewrite(line) -> line (awaitable) sees every line when given. The end of the
     input is passed on (after its delay) as the end of the output."""
     loop = asyncio.get_running_loop()
-    queue = asyncio.Queue()
+    # Bounded: a reader that stops reading holds the writer back, as a link's window would.
+    queue = asyncio.Queue(maxsize=64)
 
     async def feed():
         pending = b""  # a reply line not yet whole (rewrite only)
         while True:
             try:
                 data = await reader.read(65536)
-            except ConnectionError:
+            except OSError:
                 data = b""
             if rewrite is not None and data:
                 lines = (pending + data).split(b"\n")
@@ -45,8 +48,8 @@ async def delayed_pipe(reader, writer, delay, rewrite=None):
                 if not data:
                     continue  # no whole line yet: nothing to pass on
             elif not data and pending:
-                queue.put_nowait((loop.time() + delay, pending))
-            queue.put_nowait((loop.time() + delay, data))
+                await queue.put((loop.time() + delay, pending))
+            await queue.put((loop.time() + delay, data))
             if not data:
                 return
 
@@ -61,7 +64,9 @@ async def delayed_pipe(reader, writer, delay, rewrite=None):
             try:
                 writer.write(data)
                 await writer.drain()
-            except ConnectionError:
+            except OSError:
+                feeder.cancel()  # nobody to pass it on to: stop reading
+                writer.close()
                 return
         try:
             if writer.can_write_eof():
@@ -71,7 +76,11 @@ async def delayed_pipe(reader, writer, delay, rewrite=None):
         except (ConnectionError, OSError):
             pass
 
-    await asyncio.gather(feed(), send())
+    feeder = asyncio.ensure_future(feed())
+    try:
+        await asyncio.gather(feeder, send())
+    except asyncio.CancelledError:
+        pass
 
 
 async def relay(client_reader, client_writer, port, delay, rewrite=None):
@@ -81,24 +90,20 @@ async def relay(client_reader, client_writer, port, delay, rewrite=None):
     except OSError:
         client_writer.close()
         return
-    await asyncio.gather(
-        delayed_pipe(client_reader, server_writer, delay),
-        delayed_pipe(server_reader, client_writer, delay, rewrite))
-    for w in (client_writer, server_writer):
-        w.close()
+    try:
+        await asyncio.gather(
+            delayed_pipe(client_reader, server_writer, delay),
+            delayed_pipe(server_reader, client_writer, delay, rewrite))
+    finally:
+        for w in (client_writer, server_writer):
+            w.close()
 
 
 async def data_listener(server_port, delay):
     """A port of ours that relays one data connection to the server's server_port."""
-    done = asyncio.get_running_loop().create_future()
-
     async def accepted(reader, writer):
         listener.close()
-        try:
-            await relay(reader, writer, server_port, delay)
-        finally:
-            if not done.done():
-                done.set_result(None)
+        await relay(reader, writer, server_port, delay)
 
     listener = await asyncio.start_server(accepted, HOST, 0, backlog=1)
     # A port the client never connects to closes after a while, as the server's would.
@@ -140,7 +145,8 @@ async def main():
         f.write("%d\n" % port)
     os.rename(tmp, args.portfile)
     stop = asyncio.get_running_loop().create_future()
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set_result, None)
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, lambda: stop.done() or stop.set_result(None))
     parent = os.getppid()
     while not stop.done():
         await asyncio.wait([stop], timeout=1)

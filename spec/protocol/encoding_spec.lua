@@ -231,6 +231,23 @@ describe("names on the fake server", function()
     assert.same({ "USER anonymous", "PASS guest", "NOOP" }, finish(ftp, srv))
   end)
 
+  -- UTF-16 (any iconv name is taken) turns a name into bytes with NULs: refused
+  -- before anything is queued, alone or as the second of two pipelined lines, so
+  -- no EPSV is left behind to go out before the next command.
+  it("that come out with a NUL in the server's encoding fail before anything is sent",
+    function()
+      local login = fake.login_steps()
+      login[#login - 1], login[#login] = nil, nil -- no FEAT with another encoding
+      local ftp, srv = fake_session(fake.script(login, NOOP), { encoding = "UTF-16LE" })
+      local ok, err, code = ftp:putcmd("RETR caf\195\169") -- é: E9 00 in UTF-16LE
+      assert.same({ nil, "proto" }, { ok, code })
+      assert.matches("^RETR: the name in UTF%-16LE holds CR, LF or NUL", err)
+      ok, err, code = ftp:_putcmds("EPSV", "RETR caf\195\169")
+      assert.same({ nil, "proto" }, { ok, code }, err)
+      assert.truthy(ftp:noop()) -- still in step: neither EPSV nor RETR went out
+      assert.same({ "USER anonymous", "PASS guest", "NOOP" }, finish(ftp, srv))
+    end)
+
   it("that are not valid UTF-8 go out as the bytes given", function()
     local ftp, srv = gbk_session({ { expect = "^CWD \255\254$" }, { send = "250 ok\r\n" } })
     assert.truthy(ftp:cwd("\255\254"))

@@ -351,6 +351,9 @@ local function bring_back(ftp, session, state)
   if not session._close_on_stop then -- lost, not closed by us: give the server time
     wait.sleep(state.delay)
   end
+  if #state.queue == 0 or state.failure or state.stopped then
+    return session -- the others ended it meanwhile: no reconnection for nothing
+  end
   if session == ftp then
     return ftp:_restore(state.folder) and ftp or nil
   end

@@ -195,6 +195,12 @@ function FTP:_wire_of(line)
   wire, err, code = self:_to_server(line)
   if not wire then
     return nil, err, code
+  elseif wire:find("[\r\n%z]") then -- checked here, before anything is queued
+    if line:find("[\r\n%z]") then
+      checks.raise("command contains CR, LF or NUL")
+    end
+    return nil, ("%s: the name in %s holds CR, LF or NUL"):format(
+      line:match("%S+") or "", tostring(self.encoding)), "proto"
   end
   if (self.debuglevel or 0) >= 1 then -- masked only when shown: a transfer's every command
     self:_debug(1, "cmd", mask(line))
