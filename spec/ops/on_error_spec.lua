@@ -4,6 +4,7 @@
 local ftplib = require "ftplib"
 local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
+local scaled = require "spec.support.scale"
 local lfs = require "lfs"
 
 local function login(s)
@@ -85,8 +86,10 @@ for _, kind in ipairs { "vsftpd", "pyftpdlib" } do
       assert.equal("dmp/missing", report.stopped.path)
       assert.equal(10, #report.done + #report.failed + #report.pending)
       assert.equal(1, #report.failed)
-      assert.is_true(#report.done <= 1, #report.done .. " done")
-      assert.is_true(#report.pending >= 8, #report.pending .. " pending")
+      -- Under memcheck the failing call is slow enough for the clone to finish a few.
+      local clone_done = scaled.seconds(1, 3)
+      assert.is_true(#report.done <= clone_done, #report.done .. " done")
+      assert.is_true(#report.pending >= 9 - clone_done, #report.pending .. " pending")
     end)
 
     it("mirror stops at a file it cannot download, leaving none under its name", function()

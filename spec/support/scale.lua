@@ -21,8 +21,15 @@ local function scaled(bytes)
 end
 
 -- scaled.count(20): a number of repetitions, scaled the same way (never below 2).
+-- scaled.seconds(5, 15): a time bound of a spec, `slow` (default 4x) when the suite
+-- runs scaled down (under memcheck, where Lua runs some 30 times slower and a loaded
+-- host slower still); a bound that must stay below a timeout passes its slow value.
 return setmetatable({
   count = function(n)
     return math.max(2, math.floor(n * factor + 0.5))
+  end,
+  seconds = function(bound, slow)
+    if factor < 1 then return slow or bound * 4 end
+    return bound
   end,
 }, { __call = function(_, bytes) return scaled(bytes) end })
