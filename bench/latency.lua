@@ -197,6 +197,9 @@ local function client_rows(add, by_id, ids)
   end
 end
 
+local TARGET_HEADER = "| target | ours | theirs | ratio | limit | met |\n"
+  .. "|---|---:|---:|---:|---:|---|"
+
 -- A target row: ours against theirs, met when the ratio is within limit (<=) or, with
 -- at_least, beyond it (>=).
 local function target_row(add, what, ours, theirs, limit, at_least)
@@ -225,8 +228,7 @@ local function report(by_id, relayed, elapsed)
     .. "sleeps of one session follow one another."):format(FILES, DELAY * 1000, PARALLEL,
     FILES * 3 * DELAY / PARALLEL))
   add("")
-  add("| target | ours | theirs | ratio | limit | met |")
-  add("|---|---:|---:|---:|---:|---|")
+  add(TARGET_HEADER)
   target_row(add, ("`parallel = %d` mirror: wall vs lftp's"):format(PARALLEL), par.wall,
     lftp.wall, 0.8)
   target_row(add, ("`parallel = %d` mirror: speedup over our sequential mirror"):format(
@@ -237,8 +239,7 @@ local function report(by_id, relayed, elapsed)
   add("")
   client_rows(add, relayed, { "parallel", "lftp" })
   add("")
-  add("| target | ours | theirs | ratio | limit | met |")
-  add("|---|---:|---:|---:|---:|---|")
+  add(TARGET_HEADER)
   target_row(add, ("`parallel = %d` mirror: wall vs lftp's"):format(PARALLEL),
     relayed.parallel.wall, relayed.lftp.wall, 0.8)
   return table.concat(lines, "\n") .. "\n"

@@ -187,9 +187,7 @@ static int ensure_recv_buf(ftp_data *d, size_t size)
  * read has filled the small one (more is coming than a small file holds). */
 static int grow_recv_buf(ftp_data *d)
 {
-    if (d->recv_buf == NULL)
-        return ensure_recv_buf(d, FTP_RECV_FIRST);
-    return ensure_recv_buf(d, d->recv_full ? FTP_RECV_BUF : d->recv_cap);
+    return ensure_recv_buf(d, d->recv_full ? FTP_RECV_BUF : FTP_RECV_FIRST);
 }
 
 /* A wait (or a read that needs a write first) ends the gathering without
