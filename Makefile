@@ -3,7 +3,7 @@
 #   make            build $(BUILD)/ftplib/core.so from src/*.c
 #   make setup      install the missing Debian packages (scripts/setup.sh)
 #   make test       setup, the test environment (needs root: scripts/setup-test-env.sh),
-#                   build, run the whole busted suite (Lua 5.4)
+#                   build, run the whole busted suite (Lua 5.4) in TEST_JOBS (2) shards
 #   make lint       luacheck the Lua sources and specs
 #   make doc        setup, then the reference (LDoc: config.ld) as HTML into doc/
 #   make bench      time transfers against curl, Python's ftplib and LuaSocket (bench/)
@@ -88,11 +88,22 @@ setup:
 test-env:
 	@bash scripts/setup.sh --test-env
 
+# The whole suite runs in TEST_JOBS shards at once (scripts/shards.sh: the spec files
+# dealt out by size, each shard's output printed whole, then one summary line over
+# all); most of a spec's time is spent waiting on servers and timers, so two shards
+# take about half the time on any machine. With BUSTED_ARGS (files, options), or
+# TEST_JOBS=1, one busted process as usual.
+TEST_JOBS ?= 2
+# $(call suite,JOBS,COMMAND): COMMAND (busted and what goes before it) over the suite.
+suite = if [ -z '$(strip $(BUSTED_ARGS))' ] && [ '$(1)' -gt 1 ]; then \
+		bash scripts/shards.sh '$(1)' $(2); \
+	else $(2) $(BUSTED_ARGS); fi
+
 # Nothing may print after busted: its output handler ends with the summary line.
 # --cpath: the specs load the module of this $(BUILD) (.busted names the default one).
 test: test-env
 	@$(MAKE) --no-print-directory -s build
-	@$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
+	@$(call suite,$(TEST_JOBS),$(BUSTED) --cpath='$(BUILD)/?.so')
 
 # The whole suite with the core built by gcc under ASan and UBSan. The ASan runtime must
 # be the process's first library, so it is preloaded into lua5.4; spec/support/
@@ -102,7 +113,8 @@ test: test-env
 ASAN_BUILD ?= $(BUILD)-asan
 ASAN_FLAGS ?= -fsanitize=address,undefined -fno-sanitize-recover=undefined \
               -fno-omit-frame-pointer
-ASAN_ENV    = LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" \
+ASAN_JOBS  ?= $(TEST_JOBS)
+ASAN_ENV    = env LD_PRELOAD="$$($(CC) -print-file-name=libasan.so)" \
               ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:$(ASAN_OPTIONS) \
               LSAN_OPTIONS=suppressions=$(CURDIR)/spec/support/lsan.supp:print_suppressions=0 \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
@@ -113,7 +125,7 @@ asan: test-env
 	@$(MAKE) --no-print-directory -s build
 	@$(MAKE) --no-print-directory -s BUILD='$(ASAN_BUILD)' CFLAGS='-O1 -g' \
 		EXTRA_CFLAGS='$(ASAN_FLAGS)' EXTRA_LDFLAGS='$(ASAN_FLAGS)' build
-	@$(ASAN_ENV) $(BUSTED) --cpath='$(ASAN_BUILD)/?.so' $(BUSTED_ARGS)
+	@$(call suite,$(ASAN_JOBS),$(ASAN_ENV) $(BUSTED) --cpath='$(ASAN_BUILD)/?.so')
 
 # The whole suite under memcheck, the core as `make build` makes it. Only definite leaks
 # count (Lua and OpenSSL keep reachable memory until exit); spec/support/valgrind.supp
@@ -125,10 +137,13 @@ VALGRIND_FLAGS ?= --quiet --error-exitcode=99 --leak-check=full \
                   --show-leak-kinds=definite --errors-for-leak-kinds=definite \
                   --suppressions=spec/support/valgrind.supp
 
+# In shards as make test (memcheck runs a process on one core).
+VALGRIND_JOBS  ?= $(TEST_JOBS)
+
 valgrind: test-env
 	@$(MAKE) --no-print-directory -s build
-	@FTPLIB_TEST_SCALE='$(VALGRIND_SCALE)' $(VALGRIND) $(VALGRIND_FLAGS) \
-		$(BUSTED) --cpath='$(BUILD)/?.so' $(BUSTED_ARGS)
+	@$(call suite,$(VALGRIND_JOBS),env FTPLIB_TEST_SCALE='$(VALGRIND_SCALE)' \
+		$(VALGRIND) $(VALGRIND_FLAGS) $(BUSTED) --cpath='$(BUILD)/?.so')
 
 # libFuzzer targets: fuzz/fuzz_NAME.c is built into $(BUILD)/fuzz/NAME with clang, ASan
 # and UBSan, linked with the core's Lua-free files (those that include neither core.h nor bind.h).

@@ -5,8 +5,9 @@
 --   - ours, sequential:    ftp:mirror(dir, localdir)
 --   - ours, parallel = 8:  ftp:mirror(dir, localdir, { parallel = 8 })
 --   - lftp -e "mirror --parallel=8 dir localdir; quit"
--- Targets (the issue's): ours parallel = 8 at most 0.8x lftp's wall time, and at least
--- 6x faster than our sequential mirror.
+-- Targets (the issue's): ours parallel = 8 at most 0.8x lftp's wall time, read off the
+-- relayed part below (where a network has the latency), and at least 6x faster than our
+-- sequential mirror.
 --
 -- A server that sleeps before each reply is not a slow network: its sleeps add up one
 -- after the other within a session (3 replies a file: 229, 150, 226), so no client can
@@ -15,7 +16,8 @@
 -- bench/delay_relay.py, which holds every byte back DELAY / 2 on its way in each
 -- direction (a round trip of DELAY), data connections too. There a command sent without
 -- waiting for the reply before it saves a round trip, as it would on a real link. The
--- same two clients with parallel = 8, the same target (0.8x lftp).
+-- same two clients with parallel = 8; the target against lftp (0.8x) is read here: on
+-- the sleeping server both clients sit at that floor, and the report says how far.
 --
 -- Before each run the machine's TIME-WAIT sockets are let drain (below 3000, at most
 -- 70 s): thousands of them, left by the runs before, make every connect() slower and
@@ -202,8 +204,12 @@ local TARGET_HEADER = "| target | ours | theirs | ratio | limit | met |\n"
 
 -- A target row: ours against theirs, met when the ratio is within limit (<=) or, with
 -- at_least, beyond it (>=).
+local function ratio_of(ours, theirs)
+  return ours and theirs and ours / theirs
+end
+
 local function target_row(add, what, ours, theirs, limit, at_least)
-  local ratio = ours and theirs and (at_least and theirs / ours or ours / theirs)
+  local ratio = at_least and ratio_of(theirs, ours) or ratio_of(ours, theirs)
   local met = ratio and (at_least and ratio >= limit or not at_least and ratio <= limit)
   add(("| %s | %s s | %s s | %sx | %s %.1fx | %s |"):format(what, fmt(ours), fmt(theirs),
     fmt(ratio, 3), at_least and ">=" or "<=", limit, met and "yes" or "**no**"))
@@ -224,13 +230,19 @@ local function report(by_id, relayed, elapsed)
   client_rows(add, by_id, { "sequential", "parallel", "lftp" })
   local par, seq, lftp = by_id.parallel, by_id.sequential, by_id.lftp
   add("")
+  local floor = FILES * 3 * DELAY / PARALLEL
   add(("No client can beat %d files x 3 replies x %g ms / %d sessions = %.2f s here: the "
     .. "sleeps of one session follow one another."):format(FILES, DELAY * 1000, PARALLEL,
-    FILES * 3 * DELAY / PARALLEL))
+    floor))
+  add("")
+  add("")
+  add(("Ours with `parallel = %d` took %sx lftp's wall time here (%s s and %s s, %sx and "
+    .. "%sx of that floor). This part is no target against lftp: both sit at the floor, "
+    .. "which only fewer replies could lower; the relayed part below holds the target.")
+    :format(PARALLEL, fmt(ratio_of(par.wall, lftp.wall), 3), fmt(par.wall), fmt(lftp.wall),
+      fmt(ratio_of(par.wall, floor), 2), fmt(ratio_of(lftp.wall, floor), 2)))
   add("")
   add(TARGET_HEADER)
-  target_row(add, ("`parallel = %d` mirror: wall vs lftp's"):format(PARALLEL), par.wall,
-    lftp.wall, 0.8)
   target_row(add, ("`parallel = %d` mirror: speedup over our sequential mirror"):format(
     PARALLEL), par.wall, seq.wall, 6.0, true)
   add("")

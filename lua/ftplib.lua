@@ -36,11 +36,31 @@ local ftplib = {
 }
 
 -- Modules whose `exports` table becomes functions of the ftplib table itself
--- (ftplib.copy, ftplib.get, ftplib.spawn, ...).
-for _, name in ipairs { "ftplib.parsers.list_lines", "ftplib.ops.copy", "ftplib.ops.url",
-    "ftplib.concurrency.scheduler", "ftplib.ops.safename", "ftplib.base.ltn12" } do
+-- (ftplib.spawn, ftplib.safe_join, ...).
+for _, name in ipairs { "ftplib.parsers.list_lines", "ftplib.concurrency.scheduler",
+    "ftplib.ops.safename", "ftplib.base.ltn12" } do
   for key, fn in pairs(require(name).exports or {}) do
     ftplib[key] = fn
+  end
+end
+
+-- The same for modules loaded at the first call of one of these functions
+-- (as class.LAZY's, and for the same reason): a stub until then.
+-- spec/package/class_spec.lua checks the names against the modules' exports.
+ftplib._LAZY_EXPORTS = {
+  ["ftplib.ops.copy"] = { "copy" },
+  ["ftplib.ops.url"] = { "get", "open", "put" },
+}
+for name, keys in pairs(ftplib._LAZY_EXPORTS) do
+  for _, key in ipairs(keys) do
+    local function stub(...)
+      local fn = assert(require(name).exports[key], name .. " exports no " .. key)
+      if ftplib[key] == stub then
+        ftplib[key] = fn
+      end
+      return fn(...) -- a tail call: an error's level still points at the caller
+    end
+    ftplib[key] = stub
   end
 end
 

@@ -32,6 +32,7 @@ end
 
 describe("class assembly", function()
   it("knows the module of every method, and each method is that module's", function()
+    class.assemble(class.MODULES, true) -- the lazy modules' methods in place of the stubs
     for key, methods in pairs { FTP = core.FTP_methods, Data = core.Data_methods } do
       local count = 0
       for name, fn in pairs(methods) do
@@ -65,6 +66,60 @@ describe("class assembly", function()
       assert.is_nil(text:find("Data_methods", 1, true), name .. " names core.Data_methods")
       assert.is_nil(text:find("getregistry", 1, true), name .. " changes a metatable")
     end
+  end)
+
+  it("loads a helper's module at the first call of one of its methods", function()
+    local mirror = require("ftplib.ops.mirror").FTP
+    class.assemble(class.MODULES)
+    assert.are_not.equal(mirror.mirror, core.FTP_methods.mirror)
+    assert.equal("ftplib.ops.mirror", class.defined_by.FTP.mirror_up)
+    local ftp = ftplib.FTP()
+    -- Not connected: the module's own method answers (it raises for the bad folder type).
+    local ok, err = pcall(ftp.mirror, ftp, 1, 2)
+    assert.is_false(ok)
+    assert.matches("mirror", err)
+    assert.equal(mirror.mirror, core.FTP_methods.mirror)
+    assert.equal(mirror.mirror_up, core.FTP_methods.mirror_up)
+    ftp:close()
+  end)
+
+  it("leaves the helpers' modules unloaded until a script uses them", function()
+    local lua = "lua5.4"
+    local probe = "package.path = 'lua/?.lua;lua/?/init.lua;' .. package.path; "
+      .. "package.cpath = '" .. (package.cpath:match("[^;]*") or "") .. ";' .. package.cpath; "
+      .. "require 'ftplib'; local n = {}; for name in pairs(package.loaded) do "
+      .. "if name:match('^ftplib%.ops%.') and name ~= 'ftplib.ops.safename' then "
+      .. "n[#n + 1] = name end end; io.write(table.concat(n, ' '))"
+    local pipe = assert(io.popen(("cd %q && %s -e %q"):format(ROOT, lua, probe)))
+    local loaded = pipe:read("a")
+    assert.is_true(pipe:close())
+    assert.equal("", loaded)
+  end)
+
+  it("declares exactly the methods of each lazy module, and the lazy exports", function()
+    assert.has_no.errors(function() class.assemble(class.MODULES, true) end)
+    for name, keys in pairs(ftplib._LAZY_EXPORTS) do
+      local exports, declared = require(name).exports, {}
+      for _, key in ipairs(keys) do
+        declared[key] = true
+        assert.is_function(exports[key], name .. " exports " .. key)
+        assert.is_function(ftplib[key])
+      end
+      for key in pairs(exports) do
+        assert(declared[key], name .. "'s export " .. key .. " is not in ftplib._LAZY_EXPORTS")
+      end
+    end
+    package.preload["spec_lazy"] = function()
+      return { FTP = { spec_one = function() end, spec_two = function() end } }
+    end
+    class.LAZY["spec_lazy"] = { "spec_one" }
+    local modules = { FTP = { "spec_lazy" }, FTP_TLS = {}, Data = {} }
+    local ok, err = pcall(class.assemble, modules, true)
+    class.LAZY["spec_lazy"], package.preload["spec_lazy"] = nil, nil
+    package.loaded["spec_lazy"] = nil
+    class.assemble(class.MODULES)
+    assert.is_false(ok)
+    assert.matches("FTP:spec_two of spec_lazy is not in class.LAZY", err, 1, true)
   end)
 
   it("raises for a method defined twice", function()
