@@ -40,6 +40,7 @@ local servers = require "spec.support.servers"
 local proc = require "spec.support.proc"
 local pairs_ = require "bench.pairs"
 local report_ = require "bench.report"
+local relay_ = require "bench.relay"
 
 local last_line, median, fmt = pairs_.last_line, pairs_.median, report_.fmt
 
@@ -55,7 +56,6 @@ local TIME = "/usr/bin/time"
 -- FILES x a few round trips).
 local RUN_TIMEOUT = 900
 local REMOTE_DIR = "/many"
-local RELAY = "bench/delay_relay.py"
 local TIME_WAIT_LOW, TIME_WAIT_PATIENCE = 3000, 70
 
 local q = proc.shell_quote
@@ -257,20 +257,6 @@ local function report(by_id, relayed, elapsed)
   return table.concat(lines, "\n") .. "\n"
 end
 
--- The relay in front of server: a Process and the port it listens on.
-local function start_relay(server, work)
-  local portfile = work .. "/relay.port"
-  local relay = proc.spawn({ "python3", RELAY, "--target", tostring(server.port),
-    "--delay", tostring(DELAY / 2), "--portfile", portfile }, { log = work .. "/relay.log" })
-  local port = proc.wait_for_file(portfile, 10, function() return not relay:alive() end)
-  if not port then
-    relay:stop()
-    error("bench latency: the relay did not start: " .. (proc.read_file(work .. "/relay.log")
-      or ""), 0)
-  end
-  return relay, tonumber(port:match("%d+"))
-end
-
 -- Runs list into work's mirror folder; the clients by id.
 local function run_part(list, work)
   run_clients(list, work .. "/mirror", work)
@@ -299,7 +285,7 @@ function latency.run()
     prompt = servers.start("pyftpdlib")
     make_data(prompt)
     local port
-    relay, port = start_relay(prompt, work)
+    relay, port = relay_.start(prompt.port, work, { delay = DELAY / 2 })
     io.stderr:write(("bench latency: pyftpdlib on port %d behind the relay on %d, %g s a "
       .. "round trip\n"):format(prompt.port, port, DELAY))
     local list = clients(prompt, work .. "/mirror", port)

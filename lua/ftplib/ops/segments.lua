@@ -253,6 +253,9 @@ end
 local function range_sink(state, session, at, outcome)
   local function write(_, chunk)
     if not write_pieces(state, at, chunk, outcome) then
+      if not (outcome.io or outcome.over) then -- full, the chunk going past its end
+        session._close_on_stop = session ~= state.ftp and #state.queue == 0
+      end
       return false
     elseif state.stopped or state.failure then -- the download ends: a clone is of no more use
       session._close_on_stop = session ~= state.ftp
