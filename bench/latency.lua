@@ -202,12 +202,13 @@ end
 local TARGET_HEADER = "| target | ours | theirs | ratio | limit | met |\n"
   .. "|---|---:|---:|---:|---:|---|"
 
--- A target row: ours against theirs, met when the ratio is within limit (<=) or, with
--- at_least, beyond it (>=).
+-- ours / theirs, or nil when either is missing (a client that failed).
 local function ratio_of(ours, theirs)
   return ours and theirs and ours / theirs
 end
 
+-- A target row: ours against theirs, met when the ratio is within limit (<=) or, with
+-- at_least, beyond it (>=).
 local function target_row(add, what, ours, theirs, limit, at_least)
   local ratio = at_least and ratio_of(theirs, ours) or ratio_of(ours, theirs)
   local met = ratio and (at_least and ratio >= limit or not at_least and ratio <= limit)
@@ -234,7 +235,6 @@ local function report(by_id, relayed, elapsed)
   add(("No client can beat %d files x 3 replies x %g ms / %d sessions = %.2f s here: the "
     .. "sleeps of one session follow one another."):format(FILES, DELAY * 1000, PARALLEL,
     floor))
-  add("")
   add("")
   add(("Ours with `parallel = %d` took %sx lftp's wall time here (%s s and %s s, %sx and "
     .. "%sx of that floor). This part is no target against lftp: both sit at the floor, "

@@ -5,9 +5,8 @@
 #
 #   scripts/shards.sh JOBS COMMAND...
 #
-# The files (spec/**/*_spec.lua, or the ones named in $SHARD_FILES) are dealt out
-# largest first, each to the shard with the fewest bytes so far: a spec's size is a
-# rough measure of its time. Each shard's output is printed whole once all are done, in
+# The files (spec/**/*_spec.lua) are dealt out largest first, each to the shard with
+# the fewest bytes so far: a spec's size is a rough measure of its time. Each shard's output is printed whole once all are done, in
 # shard order, so that nothing interleaves. Last comes one summary line summed over the
 # shards, "N passed, N failed, N skipped", also written to $TEST_SUMMARY_FILE when set.
 # A shard that ends with a non-zero status and no failed test (a memcheck report, a
@@ -21,11 +20,7 @@ shift
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-if [[ -n ${SHARD_FILES:-} ]]; then
-    read -r -a files <<<"$SHARD_FILES"
-else
-    mapfile -t files < <(find spec -name '*_spec.lua' | sort)
-fi
+mapfile -t files < <(find spec -name '*_spec.lua' | sort)
 
 # Deal the files out: largest first, each to the lightest shard.
 declare -a weight shard_files
