@@ -364,6 +364,8 @@ end
 
 local function main()
   check_tools()
+  -- Made now, not after the pairs: a results folder that cannot be made fails at once.
+  assert(os.execute("mkdir -p " .. q(OUT)), "bench: cannot make " .. OUT)
   local load_before = report.load_average()
   local started = os.time()
   local t0 = socket.gettime()

@@ -37,8 +37,8 @@ local ftplib = {
 
 -- Modules whose `exports` table becomes functions of the ftplib table itself
 -- (ftplib.spawn, ftplib.safe_join, ...).
-for _, name in ipairs { "ftplib.parsers.list_lines", "ftplib.concurrency.scheduler",
-    "ftplib.ops.safename", "ftplib.base.ltn12" } do
+for _, name in ipairs { "ftplib.concurrency.scheduler", "ftplib.ops.safename",
+    "ftplib.base.ltn12" } do
   for key, fn in pairs(require(name).exports or {}) do
     ftplib[key] = fn
   end
@@ -50,6 +50,7 @@ end
 ftplib._LAZY_EXPORTS = {
   ["ftplib.ops.copy"] = { "copy" },
   ["ftplib.ops.url"] = { "get", "open", "put" },
+  ["ftplib.parsers.list_lines"] = { "add_list_parser", "parse_list_line" },
 }
 for name, keys in pairs(ftplib._LAZY_EXPORTS) do
   for _, key in ipairs(keys) do

@@ -197,6 +197,19 @@ static int push_endpoint(lua_State *L, const ftp_addr *a)
 static int l_peer(lua_State *L) { return push_endpoint(L, &check_open(L)->peer); }
 static int l_local(lua_State *L) { return push_endpoint(L, &check_open(L)->local); }
 
+/* ftp:_peer_at(port) -> sa: the server's address at another port, where an
+ * EPSV reply says to connect (no text form made and parsed back: each small
+ * file's data connection starts here). */
+static int l_peer_at(lua_State *L)
+{
+    ftp_addr a = check_open(L)->peer;
+    lua_Integer port = luaL_checkinteger(L, 2);
+    luaL_argcheck(L, port > 0 && port <= 65535, 2, "port out of range");
+    ftp_net_set_port(&a, (int)port);
+    ftp_push_addr(L, &a);
+    return 1;
+}
+
 static int l_close(lua_State *L)
 {
     ftp_session_close(check_ftp(L));
@@ -231,7 +244,7 @@ static const luaL_Reg methods[] = {
     {"_send_abort", l_send_abort},
     {"_reply", l_reply},     {"_fd", l_fd},
     {"_isopen", l_isopen},
-    {"_limits", l_limits},   {"_peer", l_peer},
+    {"_limits", l_limits},   {"_peer", l_peer},       {"_peer_at", l_peer_at},
     {"_local", l_local},     {"_close", l_close},
     {NULL, NULL}};
 

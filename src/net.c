@@ -7,6 +7,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -21,8 +22,13 @@ static int new_socket(int family, int *err)
 }
 
 /* The most SO_RCVBUF may set (Linux: net.core.rmem_max), 0 when unknown.
- * Read each time, not kept: no state outside the objects. */
-static long rcvbuf_limit(void)
+ * Read once a process, not three system calls for every data connection (a
+ * small file's download waits for them). A sysctl changed later is seen by
+ * the next process. Atomic: sessions may run in several threads (-1: not read
+ * yet; two threads reading it at once store the same value). */
+static _Atomic long rcvbuf_max = -1;
+
+static long read_rcvbuf_limit(void)
 {
     int fd = open("/proc/sys/net/core/rmem_max", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -34,6 +40,16 @@ static long rcvbuf_limit(void)
         return 0;
     text[n] = '\0';
     return strtol(text, NULL, 10);
+}
+
+static long rcvbuf_limit(void)
+{
+    long limit = atomic_load(&rcvbuf_max);
+    if (limit < 0) {
+        limit = read_rcvbuf_limit();
+        atomic_store(&rcvbuf_max, limit);
+    }
+    return limit;
 }
 
 void ftp_net_set_rcvbuf(int fd, int bytes)
@@ -141,6 +157,14 @@ void ftp_net_addr_text(const ftp_addr *a, char *host, size_t hostlen, int *port)
     *port = 0;
     for (const char *s = serv; *s; s++)
         *port = *port * 10 + (*s - '0');
+}
+
+void ftp_net_set_port(ftp_addr *a, int port)
+{
+    if (a->sa.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)&a->sa)->sin6_port = htons((uint16_t)port);
+    else
+        ((struct sockaddr_in *)&a->sa)->sin_port = htons((uint16_t)port);
 }
 
 int ftp_net_peer(int fd, ftp_addr *a)

@@ -39,6 +39,8 @@ double ftp_net_now(void);
 
 /* Numeric host text and port of an address. */
 void ftp_net_addr_text(const ftp_addr *a, char *host, size_t hostlen, int *port);
+/* Sets the port of an IPv4 or IPv6 address. */
+void ftp_net_set_port(ftp_addr *a, int port);
 int ftp_net_peer(int fd, ftp_addr *a);
 int ftp_net_local(int fd, ftp_addr *a);
 /* Same host (family and IP), port ignored. */

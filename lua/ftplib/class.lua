@@ -60,6 +60,8 @@ class.MODULES = {
 -- must define exactly these names (checked when it loads, and by
 -- spec/package/class_spec.lua).
 class.LAZY = {
+  ["ftplib.protocol.listing"] = { "_listing_each", "_listing_lines", "dir", "mlsd", "nlst" },
+  ["ftplib.protocol.hash"] = { "_hash_algorithm", "hash" },
   ["ftplib.ops.timezone"] = { "_times_to_utc", "server_timezone" },
   ["ftplib.ops.list"] = { "_folder_exists", "list", "walk" },
   ["ftplib.ops.server_files"] = { "chmod", "exists", "makedirs", "move", "site", "stat" },

@@ -228,6 +228,20 @@ for _, kind in ipairs(servers.kinds()) do
       assert.matches("[::1]:" .. s.port, tostring(ftp), 1, true)
       ftp:close()
     end)
+
+    -- EPSV gives a port only: the data connection goes to the control
+    -- connection's IPv6 peer at that port (core's _peer_at), every time.
+    it("downloads over EPSV to the IPv6 peer, pipelined and not", function()
+      s:write("six.bin", ("v6 data "):rep(1000))
+      local ftp = connect(s)
+      for _ = 1, 3 do -- the first without pipelining, the next two with it
+        local chunks = {}
+        assert(ftp:retrbinary("RETR six.bin", function(c) chunks[#chunks + 1] = c end))
+        assert.equal(("v6 data "):rep(1000), table.concat(chunks))
+      end
+      assert.equal("::1", ftp:_server_host())
+      ftp:close()
+    end)
   end)
 end
 

@@ -4,9 +4,14 @@
 local core = require "ftplib.core"
 local wait = require "ftplib.concurrency.wait"
 local checks = require "ftplib.base.checks"
-local proxy = require "ftplib.protocol.proxy"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
+
+-- The proxy module, loaded by the first session that has a proxy: most
+-- never do, and it is the largest of the protocol modules.
+local function proxy()
+  return require "ftplib.protocol.proxy"
+end
 local now = wait.now
 
 --- An FTP session: the object @{ftplib.FTP} makes. Its methods follow Python's
@@ -420,7 +425,7 @@ local function connect_proxied(self, host, port, source_address)
   if not port_number then -- a service name: the proxy is asked for a number
     return nil, string.format("a port number is needed through a proxy, not %q", port), "proxy"
   end
-  local targets, err, code = proxy.targets(self._proxy, host, port)
+  local targets, err, code = proxy().targets(self._proxy, host, port)
   if not targets then
     return nil, err, code
   end
@@ -431,7 +436,7 @@ local function connect_proxied(self, host, port, source_address)
       return nil, err, code
     end
     local ok
-    ok, err, code = proxy.tunnel(self, self._proxy, target.host, port_number, self:_deadline())
+    ok, err, code = proxy().tunnel(self, self._proxy, target.host, port_number, self:_deadline())
     if ok then
       self.af, self._proxy_sa, self._proxy_target = target.family, proxy_sa, target.host
       return true

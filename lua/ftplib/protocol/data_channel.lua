@@ -5,9 +5,14 @@ local wait = require "ftplib.concurrency.wait"
 local checks = require "ftplib.base.checks"
 local control = require "ftplib.protocol.control"
 local tls = require "ftplib.protocol.tls"
-local proxy = require "ftplib.protocol.proxy"
 
 local FTP = {} -- the methods this module gives the FTP class (assembled by class.lua)
+
+-- The proxy module, loaded by the first session that has a proxy: most
+-- never do, and it is the largest of the protocol modules.
+local function proxy()
+  return require "ftplib.protocol.proxy"
+end
 local Data = {} -- the methods this module gives the Data class
 local now = wait.now
 
@@ -94,26 +99,41 @@ end
 
 -- Opening ---------------------------------------------------------------
 
-local function connect_data(self, host, port)
-  if self._proxy then
-    return proxy.connect_data(self, host, port)
-  end
-  local addrs, err, code = core.resolve(host, tostring(port))
-  if not addrs then
-    return nil, err, code
-  end
+-- A data connection to sa (an address as core.resolve gives), host and port
+-- naming it in a failure's message (host nil: the server's).
+local function connect_sa(self, sa, host, port)
   local data = core.Data_new()
   data.timeout = self.timeout
-  local ok
-  ok, err, code = data:_connect(addrs[1].sa)
+  local ok, err, code = data:_connect(sa)
   if ok == false then
     ok, err, code = wait.until_done(data, self:_deadline(), data._connected)
   end
   if not ok then
     data:_close()
-    return nil, string.format("data connection to %s port %d: %s", host, port, err), code
+    return nil, string.format("data connection to %s port %d: %s",
+      host or self:_server_host(), port, err), code
   end
   return data
+end
+
+local function connect_data(self, host, port)
+  if self._proxy then
+    return proxy().connect_data(self, host, port)
+  end
+  local addrs, err, code = core.resolve(host, tostring(port))
+  if not addrs then
+    return nil, err, code
+  end
+  return connect_sa(self, addrs[1].sa, host, port)
+end
+
+-- The data connection an EPSV reply points to: the server's own address at
+-- that port (through a proxy, the host the proxy was asked for).
+local function connect_epsv(self, port)
+  if self._proxy then
+    return proxy().connect_data(self, self:_server_host(), port)
+  end
+  return connect_sa(self, self:_peer_at(port), nil, port)
 end
 
 -- Replies that end a transfer, which no EPSV or PASV is answered with:
@@ -177,18 +197,17 @@ end
 
 function FTP:_passive_data()
   local port, err, code = self:_epsv()
-  local host = self:_server_host()
-  if not port then
-    if err then
-      return nil, err, code
-    end
-    if self.af == "inet6" then
-      return nil, "server refused EPSV, and PASV cannot reach IPv6", "proto"
-    end
-    host, port, code = self:_pasv()
-    if not host then
-      return nil, port, code
-    end
+  if port then
+    return connect_epsv(self, port)
+  elseif err then
+    return nil, err, code
+  elseif self.af == "inet6" then
+    return nil, "server refused EPSV, and PASV cannot reach IPv6", "proto"
+  end
+  local host
+  host, port, code = self:_pasv()
+  if not host then
+    return nil, port, code
   end
   return connect_data(self, host, port)
 end
@@ -282,7 +301,7 @@ local function pipelined_data(self, cmd)
   end
   local data
   if port then
-    data, perr, pcode = connect_data(self, self:_server_host(), port)
+    data, perr, pcode = connect_epsv(self, port)
     if data then
       return data
     end
