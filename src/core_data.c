@@ -128,13 +128,15 @@ static int l_recv(lua_State *L)
     ftp_data *d = check_connected(L);
     lua_Integer n = luaL_checkinteger(L, 2);
     luaL_argcheck(L, n > 0, 2, "size must be positive");
-    size_t allowed = ftp_data_allow(d, (size_t)n);
+    /* Bytes read ahead were counted against the limit when read. */
+    size_t ahead = ftp_data_read_ahead(d);
+    size_t allowed = ahead > 0 ? ahead : ftp_data_allow(d, FTP_RECV_BUF);
     if (allowed == 0)
         return push_pause(L, d);
     const char *block;
     size_t got = 0;
     long long wire0 = d->wire;
-    int st = ftp_data_recv(d, allowed, &block, &got);
+    int st = ftp_data_recv_chunk(d, (size_t)n, allowed, &block, &got);
     ftp_data_spend(d, (size_t)(d->wire - wire0)); /* the limit counts the wire */
     if (st == FTP_CLOSED && d->conn.err == 0) {
         lua_pushliteral(L, "");

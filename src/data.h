@@ -26,6 +26,9 @@ typedef struct ftp_data {
     char *recv_buf;
     size_t recv_cap;    /* its size, 0 before it is made */
     int recv_full;      /* a read has filled the small one */
+    /* Bytes a read brought beyond the chunk asked for (ftp_data_recv_chunk):
+     * recv_buf[recv_pos ..] holds recv_left of them, given out first. */
+    size_t recv_pos, recv_left;
     /* A TLS read failed after others had filled part of the buffer: the
      * bytes went out first, the failure (FTP_CLOSED, an error) waits here
      * for the next ftp_data_recv. FTP_OK when none. */
@@ -85,6 +88,13 @@ int ftp_data_accept(ftp_data *d, const ftp_addr *server);
  * with *block and *got > 0 (the bytes stay valid until the next call), or a
  * status as from ftp_conn_read (FTP_CLOSED with conn.err 0: the end). */
 int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
+/* As ftp_data_recv for a chunk of at most n bytes, but a read from the socket
+ * may take up to wire_max (at most FTP_RECV_BUF): what it brings beyond n is
+ * given out by the next calls, before any read. Not under MODE Z. */
+int ftp_data_recv_chunk(ftp_data *d, size_t n, size_t wire_max, const char **block,
+                        size_t *got);
+/* Bytes read from the socket and not given out yet. */
+size_t ftp_data_read_ahead(const ftp_data *d);
 
 /* Turns MODE Z on (before the first byte moves) or off. */
 void ftp_data_set_mode_z(ftp_data *d, int on);

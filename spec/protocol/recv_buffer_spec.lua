@@ -1,7 +1,8 @@
 -- The receive buffer of a data connection (src/data.c, ftp_data_recv): blocks into a
 -- function sink as large as the blocksize allows, TLS records gathered into one block,
--- bytes unchanged, no memory kept per data connection, and a TLS stream cut without
--- close_notify still a "tls" failure when records were gathered before the cut.
+-- bytes unchanged, bytes read ahead given out in order, no memory kept per data
+-- connection, and a TLS stream cut without close_notify still a "tls" failure when
+-- records were gathered before the cut.
 local ftplib = require "ftplib"
 local core = require "ftplib.core"
 local servers = require "spec.support.servers"
@@ -123,6 +124,37 @@ for _, variant in ipairs(VARIANTS) do
       assert.is_true(lua2 - lua1 < 256, ("Lua heap grew %d KiB"):format(lua2 - lua1))
       io.stderr:write(("\n[recv memory] %s: %d downloads, resident %d to %d KiB, "
         .. "Lua heap %d to %d KiB\n"):format(variant.name, count, rss1, rss2, lua1, lua2))
+    end)
+
+    -- One read from the socket may bring more than the chunk asked for
+    -- (src/data.c, ftp_data_recv_chunk): the rest is given out first by the
+    -- next calls, whatever sizes they ask for, then a sink that stops in the
+    -- middle of such bytes leaves the session in step.
+    it("gives out bytes read ahead in order, in chunks no larger than asked", function()
+      local data = assert(ftp:transfercmd("RETR random.bin"))
+      socket.sleep(0.2) -- the server's bytes pile up: reads bring more than a chunk
+      local parts, asks, i = {}, { 1, 700, 65536, 3, 200000, 4096 }, 0
+      while true do
+        i = i + 1
+        local ask = asks[(i - 1) % #asks + 1]
+        local chunk = assert(data:recv(ask))
+        if chunk == "" then break end
+        assert.is_true(#chunk <= ask, ("%d bytes for a recv(%d)"):format(#chunk, ask))
+        parts[#parts + 1] = chunk
+      end
+      data:close()
+      assert(ftp:voidresp())
+      assert.equal(sha, core.sha256(table.concat(parts)))
+      local given = 0
+      local _, err, code = ftp:retrbinary("RETR random.bin", function(chunk)
+        given = given + #chunk
+        return given < 100000 and true or false
+      end, 1000)
+      assert.is_nil(_, err)
+      assert.equal("aborted", code)
+      -- No chunk after the sink said stop: the last one crossed 100000.
+      assert.is_true(given >= 100000 and given < 101000, "given " .. given)
+      assert.equal(sha, core.sha256((download(ftp, "random.bin"))))
     end)
 
     it("keeps the session usable after many small transfers", function()
