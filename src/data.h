@@ -86,7 +86,8 @@ int ftp_data_accept(ftp_data *d, const ftp_addr *server);
  * plain, what one recv gives; under TLS, record after record until the buffer
  * is full or none is ready now, so that one block spans many records. FTP_OK
  * with *block and *got > 0 (the bytes stay valid until the next call), or a
- * status as from ftp_conn_read (FTP_CLOSED with conn.err 0: the end). */
+ * status as from ftp_conn_read (FTP_CLOSED with conn.err 0: the end). Bytes
+ * read ahead (ftp_data_recv_chunk) come first, up to max, without a read. */
 int ftp_data_recv(ftp_data *d, size_t max, const char **block, size_t *got);
 /* As ftp_data_recv for a chunk of at most n bytes, but a read from the socket
  * may take up to wire_max (at most FTP_RECV_BUF): what it brings beyond n is
