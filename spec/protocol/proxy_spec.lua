@@ -228,7 +228,7 @@ describe("a proxy that is down", function()
       assert.equal("refused", code)
       assert.matches("cannot connect to proxy " .. scheme .. "://someone:%*%*%*@", err)
       assert.is_nil(err:find("hidden", 1, true))
-      assert.is_true(socket.gettime() - started < 2)
+      assert.is_true(socket.gettime() - started < 5) -- well inside the 10 s timeout
     end
   end)
 end)
