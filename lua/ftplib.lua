@@ -224,6 +224,23 @@ function ftplib.set_debugfunc(fn)
   control.default_debugfunc = checks.check("set_debugfunc", 1, fn, "function")
 end
 
+--- Sets how long a wait for a reply or for data polls without sleeping before it sleeps
+-- (default 250 µs). A small file waits five times; each sleep costs a wake-up, on a
+-- virtual machine about 0.1 ms, and a short spin catches most of them awake: 1000 files
+-- of 1 KiB from a local server take about half the time. It spends at most that much CPU
+-- per wait, never on a machine with one CPU, and stops for a while after waits it did
+-- not catch (a distant server). For the whole process; `0` turns it off.
+-- @tparam number seconds from 0 to 0.01
+-- @treturn number the busy-wait before
+-- @raise for a value out of that range
+function ftplib.set_busy_wait(seconds)
+  checks.check("set_busy_wait", 1, seconds, "number")
+  if seconds < 0 or seconds > 0.01 then
+    checks.raise("set_busy_wait: seconds must be from 0 to 0.01")
+  end
+  return core.set_busy_wait(seconds)
+end
+
 -- The option tables of the constructors and the helpers, as copies (so that
 -- nothing can change the checks through them): spec/package/reference_spec.lua checks
 -- that the reference documents every key. By function name.

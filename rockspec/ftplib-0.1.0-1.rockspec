@@ -106,6 +106,7 @@ build = {
             -- files: src/*.c
             "src/bind.c",
             "src/buf.c",
+            "src/busy_wait.c",
             "src/conn.c",
             "src/core.c",
             "src/core_data.c",

@@ -1,6 +1,7 @@
 /* The functions of ftplib.core that belong to no object: name resolution,
  * waiting on descriptors (one or many, for the scheduler) and the clock. */
 #include "bind.h"
+#include "busy_wait.h"
 #include "core.h"
 #include "status.h"
 
@@ -61,6 +62,16 @@ static int l_wait(lua_State *L)
     if (rc == 0)
         return ftp_push_error(L, "timed out", "timeout");
     return ftp_push_status(L, FTP_ESYS, errno);
+}
+
+/* core.set_busy_wait(seconds) -> the busy-wait before (busy_wait.h) */
+static int l_set_busy_wait(lua_State *L)
+{
+    double seconds = luaL_checknumber(L, 1);
+    luaL_argcheck(L, seconds >= 0 && seconds <= FTP_BUSY_WAIT_MAX, 1,
+                  "busy-wait out of range");
+    lua_pushnumber(L, ftp_busy_wait_set(seconds));
+    return 1;
 }
 
 /* Reads fds[i] and dirs[i] ("r" or "w") into p. */
@@ -181,6 +192,7 @@ static int l_now(lua_State *L)
 static const luaL_Reg functions[] = {
     {"resolve", l_resolve}, {"wait", l_wait},
     {"poll", l_poll},       {"now", l_now},
+    {"set_busy_wait", l_set_busy_wait},
     {"raw_send", l_raw_send}, {"raw_recv", l_raw_recv},
     {NULL, NULL}};
 
