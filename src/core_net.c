@@ -46,13 +46,14 @@ static int l_resolve(lua_State *L)
     return 1;
 }
 
-/* core.wait(fd, "r"|"w", timeout) -> true | nil, "timed out", "timeout" */
+/* core.wait(fd, "r"|"w", timeout[, calm]) -> true | nil, "timed out",
+ * "timeout". calm: no busy-wait before the sleep. */
 static int l_wait(lua_State *L)
 {
     int fd = (int)luaL_checkinteger(L, 1);
     const char *what = luaL_checkstring(L, 2);
     double timeout = luaL_optnumber(L, 3, -1);
-    int rc = ftp_net_wait(fd, what[0] == 'w', timeout);
+    int rc = ftp_net_wait(fd, what[0] == 'w', timeout, lua_toboolean(L, 4));
     /* A signal: an early wake-up, which every caller's step survives. Back in
      * Lua, the interpreter's hook for it (Ctrl-C) runs. */
     if (rc > 0 || (rc < 0 && errno == EINTR)) {

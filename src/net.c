@@ -139,12 +139,12 @@ int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s)
     }
 }
 
-int ftp_net_wait(int fd, int want_write, double timeout_s)
+int ftp_net_wait(int fd, int want_write, double timeout_s, int calm)
 {
     struct pollfd p = {.fd = fd, .events = want_write ? POLLOUT : POLLIN};
     /* Reads only: a writer waits for the peer to drain a full buffer, which
      * takes longer than a spin, and an upload's CPU is what it is judged by. */
-    if (!want_write && fd >= 0 &&
+    if (!want_write && !calm && fd >= 0 &&
         ftp_busy_wait(&p, timeout_s < 0 ? -1 : ftp_net_now() + timeout_s))
         return 1;
     int n = ftp_net_poll(&p, 1, timeout_s);

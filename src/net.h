@@ -33,8 +33,9 @@ int ftp_net_connect_result(int fd, int *err);
  * again if nothing else happened. */
 int ftp_net_poll(struct pollfd *fds, nfds_t nfds, double timeout_s);
 /* Waits until fd is readable (or writable if want_write). 1 ready, 0 timed
- * out, -1 with errno set. A negative timeout waits without limit. */
-int ftp_net_wait(int fd, int want_write, double timeout_s);
+ * out, -1 with errno set. A negative timeout waits without limit. A read's
+ * wait may busy-wait first (busy_wait.h) unless calm is set. */
+int ftp_net_wait(int fd, int want_write, double timeout_s, int calm);
 double ftp_net_now(void);
 
 /* Numeric host text and port of an address. */

@@ -58,15 +58,16 @@ local function yield_wait(co, fd, dir, timeout)
 end
 
 -- Waits until fd is ready for dir ("r" or "w") or the deadline passes:
--- true, or nil, "timed out", "timeout".
-function wait.fd(fd, dir, deadline)
+-- true, or nil, "timed out", "timeout". calm: sleep at once, without the
+-- busy-wait a blocking read's wait starts with (ftplib.set_busy_wait).
+function wait.fd(fd, dir, deadline, calm)
   local left = deadline - now()
   if left <= 0 then
     return nil, "timed out", "timeout"
   end
   local co = yielder()
   if not co then
-    return core.wait(fd, dir, left)
+    return core.wait(fd, dir, left, calm)
   end
   -- Resumed with true (ready) or before the deadline: let the step look.
   if yield_wait(co, fd, dir, left) or now() < deadline then

@@ -123,14 +123,22 @@ end
 -- may say so there and leave the data connection open.
 local CONTROL_LOOK = 1
 
+-- Bytes after which a transfer is a stream whose waits sleep at once: a
+-- busy-wait catches the next bytes sooner, but then each read finds fewer
+-- of them, and a stream has more CPU to spend per byte than to gain (1 GiB
+-- into a function: about 0.5 s spinning against 0.33 s sleeping). A small
+-- file's waits, each a wake-up saved, still spin.
+local STREAM_BYTES = 256 * 1024
+
 -- The one place a transfer waits for its data connection, and so where
 -- keepalive NOOPs go out: the wait is cut where they are due, and each
 -- CONTROL_LOOK, its timeout still counting from its start.
 local function wait_data(self, data, dir)
   local deadline = self:_deadline()
+  local calm = data:_bytes() >= STREAM_BYTES
   while true do
     local cut = math.min(deadline, keepalive.due(self) or deadline, wait.now() + CONTROL_LOOK)
-    local ok, err, code = wait.fd(data:_fd(), dir, cut)
+    local ok, err, code = wait.fd(data:_fd(), dir, cut, calm)
     if ok or code ~= "timeout" or cut >= deadline then
       return ok, err, code
     end
